@@ -1,0 +1,39 @@
+// What every command shares: signal handling that lets teardown run, exit codes, errors printed
+// without stack traces. Commands set process.exitCode and return; nothing calls process.exit.
+import { CommanderError } from 'commander';
+import { describeError, ExitCode, HarnessError, InterruptedError } from '../util/errors.ts';
+import { info } from '../util/log.ts';
+
+export interface CommandContext {
+  /** Aborted on SIGINT, SIGTERM or SIGHUP; long waits and commands stop, then teardown runs. */
+  signal: AbortSignal;
+}
+
+export async function runCommand(body: (context: CommandContext) => Promise<ExitCode>): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      info(`${sig} received: stopping, then tearing down what this run created`);
+      controller.abort(new InterruptedError(sig));
+    } else {
+      info(`${sig} received again: teardown is in progress; it ends by itself`);
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    process.exitCode = await body({ signal: controller.signal });
+  } catch (error) {
+    process.exitCode = exitCodeOf(error);
+    if (error instanceof CommanderError) return;
+    process.stderr.write(`${error instanceof InterruptedError ? error.message : `error: ${describeError(error)}`}\n`);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+export function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
+  if (error instanceof HarnessError) return ExitCode.infra;
+  return ExitCode.infra;
+}

@@ -1,0 +1,164 @@
+// `npm run lab -- up|down|status|audit`: bring a netns lab up, tear it down, show it, audit for leaks.
+import { Command, CommanderError, Option } from 'commander';
+import { resolveLabConfig, DEFAULTS, type LabFlags } from '../config/lab-config.ts';
+import { labRoot } from '../config/paths.ts';
+import { auditLeaks, formatLeaks } from '../lab/audit.ts';
+import { cleanLeftovers, labStatus, labUp, type LabStatus } from '../lab/netns-lab.ts';
+import { listLabs, readState } from '../lab/state.ts';
+import { teardownLab } from '../lab/teardown.ts';
+import { planLab } from '../lab/topology.ts';
+import { resolveNomad } from '../nomad/binary.ts';
+import { ExitCode, UsageError } from '../util/errors.ts';
+import { info, out, waiting } from '../util/log.ts';
+import { runCommand } from './entry.ts';
+
+const program = new Command('lab')
+  .description('Manage nomad-lab labs: real Nomad agents in Linux network namespaces (needs root).')
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const labOptions = (cmd: Command) =>
+  cmd
+    .option('-n, --name <name>', `lab name (env NOMAD_LAB_NAME)`, undefined)
+    .option('-c, --config <file>', 'lab file (YAML; see labs/README.md) (env NOMAD_LAB_CONFIG)')
+    .addOption(new Option('--servers <n>', `number of servers (default ${DEFAULTS.servers})`))
+    .addOption(new Option('--clients <n>', `number of clients (default ${DEFAULTS.clients})`))
+    .option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)')
+    .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
+
+labOptions(program.command('up'))
+  .description('create the lab and start its agents; returns when a leader exists and every client is ready')
+  .option('--json', 'print the status as JSON')
+  .action(async (flags: LabFlags & { json?: boolean }) => {
+    await runCommand(async ({ signal }) => {
+      const config = resolveLabConfig(flags);
+      const plan = planLab(config.spec);
+      await cleanLeftovers(info);
+      try {
+        const up = await labUp({ config, persistent: true, signal, log: info, waiting });
+        if (!up.reused) {
+          const t = up.timings;
+          info(
+            `lab ${plan.name} up in ${t.totalSeconds.toFixed(1)}s (network ${t.networkSeconds.toFixed(1)}s, ansible ${t.ansibleSeconds.toFixed(1)}s, agents to ready ${t.readySeconds.toFixed(1)}s)`,
+          );
+        }
+      } catch (error) {
+        // Tear down only what this run created; a lab owned by someone else is left alone.
+        const state = readState(plan.name);
+        if (state && state.owner.pid === process.pid) {
+          info(`tearing down lab ${plan.name}`);
+          await teardownLab(plan.name, plan, info);
+          info(`lab ${plan.name} torn down`);
+        }
+        throw error;
+      }
+      return printStatus(plan.name, flags.json === true);
+    });
+  });
+
+labOptions(program.command('down'))
+  .description('tear the lab down (idempotent): jobs, agents, tasks, mounts, cgroups, namespaces, rules, route')
+  .option('--all', 'tear down every lab on this machine')
+  .action(async (flags: LabFlags & { all?: boolean }) => {
+    await runCommand(async () => {
+      await cleanLeftovers(info);
+      const names = flags.all ? listLabs() : [resolveLabConfig(flags).spec.name];
+      for (const name of names) {
+        const state = readState(name);
+        if (!state) {
+          info(`lab ${name} is not up; nothing to do`);
+        } else {
+          await teardownLab(name, state.plan, info);
+        }
+        const leaks = await auditLeaks(name);
+        if (leaks.length > 0) {
+          out(`lab ${name}: teardown left:\n${formatLeaks(leaks)}`);
+          return ExitCode.infra;
+        }
+        info(`lab ${name} is down; leak audit clean`);
+      }
+      return ExitCode.pass;
+    });
+  });
+
+labOptions(program.command('status'))
+  .description('show hosts, addresses, namespaces, node IDs, statuses and the Nomad version')
+  .option('--json', 'print as JSON')
+  .option('-a, --all', 'list every lab on this machine')
+  .action(async (flags: LabFlags & { json?: boolean; all?: boolean }) => {
+    await runCommand(async () => {
+      await cleanLeftovers(info);
+      if (flags.all) {
+        const names = listLabs();
+        if (names.length === 0) out(`no labs under ${labRoot()}`);
+        for (const n of names) await printStatus(n, flags.json === true);
+        return ExitCode.pass;
+      }
+      const nomad = await resolveNomad(resolveLabConfig(flags).nomad).catch(() => undefined);
+      if (nomad) info(`nomad: ${nomad.path} (${nomad.source}): ${nomad.versionText}`);
+      return printStatus(resolveLabConfig(flags).spec.name, flags.json === true);
+    });
+  });
+
+program
+  .command('audit')
+  .description('look for anything labs left on this machine (namespaces, links, rules, routes, mounts, processes, cgroups)')
+  .option('-n, --name <name>', 'only this lab')
+  .action(async (flags: { name?: string }) => {
+    await runCommand(async () => {
+      const up = listLabs().filter((n) => readState(n)?.phase === 'up');
+      const leaks = await auditLeaks(flags.name, { ignoreLabs: flags.name ? [] : up });
+      if (leaks.length === 0) {
+        out(`leak audit clean${flags.name ? ` for lab ${flags.name}` : ''}${up.length && !flags.name ? ` (labs up, not counted: ${up.join(', ')})` : ''}`);
+        return ExitCode.pass;
+      }
+      out(`leak audit found ${leaks.length} leftover(s):\n${formatLeaks(leaks)}`);
+      return ExitCode.fail;
+    });
+  });
+
+async function printStatus(name: string, json: boolean): Promise<ExitCode> {
+  const status = await labStatus(name);
+  if (!status) {
+    throw new UsageError(`no lab named ${name} on this machine`, 'start one with `npm run lab -- up`');
+  }
+  out(json ? JSON.stringify(status, null, 2) : formatStatus(status));
+  const clientsReady = status.hosts.filter((h) => h.role === 'client').every((h) => h.status === 'ready');
+  const agentsUp = status.hosts.every((h) => h.agent === 'running');
+  return status.phase === 'up' && clientsReady && agentsUp ? ExitCode.pass : ExitCode.fail;
+}
+
+export function formatStatus(s: LabStatus): string {
+  const head = [
+    `lab ${s.name} (id ${s.id}, netns provider): ${s.phase}${s.persistent ? '' : ', owned by a running command'}, since ${s.createdAt}`,
+    `subnet ${s.subnet} on bridge ${s.bridge}; Nomad ${s.nomadVersionReported ?? s.nomad.version} from ${s.nomad.path} (${s.nomad.source})`,
+  ];
+  if (s.apiError) head.push(`API: ${s.apiError}`);
+  const rows = [['HOST', 'ROLE', 'ADDRESS', 'NETNS', 'PID', 'AGENT', 'NODE ID', 'STATUS']];
+  for (const h of s.hosts) {
+    rows.push([
+      h.name,
+      h.role,
+      h.ip,
+      h.netns + (h.agent === 'running' && !h.netnsOk ? ' (MISMATCH)' : ''),
+      String(h.pid ?? '-'),
+      h.agent,
+      h.nodeId?.slice(0, 8) ?? '-',
+      h.status ?? '-',
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return [...head, ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())].join('\n');
+}
+
+if (process.argv.length <= 2) {
+  program.outputHelp();
+  process.exitCode = ExitCode.infra;
+} else {
+  await program.parseAsync(process.argv).catch((error: unknown) => {
+    // Commander printed its own message (with the help hint); --help and --version exit 0.
+    process.exitCode = error instanceof CommanderError ? (error.exitCode === 0 ? ExitCode.pass : ExitCode.infra) : ExitCode.infra;
+    if (!(error instanceof CommanderError)) process.stderr.write(`error: ${String(error)}\n`);
+  });
+}

@@ -1,0 +1,78 @@
+// Supervised Nomad agents of the netns lab: started inside their namespace with `nsenter --net=`
+// (`ip netns exec` would remount /sys and hide the cgroup mounts from Nomad), one pid file each.
+import { readFileSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnDetached } from '../exec/local.ts';
+import { cmdline, identify, isAlive, namedNetnsInode, netnsInode, type ProcessIdentity } from '../exec/procs.ts';
+import { HarnessError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import type { HostDirs } from './ansible.ts';
+import type { AgentRecord } from './state.ts';
+import type { HostPlan } from './topology.ts';
+
+export function agentArgv(nomadPath: string, host: HostPlan, dirs: HostDirs): string[] {
+  return ['nsenter', `--net=/run/netns/${host.netns}`, '--', nomadPath, 'agent', `-config=${dirs.configDir}`];
+}
+
+export function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs): AgentRecord {
+  const argv = agentArgv(nomadPath, host, dirs);
+  // nsenter without --fork execs the agent in place: the pid it gets is the agent's own.
+  const pid = spawnDetached(argv, { logFile: dirs.logFile, cwd: dirs.root });
+  const id = identify(pid);
+  if (!id) throw new HarnessError(`nomad agent exited at once; see ${dirs.logFile}`, { host: host.name, command: argv });
+  writeFileAtomic(dirs.pidFile, `${pid} ${id.startTicks}\n`);
+  return { host: host.name, pid, startTicks: id.startTicks, configDir: dirs.configDir, logFile: dirs.logFile };
+}
+
+/**
+ * True only if the process is still the agent we started: same start time, a `nomad agent` whose
+ * argv names this host's config directory. Pids are reused; a stale pid file must not kill a stranger.
+ */
+export function isOurAgent(record: Pick<AgentRecord, 'pid' | 'startTicks' | 'configDir'>): boolean {
+  if (!isAlive(record)) return false;
+  const argv = cmdline(record.pid);
+  return argv.includes('agent') && argv.some((a) => a === `-config=${record.configDir}`);
+}
+
+export function readPidFile(file: string): ProcessIdentity | undefined {
+  if (!existsSync(file)) return undefined;
+  const [pid, ticks] = readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+  return pid && ticks ? { pid, startTicks: ticks } : undefined;
+}
+
+/** Whether the agent runs in the namespace it was meant for (ip netns identify, by inode). */
+export function agentNetnsMatches(record: AgentRecord, host: HostPlan): boolean {
+  const want = namedNetnsInode(host.netns);
+  return want !== undefined && netnsInode(record.pid) === want;
+}
+
+/** The last lines of an agent's log, for error messages. */
+export function logTail(file: string, lines = 12): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n    ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** SIGTERM (Nomad shuts down gracefully), then SIGKILL after `graceMs`. Returns how it ended. */
+export async function stopProcess(id: ProcessIdentity, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!isAlive(id)) return 'gone';
+  signal(id.pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(id)) return 'terminated';
+    await sleep(100);
+  }
+  signal(id.pid, 'SIGKILL');
+  for (let i = 0; i < 50 && isAlive(id); i++) await sleep(100);
+  return 'killed';
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}

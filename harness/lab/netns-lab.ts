@@ -1,0 +1,296 @@
+// The netns provider: brings a lab up (network, Ansible-rendered config, supervised agents, wait
+// for a leader and ready clients), reports its status, and sweeps up what killed runs left.
+import { mkdirSync } from 'node:fs';
+import type { LabConfig } from '../config/lab-config.ts';
+import { labDir } from '../config/paths.ts';
+import { NomadApi, type NomadNodeStub } from '../nomad/api.ts';
+import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
+import { HarnessError, UsageError } from '../util/errors.ts';
+import { poll } from '../util/poll.ts';
+import { hostDirs, renderAgentConfig } from './ansible.ts';
+import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
+import { labGuard } from './guard.ts';
+import {
+  addForwardRule,
+  createBridge,
+  createHostNetwork,
+  deleteLink,
+  deleteNetns,
+  ensureUnreachableRoute,
+  labResources,
+  removeTaggedRules,
+  removeUnreachableRoute,
+  routes,
+  isOurUnreachable,
+  taggedRules,
+} from './network.ts';
+import { preflight, preflightError } from './preflight.ts';
+import { isLeftover, listLabs, readState, selfIdentity, writeState, type LabState } from './state.ts';
+import { killProcesses, teardownLab } from './teardown.ts';
+import { deleteArgv, ruleComment } from './iptables.ts';
+import { run } from '../exec/local.ts';
+import { clients, labId, planLab, servers, type LabPlan } from './topology.ts';
+
+type Log = (message: string) => void;
+type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
+
+export interface UpOptions {
+  config: LabConfig;
+  /** true for `lab up` (the lab stays after the command); false for a run that owns its lab. */
+  persistent: boolean;
+  signal: AbortSignal;
+  log: Log;
+  waiting?: Waiting;
+  readyTimeoutMs?: number;
+}
+
+export interface UpTimings {
+  networkSeconds: number;
+  ansibleSeconds: number;
+  readySeconds: number;
+  totalSeconds: number;
+}
+
+export interface UpResult {
+  state: LabState;
+  nomad: NomadBinary;
+  timings: UpTimings;
+  reused: boolean;
+}
+
+class AgentDied extends HarnessError {}
+
+export function serverApi(plan: LabPlan, host = servers(plan)[0]!): NomadApi {
+  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name);
+}
+
+function samePlan(a: LabPlan, b: LabPlan): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export async function labUp(options: UpOptions): Promise<UpResult> {
+  const { config, signal, log } = options;
+  const started = Date.now();
+  const plan = planLab(config.spec);
+  const nomad = await resolveNomad(config.nomad);
+  log(`nomad: ${nomad.path} (${nomad.source}): ${nomad.versionText}`);
+
+  const existing = readState(plan.name);
+  if (existing) {
+    if (isLeftover(existing)) {
+      await teardownLab(plan.name, existing.plan, log);
+      log(`cleaned leftovers of lab ${plan.name}`);
+    } else if (existing.phase === 'up' && existing.persistent && samePlan(existing.plan, plan) && existing.nomad.path === nomad.path) {
+      const down = existing.agents.filter((a) => !isOurAgent(a));
+      if (down.length === 0) {
+        log(`lab ${plan.name} is already up`);
+        return { state: existing, nomad, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 }, reused: true };
+      }
+      throw new HarnessError(`lab ${plan.name} is up but agents are not running: ${down.map((a) => a.host).join(', ')}`, {
+        hint: 'run `npm run lab -- down` and up again',
+      });
+    } else if (existing.phase === 'up' && existing.persistent) {
+      throw new UsageError(`lab ${plan.name} is already up with another topology or binary`, 'run `npm run lab -- down` first, or pick another --name');
+    } else {
+      throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
+    }
+  }
+
+  const { problems, notes } = await preflight(plan);
+  for (const n of notes) log(`preflight: ${n.note}`);
+  if (problems.length > 0) throw preflightError(problems);
+
+  const dir = labDir(plan.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const state: LabState = {
+    version: 1,
+    plan,
+    phase: 'creating',
+    owner: selfIdentity(),
+    persistent: false,
+    nomad: { path: nomad.path, version: nomad.version, source: nomad.source },
+    createdAt: new Date().toISOString(),
+    agents: [],
+    dir,
+  };
+  // The state file comes first: from here on, whatever happens, teardown (or the next run) finds the lab.
+  writeState(state);
+
+  log(`lab ${plan.name} (${plan.id}): ${servers(plan).length} server(s), ${clients(plan).length} client(s) on ${plan.subnet}`);
+  await ensureUnreachableRoute();
+  await createBridge(plan);
+  await addForwardRule(plan);
+  for (const host of plan.hosts) {
+    signal.throwIfAborted();
+    await createHostNetwork(plan, host);
+  }
+  const networkSeconds = (Date.now() - started) / 1000;
+
+  log('rendering agent configuration with Ansible (role nomad)');
+  const ansible = await renderAgentConfig(plan, dir, nomad.version, config.agentVars, signal);
+
+  for (const host of plan.hosts) {
+    signal.throwIfAborted();
+    state.agents.push(startAgent(nomad.path, host, hostDirs(dir, host)));
+    writeState(state);
+  }
+  log(`started ${state.agents.length} agents; waiting for a leader and ${clients(plan).length} ready clients`);
+  const readyStart = Date.now();
+  await waitReady(plan, state, options);
+  const readySeconds = (Date.now() - readyStart) / 1000;
+
+  state.phase = 'up';
+  state.persistent = options.persistent;
+  writeState(state);
+  const totalSeconds = (Date.now() - started) / 1000;
+  return { state, nomad, reused: false, timings: { networkSeconds, ansibleSeconds: ansible.seconds, readySeconds, totalSeconds } };
+}
+
+interface Readiness {
+  leader: string;
+  nodes: NomadNodeStub[];
+}
+
+async function waitReady(plan: LabPlan, state: LabState, options: UpOptions): Promise<Readiness> {
+  const api = serverApi(plan);
+  const wanted = clients(plan).map((c) => c.name);
+  const timeoutMs = options.readyTimeoutMs ?? 120_000;
+  const what = `a leader and ${wanted.length} ready clients`;
+  const { value } = await poll<Readiness>(
+    async () => {
+      for (const agent of state.agents) {
+        if (!isOurAgent(agent)) {
+          throw new AgentDied(`nomad agent exited while starting; last lines of ${agent.logFile}:\n    ${logTail(agent.logFile)}`, { host: agent.host });
+        }
+      }
+      const leader = await api.leader();
+      const nodes = leader ? await api.nodes() : [];
+      return { leader, nodes };
+    },
+    (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')),
+    {
+      what,
+      timeoutMs,
+      signal: options.signal,
+      fatal: (e) => e instanceof AgentDied,
+      describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
+      onObservation: (r, elapsed) =>
+        options.waiting?.(what, elapsed, timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
+    },
+  );
+  return value;
+}
+
+export interface HostStatus {
+  name: string;
+  role: string;
+  ip: string;
+  netns: string;
+  pid: number | undefined;
+  agent: 'running' | 'stopped';
+  /** The agent runs in its own namespace (by inode, as `ip netns identify` tells). */
+  netnsOk: boolean;
+  nodeId: string | undefined;
+  status: string | undefined;
+  leader: boolean;
+}
+
+export interface LabStatus {
+  name: string;
+  id: string;
+  subnet: string;
+  bridge: string;
+  phase: string;
+  persistent: boolean;
+  createdAt: string;
+  nomad: LabState['nomad'];
+  nomadVersionReported: string | undefined;
+  hosts: HostStatus[];
+  apiError: string | undefined;
+}
+
+export async function labStatus(name: string): Promise<LabStatus | undefined> {
+  const state = readState(name);
+  if (!state) return undefined;
+  const { plan } = state;
+  let nodes: NomadNodeStub[] = [];
+  let leader = '';
+  let apiError: string | undefined;
+  try {
+    const api = serverApi(plan);
+    leader = await api.leader();
+    nodes = await api.nodes();
+  } catch (error) {
+    apiError = error instanceof Error ? error.message : String(error);
+  }
+  const hosts = plan.hosts.map((h): HostStatus => {
+    const agent = state.agents.find((a) => a.host === h.name);
+    const running = agent !== undefined && isOurAgent(agent);
+    const node = nodes.find((n) => n.Name === h.name);
+    return {
+      name: h.name,
+      role: h.role,
+      ip: h.ip,
+      netns: h.netns,
+      pid: agent?.pid,
+      agent: running ? 'running' : 'stopped',
+      netnsOk: running && agentNetnsMatches(agent, h),
+      nodeId: node?.ID,
+      status: h.role === 'client' ? node?.Status : running ? (leader.startsWith(`${h.ip}:`) ? 'leader' : 'follower') : undefined,
+      leader: leader.startsWith(`${h.ip}:`),
+    };
+  });
+  return {
+    name,
+    id: plan.id,
+    subnet: plan.subnet,
+    bridge: plan.bridge,
+    phase: state.phase,
+    persistent: state.persistent,
+    createdAt: state.createdAt,
+    nomad: state.nomad,
+    nomadVersionReported: nodes[0]?.Version,
+    hosts,
+    apiError,
+  };
+}
+
+/**
+ * Cleans what killed runs left: labs whose owner died before they were up or while they were being
+ * torn down, and resources named for a lab id that no state file knows. Returns what it cleaned.
+ */
+export async function cleanLeftovers(log: Log): Promise<string[]> {
+  const cleaned: string[] = [];
+  const known = new Set<string>();
+  for (const name of listLabs()) {
+    known.add(labId(name));
+    const state = readState(name);
+    if (state && !isLeftover(state)) continue;
+    const by = state ? ` (left by process ${state.owner.pid} while ${state.phase})` : ' (no state file)';
+    await teardownLab(name, state?.plan, () => undefined);
+    log(`cleaned leftovers of lab ${name}${by}`);
+    cleaned.push(name);
+  }
+  for (const [id, found] of await labResources()) {
+    if (known.has(id)) continue;
+    await killProcesses(found.netns, undefined);
+    for (const n of found.netns) await deleteNetns(n);
+    for (const l of found.links) await deleteLink(l);
+    await removeTaggedRules(`nomad-lab:${id}`);
+    log(`cleaned leftovers of lab id ${id} (namespaces and links without a state file)`);
+    cleaned.push(id);
+  }
+  for (const rule of await taggedRules('nomad-lab:', true)) {
+    const id = ruleComment(rule)?.slice('nomad-lab:'.length) ?? '';
+    if (known.has(id)) continue;
+    await run(deleteArgv(rule));
+    log(`cleaned leftover iptables rule: ${rule.line}`);
+  }
+  const anyLab = listLabs().length > 0 || (await labResources()).size > 0;
+  if (!anyLab && (await routes()).some(isOurUnreachable)) {
+    await removeUnreachableRoute();
+    log('cleaned leftover unreachable route for the lab range');
+  }
+  return cleaned;
+}
+

@@ -1,0 +1,161 @@
+// Pure planning of a netns lab: lab id, interface and namespace names, addresses. No effects here.
+import { createHash } from 'node:crypto';
+import { UsageError } from '../util/errors.ts';
+
+/** Every lab address lies in this range; the root namespace holds an unreachable route for it. */
+export const LAB_RANGE = '198.18.0.0/15';
+/** Names of every lab resource start with this, then the hashed lab id. */
+export const NAME_PREFIX = 'nl';
+/** Linux limit on interface names (IFNAMSIZ - 1). */
+export const IFNAME_MAX = 15;
+
+export type Role = 'server' | 'client';
+
+export interface LabSpec {
+  /** Human name of the lab; hashed into the id that prefixes every resource. */
+  name: string;
+  servers: number;
+  clients: number;
+  /** A /24 inside LAB_RANGE; derived from the name when absent. */
+  subnet?: string;
+  datacenter: string;
+}
+
+export interface HostPlan {
+  /** Lab host name, also the Nomad node name: server1, client2. */
+  name: string;
+  role: Role;
+  index: number;
+  datacenter: string;
+  netns: string;
+  /** Root-namespace end of the host's veth pair (attached to the bridge). */
+  vethHost: string;
+  /** Interface name inside the namespace. */
+  ifname: string;
+  ip: string;
+}
+
+export interface LabPlan {
+  id: string;
+  name: string;
+  subnet: string;
+  prefixLength: number;
+  bridge: string;
+  bridgeIp: string;
+  /** Tag put on root-namespace iptables rules so teardown and audits find them. */
+  ruleTag: string;
+  hosts: HostPlan[];
+}
+
+const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+export function labId(name: string): string {
+  return NAME_PREFIX + createHash('sha256').update(name).digest('hex').slice(0, 5);
+}
+
+/** A /24 from the lab range chosen by the name's hash: 198.18.0.0/24 ... 198.19.255.0/24. */
+export function defaultSubnet(name: string): string {
+  const h = parseInt(createHash('sha256').update(`subnet:${name}`).digest('hex').slice(0, 4), 16) % 512;
+  return `198.${18 + Math.floor(h / 256)}.${h % 256}.0/24`;
+}
+
+export function parseIpv4(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    n = n * 256 + Number(p);
+  }
+  return n;
+}
+
+export function formatIpv4(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+export function parseCidr(cidr: string): { base: number; prefixLength: number } | undefined {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const base = parseIpv4(m[1]!);
+  const prefixLength = Number(m[2]);
+  if (base === undefined || prefixLength > 32) return undefined;
+  return { base, prefixLength };
+}
+
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCidr(cidr);
+  const n = parseIpv4(ip);
+  if (!c || n === undefined) return false;
+  const mask = c.prefixLength === 0 ? 0 : (~0 << (32 - c.prefixLength)) >>> 0;
+  return ((n & mask) >>> 0) === ((c.base & mask) >>> 0);
+}
+
+/** Whether two CIDRs share any address. */
+export function cidrOverlaps(a: string, b: string): boolean {
+  const x = parseCidr(a);
+  const y = parseCidr(b);
+  if (!x || !y) return false;
+  const len = Math.min(x.prefixLength, y.prefixLength);
+  const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+  return ((x.base & mask) >>> 0) === ((y.base & mask) >>> 0);
+}
+
+export function planLab(spec: LabSpec): LabPlan {
+  if (!LAB_NAME.test(spec.name)) {
+    throw new UsageError(`invalid lab name ${JSON.stringify(spec.name)}`, 'use 1-32 characters: lower-case letters, digits and "-", starting with a letter or digit');
+  }
+  if (!Number.isInteger(spec.servers) || spec.servers < 1 || spec.servers > 9) {
+    throw new UsageError(`servers must be a whole number from 1 to 9, got ${spec.servers}`);
+  }
+  if (!Number.isInteger(spec.clients) || spec.clients < 1 || spec.clients > 200) {
+    throw new UsageError(`clients must be a whole number from 1 to 200, got ${spec.clients}`);
+  }
+  const subnet = spec.subnet ?? defaultSubnet(spec.name);
+  const c = parseCidr(subnet);
+  if (!c || c.prefixLength !== 24 || (c.base & 255) !== 0 || !cidrContains(LAB_RANGE, formatIpv4(c.base))) {
+    throw new UsageError(`subnet ${JSON.stringify(subnet)} is not a /24 inside ${LAB_RANGE}`, 'pick one like 198.18.42.0/24; the lab range is reserved for benchmarks (RFC 2544) and routed nowhere');
+  }
+  const id = labId(spec.name);
+  const at = (last: number) => formatIpv4(c.base + last);
+  const hosts: HostPlan[] = [];
+  // Servers at .11 and up, as in the seed's Vagrant lab (192.168.56.11); clients at .21 and up.
+  for (let i = 1; i <= spec.servers; i++) hosts.push(host(id, 'server', i, at(10 + i), spec.datacenter));
+  for (let i = 1; i <= spec.clients; i++) hosts.push(host(id, 'client', i, at(20 + i), spec.datacenter));
+  const plan: LabPlan = {
+    id,
+    name: spec.name,
+    subnet,
+    prefixLength: 24,
+    bridge: `${id}-br`,
+    bridgeIp: at(1),
+    ruleTag: `nomad-lab:${id}`,
+    hosts,
+  };
+  for (const n of [plan.bridge, ...hosts.map((h) => h.vethHost)]) {
+    if (n.length > IFNAME_MAX) throw new Error(`interface name ${n} is longer than ${IFNAME_MAX}`);
+  }
+  return plan;
+}
+
+function host(id: string, role: Role, index: number, ip: string, datacenter: string): HostPlan {
+  const short = `${role === 'server' ? 's' : 'c'}${index}`;
+  return {
+    name: `${role}${index}`,
+    role,
+    index,
+    datacenter,
+    netns: `${id}-${short}`,
+    vethHost: `${id}-${short}`,
+    ifname: 'eth0',
+    ip,
+  };
+}
+
+export const servers = (plan: LabPlan): HostPlan[] => plan.hosts.filter((h) => h.role === 'server');
+export const clients = (plan: LabPlan): HostPlan[] => plan.hosts.filter((h) => h.role === 'client');
+
+/** Whether a resource name (namespace, link) belongs to some nomad-lab lab, and to which id. */
+export function labIdOfName(name: string): string | undefined {
+  return new RegExp(`^(${NAME_PREFIX}[0-9a-f]{5})-`).exec(name)?.[1];
+}
