@@ -23,7 +23,9 @@ export async function runCommand(body: (context: CommandContext) => Promise<Exit
   for (const s of signals) process.on(s, onSignal);
   try {
     process.exitCode = await body({ signal: controller.signal });
-  } catch (error) {
+  } catch (thrown) {
+    // Whatever a cancelled operation threw, the story is the signal that stopped the run.
+    const error = controller.signal.aborted ? controller.signal.reason : thrown;
     process.exitCode = exitCodeOf(error);
     if (error instanceof CommanderError) return;
     process.stderr.write(`${error instanceof InterruptedError ? error.message : `error: ${describeError(error)}`}\n`);

@@ -8,7 +8,7 @@ import { listLabs, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
-import { ExitCode, UsageError } from '../util/errors.ts';
+import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
@@ -21,7 +21,7 @@ const program = new Command('lab')
 const labOptions = (cmd: Command) =>
   cmd
     .option('-n, --name <name>', `lab name (env NOMAD_LAB_NAME)`, undefined)
-    .option('-c, --config <file>', 'lab file (YAML; see labs/README.md) (env NOMAD_LAB_CONFIG)')
+    .option('-c, --config <file>', 'lab file (YAML, e.g. labs/three-servers.yaml) (env NOMAD_LAB_CONFIG)')
     .addOption(new Option('--servers <n>', `number of servers (default ${DEFAULTS.servers})`))
     .addOption(new Option('--clients <n>', `number of clients (default ${DEFAULTS.clients})`))
     .option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)')
@@ -32,6 +32,7 @@ labOptions(program.command('up'))
   .option('--json', 'print the status as JSON')
   .action(async (flags: LabFlags & { json?: boolean }) => {
     await runCommand(async ({ signal }) => {
+      requireRoot();
       const config = resolveLabConfig(flags);
       const plan = planLab(config.spec);
       await cleanLeftovers(info);
@@ -62,6 +63,7 @@ labOptions(program.command('down'))
   .option('--all', 'tear down every lab on this machine')
   .action(async (flags: LabFlags & { all?: boolean }) => {
     await runCommand(async () => {
+      requireRoot();
       await cleanLeftovers(info);
       const names = flags.all ? listLabs() : [resolveLabConfig(flags).spec.name];
       for (const name of names) {
@@ -88,6 +90,7 @@ labOptions(program.command('status'))
   .option('-a, --all', 'list every lab on this machine')
   .action(async (flags: LabFlags & { json?: boolean; all?: boolean }) => {
     await runCommand(async () => {
+      requireRoot();
       await cleanLeftovers(info);
       if (flags.all) {
         const names = listLabs();
@@ -107,6 +110,7 @@ program
   .option('-n, --name <name>', 'only this lab')
   .action(async (flags: { name?: string }) => {
     await runCommand(async () => {
+      requireRoot();
       const up = listLabs().filter((n) => readState(n)?.phase === 'up');
       const leaks = await auditLeaks(flags.name, { ignoreLabs: flags.name ? [] : up });
       if (leaks.length === 0) {
@@ -117,6 +121,13 @@ program
       return ExitCode.fail;
     });
   });
+
+/** Every lab command reads root-only state and changes namespaces: say so before anything else. */
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new HarnessError('lab commands need root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run lab -- up' });
+  }
+}
 
 async function printStatus(name: string, json: boolean): Promise<ExitCode> {
   const status = await labStatus(name);

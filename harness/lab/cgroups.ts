@@ -1,7 +1,7 @@
 // Nomad's cgroups on this host: v1 `/sys/fs/cgroup/<controller>/nomad/<alloc>.<task>`, v2
 // `/sys/fs/cgroup/nomad.slice/...`. Every agent on a host shares these parents, so teardown removes
 // the lab's alloc cgroups, and the parents only when no Nomad agent is left on the machine.
-import { existsSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -43,6 +43,30 @@ export function allocCgroups(allocIds?: ReadonlySet<string>): string[] {
       const m = UUID_PREFIX.exec(base);
       return m !== null && (allocIds === undefined || allocIds.has(m[0]));
     });
+}
+
+/**
+ * The Nomad-made cgroup directories a process is in, from /proc/<pid>/cgroup: v1 lines
+ * `6:freezer:/nomad/<uuid>` (raw_exec's executor names its freezer cgroup with a random uuid, not
+ * the allocation id) and v2 `0::/nomad.slice/...`. Read before the process is killed.
+ */
+export function cgroupsOf(pid: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return [];
+  }
+  const dirs: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (!m) continue;
+    const [, controllers, path] = m as unknown as [string, string, string];
+    if (!/^\/nomad(\.slice)?\//.test(path)) continue;
+    const base = controllers === '' ? CGROUP_ROOT : join(CGROUP_ROOT, controllers.replace(/^name=/, ''));
+    if (existsSync(join(base, path))) dirs.push(join(base, path));
+  }
+  return dirs;
 }
 
 /** rmdir, deepest first; a cgroup with live processes refuses and is reported back. */

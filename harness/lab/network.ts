@@ -1,6 +1,6 @@
 // The netns lab's network, in the root namespace: unreachable route for the lab range, bridge,
 // FORWARD accept rule, one namespace and veth pair per host. Creation and removal, nothing else.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { run } from '../exec/local.ts';
 import { deleteArgv, parseRules, ruleComment } from './iptables.ts';
 import { LAB_RANGE, labIdOfName, type HostPlan, type LabPlan } from './topology.ts';
@@ -17,7 +17,7 @@ export interface RouteEntry {
 }
 
 export async function routes(): Promise<RouteEntry[]> {
-  const r = await run(['ip', '-j', 'route', 'show', 'table', 'all']);
+  const r = await run(['ip', '-4', '-j', 'route', 'show', 'table', 'all']);
   return (JSON.parse(r.stdout || '[]') as RouteEntry[]).filter((e) => e.dst !== undefined);
 }
 
@@ -47,8 +47,18 @@ export async function netnsList(): Promise<string[]> {
   return (JSON.parse(r.stdout || '[]') as Array<{ name: string }>).map((n) => n.name);
 }
 
+/** The lab is IPv4 only: no link-local addresses, router solicitations or MLD chatter on its links. */
+function disableIpv6(link: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${link}/disable_ipv6`, '1');
+  } catch {
+    // IPv6 disabled in the kernel already: nothing to turn off.
+  }
+}
+
 export async function createBridge(plan: LabPlan): Promise<void> {
   if (!linkExists(plan.bridge)) await ip('link', 'add', plan.bridge, 'type', 'bridge');
+  disableIpv6(plan.bridge);
   await ip('addr', 'replace', `${plan.bridgeIp}/${plan.prefixLength}`, 'dev', plan.bridge);
   await ip('link', 'set', plan.bridge, 'up');
 }
@@ -82,6 +92,7 @@ export async function createHostNetwork(plan: LabPlan, host: HostPlan): Promise<
   if (!linkExists(host.vethHost)) {
     await ip('link', 'add', host.vethHost, 'type', 'veth', 'peer', 'name', host.ifname, 'netns', host.netns);
   }
+  disableIpv6(host.vethHost);
   await ip('link', 'set', host.vethHost, 'master', plan.bridge, 'up');
   await ip('-n', host.netns, 'addr', 'replace', `${host.ip}/${plan.prefixLength}`, 'dev', host.ifname);
   await ip('-n', host.netns, 'link', 'set', host.ifname, 'up');

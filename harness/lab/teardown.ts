@@ -12,7 +12,7 @@ import { HarnessError } from '../util/errors.ts';
 import { hostDirs } from './ansible.ts';
 import { isOurAgent, readPidFile, signal, stopProcess } from './agents.ts';
 import { mountsUnder, processesUnder } from './audit.ts';
-import { allocCgroups, removeCgroups, removeNomadParents } from './cgroups.ts';
+import { allocCgroups, cgroupsOf, removeCgroups, removeNomadParents } from './cgroups.ts';
 import { labGuard } from './guard.ts';
 import {
   deleteLink,
@@ -85,8 +85,11 @@ async function stopAgents(plan: LabPlan, state: LabState | undefined, dir: strin
   return outcomes.join(', ') || 'none running';
 }
 
-/** SIGCONT (a paused agent cannot die of SIGKILL's pending cleanup otherwise), then SIGKILL, until empty. */
-export async function killProcesses(netns: string[], dir: string | undefined): Promise<string> {
+/**
+ * SIGCONT (a stopped process would not run its exit otherwise), then SIGKILL, until none is left.
+ * The Nomad cgroups the processes were in are collected on the way, for removal afterwards.
+ */
+export async function killProcesses(netns: string[], dir: string | undefined, cgroups = new Set<string>()): Promise<string> {
   let killed = 0;
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -103,6 +106,7 @@ export async function killProcesses(netns: string[], dir: string | undefined): P
     if (live.length === 0) return `${killed} killed`;
     if (Date.now() > deadline) throw new Error(`processes still alive after 15s: ${live.join(' ')}`);
     for (const pid of live) {
+      for (const c of cgroupsOf(pid)) cgroups.add(c);
       signal(pid, 'SIGCONT');
       signal(pid, 'SIGKILL');
       killed++;
@@ -137,8 +141,8 @@ function anyNomadAgentAlive(): boolean {
   });
 }
 
-async function removeAllocCgroups(plan: LabPlan, dir: string): Promise<string> {
-  const mine = allocCgroups(labAllocIds(plan, dir));
+async function removeAllocCgroups(plan: LabPlan, dir: string, ofKilled: Set<string>): Promise<string> {
+  const mine = [...new Set([...allocCgroups(labAllocIds(plan, dir)), ...ofKilled])];
   const failed = removeCgroups(mine);
   let parents = '';
   if (!anyNomadAgentAlive()) {
@@ -174,9 +178,10 @@ export async function teardownLab(name: string, planIfNoState?: LabPlan, log: Lo
 
   if (plan) await step(report, log, name, 'stop jobs', () => stopJobs(plan));
   if (plan) await step(report, log, name, 'stop agents', () => stopAgents(plan, state, dir));
-  await step(report, log, name, 'kill processes in the lab', () => killProcesses(netns, dir));
+  const cgroupsOfKilled = new Set<string>();
+  await step(report, log, name, 'kill processes in the lab', () => killProcesses(netns, dir, cgroupsOfKilled));
   await step(report, log, name, 'unmount', () => unmountAll(dir));
-  if (plan) await step(report, log, name, 'remove alloc cgroups', () => removeAllocCgroups(plan, dir));
+  if (plan) await step(report, log, name, 'remove alloc cgroups', () => removeAllocCgroups(plan, dir, cgroupsOfKilled));
   await step(report, log, name, 'delete namespaces', async () => {
     for (const n of netns) await deleteNetns(n);
     return `${netns.length} deleted`;

@@ -87,6 +87,11 @@ export class NomadApi {
     return this.request('DELETE', `/v1/job/${encodeURIComponent(id)}?purge=true&namespace=${encodeURIComponent(namespace)}`, undefined);
   }
 
+  /** Registers a job given as Nomad's JSON job structure (the `Job` of PUT /v1/jobs). */
+  registerJob(job: object): Promise<{ EvalID: string; Warnings?: string }> {
+    return this.request('POST', '/v1/jobs', { Job: job });
+  }
+
   allocations(): Promise<Array<{ ID: string; ClientStatus: string; DesiredStatus: string; NodeName: string }>> {
     return this.get('/v1/allocations?namespace=*');
   }

@@ -54,6 +54,11 @@ export async function poll<T>(
       throw new HarnessError(`timed out after ${(options.timeoutMs / 1000).toFixed(0)}s waiting for ${options.what}; ${seen}`, { cause: lastError });
     }
     const interval = intervals[Math.min(attempt, intervals.length - 1)] ?? 1000;
-    await sleep(Math.min(interval, options.timeoutMs - elapsed), undefined, options.signal ? { signal: options.signal } : undefined);
+    try {
+      await sleep(Math.min(interval, options.timeoutMs - elapsed), undefined, options.signal ? { signal: options.signal } : undefined);
+    } catch (error) {
+      // The timer rejects with a generic AbortError; callers want the reason the run was stopped.
+      throw options.signal?.aborted ? options.signal.reason : error;
+    }
   }
 }

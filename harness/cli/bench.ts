@@ -1,0 +1,69 @@
+// `npm run bench`: figures, not assertions. Lab up (command start to all clients ready) and teardown
+// times over several runs, and the Nomad build's cold/warm times and cache sizes.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command } from 'commander';
+import { resolveLabConfig } from '../config/lab-config.ts';
+import { auditLeaks } from '../lab/audit.ts';
+import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
+import { readState } from '../lab/state.ts';
+import { teardownLab } from '../lab/teardown.ts';
+import { pinnedBinaryPath } from '../nomad/binary.ts';
+import { ExitCode, HarnessError } from '../util/errors.ts';
+import { info, out } from '../util/log.ts';
+import { runCommand } from './entry.ts';
+
+const program = new Command('bench')
+  .description('Measure lab up and teardown times on real agents, and report the Nomad build figures (needs root).')
+  .option('-r, --runs <n>', 'how many up/down cycles', '3')
+  .option('--clients <n>', 'clients per lab', '2')
+  .exitOverride();
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `min ${s[0]!.toFixed(2)}s  median ${s[Math.floor(s.length / 2)]!.toFixed(2)}s  max ${s[s.length - 1]!.toFixed(2)}s`;
+};
+
+program.action(async (flags: { runs: string; clients: string }) => {
+  await runCommand(async ({ signal }) => {
+    if (process.getuid?.() !== 0) throw new HarnessError('bench needs root (it brings real labs up)');
+    const runs = Number(flags.runs);
+    const config = resolveLabConfig({ name: 'bench', clients: flags.clients });
+    await cleanLeftovers(info);
+    const up: number[] = [];
+    const ready: number[] = [];
+    const ansible: number[] = [];
+    const down: number[] = [];
+    for (let i = 1; i <= runs; i++) {
+      const started = Date.now();
+      try {
+        const r = await labUp({ config, persistent: false, signal, log: () => undefined });
+        up.push((Date.now() - started) / 1000);
+        ready.push(r.timings.readySeconds);
+        ansible.push(r.timings.ansibleSeconds);
+      } finally {
+        const t = Date.now();
+        if (readState('bench')) await teardownLab('bench', undefined, () => undefined);
+        down.push((Date.now() - t) / 1000);
+      }
+      const leaks = await auditLeaks('bench');
+      if (leaks.length > 0) throw new HarnessError(`run ${i} leaked: ${leaks.map((l) => l.what).join(', ')}`);
+      info(`run ${i}/${runs}: up ${up[i - 1]!.toFixed(2)}s (ansible ${ansible[i - 1]!.toFixed(2)}s, agents to ready ${ready[i - 1]!.toFixed(2)}s), down ${down[i - 1]!.toFixed(2)}s`);
+    }
+    out(`lab up (1 server, ${flags.clients} clients; command start to all ready), ${runs} runs: ${stats(up)}`);
+    out(`  of which Ansible: ${stats(ansible)}; agents start to ready: ${stats(ready)}`);
+    out(`lab down (teardown to clean audit): ${stats(down)}`);
+    const buildJson = join(dirname(pinnedBinaryPath()), 'build.json');
+    if (existsSync(buildJson)) {
+      const b = JSON.parse(readFileSync(buildJson, 'utf8')) as Record<string, unknown>;
+      out(`nomad build (last, ${String(b['kind'])}): ${String(b['seconds'])}s with ${String(b['go'])}; binary ${String(b['binaryMiB'])} MiB, Go module cache ${String(b['goModCacheMiB'])} MiB, Go build cache ${String(b['goBuildCacheMiB'])} MiB`);
+    } else {
+      out('nomad build: no build.json (binary given explicitly, or built before figures were recorded)');
+    }
+    return ExitCode.pass;
+  });
+});
+
+await program.parseAsync(process.argv).catch(() => {
+  process.exitCode = process.exitCode ?? ExitCode.infra;
+});

@@ -1,0 +1,41 @@
+// Reads vitest's JSON report and prints the closing line `N passed, N failed, N skipped`.
+// Under CI=true it fails the run when no lab test ran or any lab test was skipped: a lab suite that
+// silently skips (not root, no Nomad) must not pass as green.
+import { existsSync, readFileSync } from 'node:fs';
+
+interface Assertion {
+  status: 'passed' | 'failed' | 'pending' | 'skipped' | 'todo' | 'disabled';
+  fullName: string;
+}
+interface Report {
+  testResults: Array<{ name: string; assertionResults: Assertion[] }>;
+}
+
+const [file = 'reports/test-results.json', rcText = '0'] = process.argv.slice(2);
+const vitestRc = Number(rcText);
+if (!existsSync(file)) {
+  process.stdout.write(`test summary: no results at ${file} (vitest exit code ${vitestRc})\n0 passed, 0 failed, 0 skipped\n`);
+  process.exitCode = vitestRc || 1;
+} else {
+  const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+  const count = { passed: 0, failed: 0, skipped: 0 };
+  const lab = { passed: 0, failed: 0, skipped: 0 };
+  for (const suite of report.testResults) {
+    const isLab = suite.name.includes('/test/lab/');
+    for (const a of suite.assertionResults) {
+      const k = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
+      count[k]++;
+      if (isLab) lab[k]++;
+    }
+  }
+  const problems: string[] = [];
+  const ci = process.env['CI'] === 'true';
+  if (lab.passed + lab.failed === 0) problems.push('no lab test ran');
+  if (lab.skipped > 0) problems.push(`${lab.skipped} lab test(s) skipped`);
+  process.stdout.write(`lab tests: ${lab.passed} passed, ${lab.failed} failed, ${lab.skipped} skipped\n`);
+  if (problems.length > 0) {
+    process.stdout.write(`${ci ? 'FAIL' : 'warning'}: ${problems.join('; ')}${ci ? ' (CI requires the lab suite to run as root)' : ' (run as root to include them)'}\n`);
+  }
+  process.stdout.write(`${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`);
+  process.exitCode = vitestRc !== 0 ? vitestRc : ci && problems.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,38 @@
+// Lab (root; runs in CI): the preflight refuses a lab whose addresses a route already uses, names the
+// route and the fix, exits 2, and creates nothing.
+import { existsSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { labDir } from '../../harness/config/paths.ts';
+import { run } from '../../harness/exec/local.ts';
+import { auditLeaks } from '../../harness/lab/audit.ts';
+import { planLab } from '../../harness/lab/topology.ts';
+import { isRoot, labCli } from './support.ts';
+
+const name = 't-pre';
+const plan = planLab({ name, servers: 1, clients: 2, datacenter: 'dc1' });
+
+describe.skipIf(!isRoot)('preflight', () => {
+  afterAll(async () => {
+    await run(['ip', 'route', 'del', 'blackhole', plan.subnet], { check: false });
+  });
+
+  it('refuses a subnet that a route already uses, with the route and the fix, and leaves nothing', async () => {
+    // A blackhole route: it sends nothing anywhere, so the test itself cannot leak traffic.
+    await run(['ip', 'route', 'add', 'blackhole', plan.subnet]);
+    const up = await labCli(['up', '--name', name]);
+    expect(up.exitCode).toBe(2);
+    expect(up.stderr).toContain('preflight found 1 problem(s); nothing was created');
+    expect(up.stderr).toContain(`blackhole ${plan.subnet}`);
+    expect(up.stderr).toMatch(/fix: .*--subnet/);
+    expect(up.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(labDir(name))).toBe(false);
+    expect(await auditLeaks(name)).toEqual([]);
+  }, 60_000);
+
+  it('refuses to run without root, before touching anything', async () => {
+    const r = await run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'node', '--import', 'tsx', 'harness/cli/lab.ts', 'up', '--name', name], { check: false, cwd: process.cwd() });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('lab commands need root');
+    expect(existsSync(labDir(name))).toBe(false);
+  }, 60_000);
+});
