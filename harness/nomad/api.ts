@@ -28,6 +28,53 @@ export interface AgentSelf {
   stats?: Record<string, unknown>;
 }
 
+/** The parts of Nomad's JSON job the harness reads; the rest is carried along untouched. */
+export interface NomadJob {
+  ID: string;
+  Name?: string;
+  Version?: number;
+  TaskGroups: Array<{
+    Name: string;
+    Count: number;
+    MaxClientDisconnect?: number | null;
+    Disconnect?: { LostAfter?: number; Replace?: boolean; Reconcile?: string; StopOnClientAfter?: number } | null;
+    [key: string]: unknown;
+  }>;
+  [key: string]: unknown;
+}
+
+export interface TaskEvent {
+  Type: string;
+  Time: number;
+  DisplayMessage?: string;
+  Message?: string;
+}
+
+export interface AllocStub {
+  ID: string;
+  Name: string;
+  NodeID: string;
+  NodeName: string;
+  TaskGroup: string;
+  JobID: string;
+  JobVersion: number;
+  ClientStatus: string;
+  DesiredStatus: string;
+  ClientDescription?: string;
+  DesiredDescription?: string;
+  NextAllocation?: string;
+  PreviousAllocation?: string;
+  FollowupEvalID?: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+  TaskStates?: Record<string, { State: string; Failed: boolean; Restarts: number; StartedAt?: string; Events?: TaskEvent[] }> | null;
+}
+
+export interface Allocation extends AllocStub {
+  AllocStates?: Array<{ Field: number; Value: string; Time: string }> | null;
+  [key: string]: unknown;
+}
+
 export class NomadApi {
   constructor(
     /** host:port, e.g. 198.18.7.11:4646 */
@@ -65,6 +112,51 @@ export class NomadApi {
     } catch (cause) {
       throw new HarnessError(`${method} ${url} answered with something that is not JSON: ${text.slice(0, 200)}`, { host: this.host, cause });
     }
+  }
+
+  /** Opens a streaming GET (the event stream); the caller reads the body. */
+  async openStream(path: string, signal: AbortSignal): Promise<Response> {
+    const ip = this.address.split(':')[0] ?? '';
+    this.guard(ip);
+    const url = `http://${this.address}${path}`;
+    const response = await fetch(url, { signal });
+    if (!response.ok || !response.body) {
+      throw new HarnessError(`GET ${url} answered ${response.status}: ${(await response.text()).slice(0, 300)}`, { host: this.host });
+    }
+    return response;
+  }
+
+  /** HCL to Nomad's JSON job (POST /v1/jobs/parse); Nomad's own message on a bad spec. */
+  parseJob(hcl: string): Promise<NomadJob> {
+    return this.request('POST', '/v1/jobs/parse', { JobHCL: hcl, Canonicalize: true });
+  }
+
+  readJob(id: string): Promise<NomadJob> {
+    return this.get(`/v1/job/${encodeURIComponent(id)}`);
+  }
+
+  jobAllocations(id: string): Promise<AllocStub[]> {
+    return this.get(`/v1/job/${encodeURIComponent(id)}/allocations?all=true`);
+  }
+
+  allocation(id: string): Promise<Allocation> {
+    return this.get(`/v1/allocation/${encodeURIComponent(id)}`);
+  }
+
+  jobSummary(id: string): Promise<{ Summary: Record<string, Record<string, number>> }> {
+    return this.get(`/v1/job/${encodeURIComponent(id)}/summary`);
+  }
+
+  /** /v1/metrics in Prometheus text: live gauge values (the JSON form lags one in-memory interval). */
+  async metricsPrometheus(): Promise<string> {
+    const ip = this.address.split(':')[0] ?? '';
+    this.guard(ip);
+    const url = `http://${this.address}/v1/metrics?format=prometheus`;
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch((cause: unknown) => {
+      throw new HarnessError(`GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { host: this.host, cause });
+    });
+    if (!response.ok) throw new HarnessError(`GET ${url} answered ${response.status}`, { host: this.host });
+    return response.text();
   }
 
   leader(): Promise<string> {

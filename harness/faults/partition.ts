@@ -1,0 +1,39 @@
+// The partition fault, as the seed bench test does it by hand: inside the client's namespace, drop
+// everything from every server (`iptables -I INPUT -s <server-ip> -j DROP`), and heal with -D.
+// The argv is computed here (pure); applying it is the one effect.
+import { run } from '../exec/local.ts';
+import { HarnessError } from '../util/errors.ts';
+import { parseRules } from '../lab/iptables.ts';
+import type { HostPlan } from '../lab/topology.ts';
+
+/** One rule per server: with several servers, dropping one only makes the client fail over. */
+export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-I', 'INPUT', '-s', ip, '-j', 'DROP']);
+export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
+
+/** Runs argv inside the host's network namespace. */
+export function inHost(host: HostPlan, argv: string[], options: { check?: boolean } = {}) {
+  return run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...argv], { host: host.name, timeoutMs: 20_000, ...options });
+}
+
+export async function applyAll(host: HostPlan, commands: string[][]): Promise<void> {
+  for (const argv of commands) await inHost(host, argv);
+}
+
+export async function iptablesRules(host: HostPlan): Promise<string> {
+  return (await inHost(host, ['iptables', '-S'])).stdout;
+}
+
+/** The DROP rules for the given servers that are present in the host's INPUT chain. */
+export function partitionRulesIn(listing: string, serverIps: string[]): string[] {
+  return parseRules(listing)
+    .filter((r) => r.chain === 'INPUT' && r.spec.includes('DROP') && serverIps.some((ip) => r.spec.includes(`${ip}/32`) || r.spec.includes(ip)))
+    .map((r) => r.line);
+}
+
+/** After a heal: the namespace must still exist and hold none of the partition's rules. */
+export async function assertHealed(host: HostPlan, serverIps: string[]): Promise<string> {
+  const listing = await iptablesRules(host);
+  const left = partitionRulesIn(listing, serverIps);
+  if (left.length > 0) throw new HarnessError(`partition rules still present after heal: ${left.join('; ')}`, { host: host.name });
+  return listing;
+}

@@ -1,0 +1,57 @@
+// result.json: the verdict with its reasons, every check, phase timings, and what ran (Nomad, lab).
+// Assembled by a pure function from the trace; written atomically.
+import { check, type CheckOutcome, type Verdict } from '../check/checker.ts';
+import { phaseTimings, type PhaseTiming, type Timers } from '../check/timings.ts';
+import type { Scenario } from '../scenario/types.ts';
+import type { Positioned, RunInfo } from '../trace/types.ts';
+import { ExitCode } from '../util/errors.ts';
+
+export interface RunResult {
+  scenario: string;
+  runId: string;
+  verdict: Verdict;
+  exitCode: ExitCode;
+  reasons: CheckOutcome[];
+  checks: CheckOutcome[];
+  timings: PhaseTiming[];
+  nomad: RunInfo['nomad'] | undefined;
+  lab: RunInfo['lab'] | undefined;
+  timers: Timers;
+  startedAt: string | undefined;
+  finishedAt: string;
+  gitCommit: string | undefined;
+  /** Why the run could not finish (the verdict is then unknown). */
+  harnessError: string | undefined;
+}
+
+export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
+
+export function buildResult(trace: Positioned[], scenario: Scenario, timers: Timers, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
+  const run = trace.find((e) => e.kind === 'run')?.run;
+  const checked = check(trace, scenario.expectations);
+  let { verdict, reasons } = checked;
+  const checks = [...checked.checks];
+  if (harnessError !== undefined) {
+    // A run that could not finish proves nothing either way, whatever the partial trace shows.
+    const outcome: CheckOutcome = { check: 'run', verdict: 'unknown', detail: harnessError, source: 'harness' };
+    checks.unshift(outcome);
+    reasons = [outcome, ...reasons];
+    verdict = 'unknown';
+  }
+  return {
+    scenario: scenario.name,
+    runId: run?.runId ?? 'unknown',
+    verdict,
+    exitCode: exitCodeFor(verdict),
+    reasons,
+    checks,
+    timings: phaseTimings(trace, scenario.roles, timers),
+    nomad: run?.nomad,
+    lab: run?.lab,
+    timers,
+    startedAt: run?.startedAt,
+    finishedAt,
+    gitCommit: run?.gitCommit,
+    harnessError,
+  };
+}

@@ -1,0 +1,25 @@
+// The terminal summary of a run: verdict first, then what failed and why, then phase timings.
+import type { RunResult } from './result.ts';
+
+const mark = { pass: 'ok  ', fail: 'FAIL', unknown: '??  ' } as const;
+
+export function formatSummary(r: RunResult, runDir: string): string {
+  const lines: string[] = [];
+  lines.push(`${r.scenario}: ${r.verdict.toUpperCase()}  (Nomad ${r.nomad?.version ?? '?'}, lab ${r.lab?.name ?? '?'}, run ${r.runId})`);
+  for (const c of r.checks) {
+    lines.push(`  ${mark[c.verdict]} ${c.check}`);
+    if (c.verdict !== 'pass') {
+      lines.push(`       ${c.detail}`);
+      lines.push(`       source: ${c.source}`);
+    }
+  }
+  lines.push('phase timings:');
+  const w = Math.max(...r.timings.map((t) => t.phase.length));
+  for (const t of r.timings) {
+    const s = t.seconds === undefined ? '     -' : `${t.seconds.toFixed(2).padStart(6)}s`;
+    const b = t.bound === undefined || t.seconds === undefined ? '' : t.seconds <= t.bound ? `  (bound ${t.bound}s)` : `  (over the ${t.bound}s bound)`;
+    lines.push(`  ${t.phase.padEnd(w)}  ${s}${b}`);
+  }
+  lines.push(`report: ${runDir}`);
+  return lines.join('\n');
+}

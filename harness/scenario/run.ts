@@ -1,0 +1,248 @@
+// Runs one scenario end to end: its own lab, the recorder, the scenario's steps, then always: heal
+// every partition, stop recording, write the reports (even when the run failed or was interrupted),
+// and tear the lab down. The verdict comes from the checker alone.
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { resolveLabConfig } from '../config/lab-config.ts';
+import { repoRoot } from '../config/paths.ts';
+import { run } from '../exec/local.ts';
+import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv } from '../faults/partition.ts';
+import { renderJob } from '../jobs/render.ts';
+import { hostDirs } from '../lab/ansible.ts';
+import { labGuard } from '../lab/guard.ts';
+import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
+import { readState, writeState } from '../lab/state.ts';
+import { teardownLab } from '../lab/teardown.ts';
+import { servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
+import { NomadApi, type NomadJob } from '../nomad/api.ts';
+import { junitXml } from '../report/junit.ts';
+import { buildResult, type RunResult } from '../report/result.ts';
+import { Recorder } from '../trace/recorder.ts';
+import { TraceWriter } from '../trace/writer.ts';
+import type { Timers } from '../check/timings.ts';
+import { HarnessError, InterruptedError, describeError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import { poll } from '../util/poll.ts';
+import type { Scenario, ScenarioContext } from './types.ts';
+
+export interface RunOptions {
+  nomad?: string;
+  /** Keep the lab up afterwards (for a look with `nomad` or `lab status`). */
+  keep: boolean;
+  /** Job spec to use instead of the scenario's (a mutated job, a Docker variant). */
+  jobFile?: string;
+  reportsDir?: string;
+  signal: AbortSignal;
+  log: (message: string) => void;
+  waiting?: (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
+}
+
+export interface ScenarioRun {
+  result: RunResult;
+  runDir: string;
+}
+
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${randomBytes(2).toString('hex')}`;
+}
+
+async function gitCommit(): Promise<string | undefined> {
+  const r = await run(['git', '-C', repoRoot, 'rev-parse', 'HEAD'], { check: false });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Whether a job as Nomad returns it still carries the disconnect setting that was submitted. */
+export function disconnectSettingDropped(submitted: NomadJob, readBack: NomadJob): string[] {
+  const problems: string[] = [];
+  for (const tg of submitted.TaskGroups) {
+    const back = readBack.TaskGroups.find((g) => g.Name === tg.Name);
+    if (tg.MaxClientDisconnect && !back?.MaxClientDisconnect) problems.push(`group ${tg.Name}: submitted MaxClientDisconnect=${tg.MaxClientDisconnect}, read back ${back?.MaxClientDisconnect ?? 'nothing'}`);
+    if (tg.Disconnect?.LostAfter && !back?.Disconnect?.LostAfter) problems.push(`group ${tg.Name}: submitted Disconnect.LostAfter=${tg.Disconnect.LostAfter}, read back ${back?.Disconnect?.LostAfter ?? 'nothing'}`);
+  }
+  return problems;
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioRun> {
+  const { signal, log } = options;
+  const runId = newRunId();
+  const runDir = join(options.reportsDir ?? join(repoRoot, 'reports'), scenario.name, runId);
+  mkdirSync(runDir, { recursive: true });
+  const trace = new TraceWriter(runDir);
+  const labName = `sc-${scenario.name}`;
+  const config = resolveLabConfig({
+    name: labName,
+    servers: String(scenario.lab.servers),
+    clients: String(scenario.lab.clients),
+    ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
+  });
+  let timers: Timers = { minHeartbeatTtl: 2, heartbeatGrace: 2 };
+  let harnessError: string | undefined;
+  let plan: LabPlan | undefined;
+  const partitioned = new Set<HostPlan>();
+  let recorder: Recorder | undefined;
+  let interrupted: unknown;
+
+  log(`run ${runId}: scenario ${scenario.name} (${scenario.summary})`);
+  await cleanLeftovers(log);
+  try {
+    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
+    const up = await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    plan = up.state.plan;
+    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: `${up.timings.totalSeconds.toFixed(1)}s` });
+
+    const guard = labGuard(plan);
+    const first = servers(plan)[0]!;
+    const firstApi = new NomadApi(`${first.ip}:4646`, guard, first.name);
+    const leaderAddr = await firstApi.leader();
+    const leaderHost = plan.hosts.find((h) => leaderAddr.startsWith(`${h.ip}:`)) ?? first;
+    const leader = new NomadApi(`${leaderHost.ip}:4646`, guard, leaderHost.name);
+    const self = await leader.agentSelf();
+    timers = {
+      minHeartbeatTtl: Number(self.config.Server?.['MinHeartbeatTTL'] ?? 2e9) / 1e9,
+      heartbeatGrace: Number(self.config.Server?.['HeartbeatGrace'] ?? 2e9) / 1e9,
+    };
+    const nodes = await leader.nodes();
+    trace.add({
+      kind: 'run',
+      t: Date.now(),
+      run: {
+        runId,
+        scenario: scenario.name,
+        startedAt: new Date().toISOString(),
+        nomad: { path: up.nomad.path, version: up.nomad.version, source: up.nomad.source },
+        lab: {
+          provider: 'netns',
+          name: plan.name,
+          id: plan.id,
+          subnet: plan.subnet,
+          hosts: plan.hosts.map((h) => {
+            const nodeId = nodes.find((n) => n.Name === h.name)?.ID;
+            return { name: h.name, role: h.role, ip: h.ip, ...(nodeId ? { nodeId } : {}) };
+          }),
+        },
+        gitCommit: await gitCommit(),
+        job: scenario.jobId,
+      },
+    });
+
+    recorder = new Recorder(trace, leader, scenario.jobId);
+    recorder.start();
+    const rec = recorder;
+    const serverIps = servers(plan).map((s) => s.ip);
+    const labPlan = plan;
+    const ctx: ScenarioContext = {
+      plan,
+      leader,
+      recorder: rec,
+      trace,
+      nomadVersion: up.nomad.version,
+      signal,
+      log,
+      async step(name, body) {
+        trace.add({ kind: 'step', t: Date.now(), step: name, phase: 'start' });
+        const value = await body();
+        trace.add({ kind: 'step', t: Date.now(), step: name, phase: 'end' });
+        return value;
+      },
+      async await(what, condition, timeoutMs) {
+        const started = Date.now();
+        try {
+          await poll(async () => rec, condition, {
+            what,
+            timeoutMs,
+            signal,
+            intervalsMs: [100],
+            describe: () => rec.describe(),
+            ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
+          });
+          trace.add({ kind: 'await', t: Date.now(), what, ok: true, elapsedMs: Date.now() - started, deadlineMs: timeoutMs });
+          log(`${what}: after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+          return true;
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: rec.describe() });
+          log(`${what}: NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`);
+          return false;
+        }
+      },
+      async registerJob(file) {
+        const path = options.jobFile ?? join(repoRoot, 'jobs', file);
+        const hcl = renderJob(readFileSync(path, 'utf8'), up.nomad.version, relative(repoRoot, path));
+        writeFileSync(join(runDir, 'job.nomad.hcl'), hcl);
+        const job = await leader.parseJob(hcl);
+        const reply = await leader.registerJob(job);
+        if (reply.Warnings) trace.add({ kind: 'note', t: Date.now(), message: `Nomad warned on register: ${reply.Warnings}` });
+        const readBack = await leader.readJob(job.ID);
+        trace.add({ kind: 'job-read', t: Date.now(), job: { ID: readBack.ID, Version: readBack.Version, TaskGroups: readBack.TaskGroups.map((g) => ({ Name: g.Name, Count: g.Count, MaxClientDisconnect: g.MaxClientDisconnect ?? null, Disconnect: g.Disconnect ?? null })) } });
+        const dropped = disconnectSettingDropped(job, readBack);
+        if (dropped.length > 0) throw new HarnessError(`Nomad ${up.nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, { host: leader.host, hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there' });
+        log(`registered job ${job.ID}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
+        return job;
+      },
+      async partition(host) {
+        const argv = partitionArgv(serverIps);
+        partitioned.add(host);
+        await applyAll(host, argv);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv });
+        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(host) });
+        log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
+      },
+      async heal(host) {
+        const argv = healArgv(serverIps);
+        await applyAll(host, argv);
+        partitioned.delete(host);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
+        // The namespace still exists here: the rule must be gone from it, not gone with it.
+        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(host, serverIps) });
+        log(`healed ${host.name}`);
+      },
+      host(name) {
+        const h = labPlan.hosts.find((x) => x.name === name);
+        if (!h) throw new HarnessError(`no lab host named ${name}`);
+        return h;
+      },
+    };
+    await scenario.run(ctx);
+  } catch (error) {
+    if (signal.aborted) interrupted = signal.reason;
+    harnessError = signal.aborted ? `interrupted by ${(signal.reason as InterruptedError).signal ?? 'a signal'}` : describeError(error);
+    log(`run stopped: ${harnessError}`);
+  } finally {
+    // Always heal: a DROP rule must never outlive the step that made it, whatever happened.
+    for (const host of partitioned) {
+      const argv = healArgv(servers(plan!).map((s) => s.ip));
+      for (const a of argv) await run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...a], { check: false, host: host.name });
+      trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
+      log(`healed ${host.name} (cleanup)`);
+    }
+    await recorder?.stop();
+    if (plan) {
+      mkdirSync(join(runDir, 'logs'), { recursive: true });
+      const dir = readState(plan.name)?.dir;
+      for (const h of plan.hosts) {
+        const src = dir ? hostDirs(dir, h).logFile : undefined;
+        if (src && existsSync(src)) copyFileSync(src, join(runDir, 'logs', `${h.name}.log`));
+      }
+    }
+  }
+
+  const tracePath = trace.finish();
+  const result = buildResult(trace.events, scenario, timers, harnessError);
+  writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
+  log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
+
+  const state = readState(labName);
+  if (options.keep && state && interrupted === undefined) {
+    state.persistent = true;
+    state.phase = 'up';
+    writeState(state);
+    log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; remove it with npm run lab -- down --name ${labName}`);
+  } else if (state) {
+    await teardownLab(labName, state.plan, log);
+  }
+  if (interrupted !== undefined) throw interrupted;
+  return { result, runDir };
+}

@@ -1,0 +1,175 @@
+// Turns a trace into what expectations speak of: allocations by role (`cache[0]#1`: group, index,
+// generation along PreviousAllocation), nodes by lab host, metric series by name and labels.
+// Nomad's events are ordered by Raft index, not by arrival. Pure.
+import type { Allocation, TaskEvent } from '../nomad/api.ts';
+import type { Positioned, RunInfo, TraceEvent } from './types.ts';
+
+export interface AllocObservation {
+  line: number;
+  t: number;
+  index: number;
+  client: string;
+  desired: string;
+  /** Every task event seen so far on this allocation, all tasks together, by time. */
+  taskEvents: Array<TaskEvent & { task: string }>;
+}
+
+export interface AllocView {
+  id: string;
+  role: string;
+  group: string;
+  index: number;
+  generation: number;
+  node: string;
+  previous: string | undefined;
+  next: string | undefined;
+  jobVersion: number;
+  observations: AllocObservation[];
+  final: Allocation | undefined;
+}
+
+export interface NodeObservation {
+  line: number;
+  t: number;
+  index: number;
+  status: string;
+}
+
+export interface NodeView {
+  id: string;
+  host: string;
+  observations: NodeObservation[];
+}
+
+export interface MetricPoint {
+  line: number;
+  t: number;
+  value: number;
+}
+
+export interface MetricSeries {
+  name: string;
+  labels: Record<string, string>;
+  points: MetricPoint[];
+}
+
+export interface Normalised {
+  run: RunInfo | undefined;
+  allocs: AllocView[];
+  byRole: Map<string, AllocView>;
+  byId: Map<string, AllocView>;
+  nodes: Map<string, NodeView>;
+  metrics: MetricSeries[];
+  faults: Array<Positioned<Extract<TraceEvent, { kind: 'fault' }>>>;
+  steps: Array<Positioned<Extract<TraceEvent, { kind: 'step' }>>>;
+  awaits: Array<Positioned<Extract<TraceEvent, { kind: 'await' }>>>;
+  first: number;
+  last: number;
+}
+
+/** "spread.cache[0]" -> { group: "cache", index: 0 } */
+export function parseAllocName(name: string): { group: string; index: number } | undefined {
+  const m = /\.([^.[\]]+)\[(\d+)\]$/.exec(name);
+  return m ? { group: m[1]!, index: Number(m[2]) } : undefined;
+}
+
+type AllocPayload = Partial<Allocation> & { ID: string };
+
+export function normalise(trace: Positioned[]): Normalised {
+  const run = trace.find((e): e is Positioned<Extract<TraceEvent, { kind: 'run' }>> => e.kind === 'run')?.run;
+  const nomadEvents = trace
+    .filter((e): e is Positioned<Extract<TraceEvent, { kind: 'nomad' }>> => e.kind === 'nomad')
+    .sort((a, b) => a.index - b.index || a.line - b.line);
+
+  const raw = new Map<string, { payload: AllocPayload; observations: AllocObservation[]; final?: Allocation }>();
+  const nodes = new Map<string, NodeView>();
+  for (const e of nomadEvents) {
+    if (e.topic === 'Allocation') {
+      const a = e.payload['Allocation'] as AllocPayload | undefined;
+      if (!a?.ID) continue;
+      const entry = raw.get(a.ID) ?? { payload: a, observations: [] };
+      entry.payload = { ...entry.payload, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined && v !== '')) };
+      const taskEvents = Object.entries(a.TaskStates ?? {}).flatMap(([task, st]) => (st?.Events ?? []).map((ev) => ({ ...ev, task })));
+      taskEvents.sort((x, y) => x.Time - y.Time);
+      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', taskEvents });
+      raw.set(a.ID, entry);
+    } else if (e.topic === 'Node') {
+      const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string } | undefined;
+      if (!n?.ID || !n.Name || !n.Status) continue;
+      const view = nodes.get(n.Name) ?? { id: n.ID, host: n.Name, observations: [] };
+      view.observations.push({ line: e.line, t: e.t, index: e.index, status: n.Status });
+      nodes.set(n.Name, view);
+    }
+  }
+  for (const e of trace) {
+    if (e.kind !== 'alloc-read') continue;
+    const entry = raw.get(e.alloc.ID) ?? { payload: e.alloc, observations: [] };
+    entry.final = e.alloc;
+    entry.payload = { ...e.alloc, ...entry.payload, PreviousAllocation: e.alloc.PreviousAllocation || entry.payload.PreviousAllocation, NextAllocation: e.alloc.NextAllocation || entry.payload.NextAllocation };
+    raw.set(e.alloc.ID, entry);
+  }
+
+  const generation = new Map<string, number>();
+  const genOf = (id: string, depth = 0): number => {
+    const known = generation.get(id);
+    if (known !== undefined) return known;
+    const prev = raw.get(id)?.payload.PreviousAllocation;
+    const g = prev && raw.has(prev) && depth < 100 ? genOf(prev, depth + 1) + 1 : 1;
+    generation.set(id, g);
+    return g;
+  };
+  const allocs: AllocView[] = [];
+  for (const [id, entry] of raw) {
+    const name = parseAllocName(entry.payload.Name ?? '') ?? { group: entry.payload.TaskGroup ?? '?', index: 0 };
+    const g = genOf(id);
+    allocs.push({
+      id,
+      role: `${name.group}[${name.index}]#${g}`,
+      group: name.group,
+      index: name.index,
+      generation: g,
+      node: entry.payload.NodeName ?? entry.payload.NodeID ?? '?',
+      previous: entry.payload.PreviousAllocation || undefined,
+      next: entry.payload.NextAllocation || undefined,
+      jobVersion: entry.payload.JobVersion ?? 0,
+      observations: entry.observations,
+      final: entry.final,
+    });
+  }
+  allocs.sort((a, b) => a.role.localeCompare(b.role));
+
+  const series = new Map<string, MetricSeries>();
+  for (const e of trace) {
+    if (e.kind !== 'metric') continue;
+    const key = `${e.name}${JSON.stringify(Object.entries(e.labels).sort())}`;
+    const s = series.get(key) ?? { name: e.name, labels: e.labels, points: [] };
+    s.points.push({ line: e.line, t: e.t, value: e.value });
+    series.set(key, s);
+  }
+
+  const times = trace.map((e) => e.t);
+  return {
+    run,
+    allocs,
+    byRole: new Map(allocs.map((a) => [a.role, a])),
+    byId: new Map(allocs.map((a) => [a.id, a])),
+    nodes,
+    metrics: [...series.values()],
+    faults: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'fault' }>> => e.kind === 'fault'),
+    steps: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'step' }>> => e.kind === 'step'),
+    awaits: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'await' }>> => e.kind === 'await'),
+    first: Math.min(...times),
+    last: Math.max(...times),
+  };
+}
+
+/** Consecutive duplicates removed: the statuses an entity passed through, with where each began. */
+export function transitions<T extends { line: number; t: number }>(observations: T[], value: (o: T) => string): Array<{ value: string; line: number; t: number }> {
+  const out: Array<{ value: string; line: number; t: number }> = [];
+  for (const o of observations) {
+    const v = value(o);
+    if (v === '' || out[out.length - 1]?.value === v) continue;
+    out.push({ value: v, line: o.line, t: o.t });
+  }
+  return out;
+}

@@ -1,0 +1,144 @@
+// Records a run: Nomad's event stream (Node, and the job's Allocation, Evaluation and Job topics),
+// the leader's job_summary gauges when they change, and full allocation reads at the end. Keeps a
+// live view that the runner's waits read, so nothing polls what the stream already tells.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NomadApi, TaskEvent } from '../nomad/api.ts';
+import { EventStream } from '../nomad/events.ts';
+import { parsePrometheus } from '../nomad/prometheus.ts';
+import { parseAllocName } from './normalise.ts';
+import { trimPayload, type TraceWriter } from './writer.ts';
+
+export interface LiveAlloc {
+  id: string;
+  name: string;
+  node: string;
+  client: string;
+  desired: string;
+  previous: string | undefined;
+  taskEvents: string[];
+}
+
+const SUMMARY_PREFIX = 'nomad_nomad_job_summary_';
+
+export class Recorder {
+  readonly allocs = new Map<string, LiveAlloc>();
+  readonly nodes = new Map<string, string>();
+  private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
+  private readonly stream: EventStream;
+  private scraping: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly trace: TraceWriter,
+    private readonly leader: NomadApi,
+    private readonly job: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.stream = new EventStream(leader, ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`], {
+      onEvents: (index, events) => {
+        const t = this.now();
+        for (const e of events) {
+          this.trace.add({ kind: 'nomad', t, index, topic: e.Topic, type: e.Type, key: e.Key, payload: trimPayload(e.Topic, e.Payload) });
+          this.observe(e.Topic, e.Payload);
+        }
+      },
+      onStatus: (message) => this.trace.add({ kind: 'note', t: this.now(), message }),
+    });
+  }
+
+  start(): void {
+    this.stream.start();
+    this.scraping = this.scrapeLoop();
+  }
+
+  private observe(topic: string, payload: Record<string, unknown>): void {
+    if (topic === 'Node') {
+      const n = payload['Node'] as { Name?: string; Status?: string } | undefined;
+      if (n?.Name && n.Status) this.nodes.set(n.Name, n.Status);
+    } else if (topic === 'Allocation') {
+      const a = payload['Allocation'] as Record<string, unknown> | undefined;
+      if (!a || typeof a['ID'] !== 'string') return;
+      const taskStates = (a['TaskStates'] ?? {}) as Record<string, { Events?: TaskEvent[] }>;
+      const prev = this.allocs.get(a['ID']);
+      this.allocs.set(a['ID'], {
+        id: a['ID'],
+        name: String(a['Name'] ?? prev?.name ?? ''),
+        node: String(a['NodeName'] ?? prev?.node ?? ''),
+        client: String(a['ClientStatus'] ?? prev?.client ?? ''),
+        desired: String(a['DesiredStatus'] ?? prev?.desired ?? ''),
+        previous: (a['PreviousAllocation'] as string | undefined) || prev?.previous,
+        taskEvents: Object.values(taskStates).flatMap((s) => (s.Events ?? []).map((e) => e.Type)),
+      });
+    }
+  }
+
+  /** Role of a live allocation: `<group>[<index>]#<generation>`. */
+  role(id: string): string | undefined {
+    const a = this.allocs.get(id);
+    const name = a ? parseAllocName(a.name) : undefined;
+    if (!a || !name) return undefined;
+    let generation = 1;
+    for (let p = a.previous; p && this.allocs.has(p) && generation < 100; p = this.allocs.get(p)?.previous) generation++;
+    return `${name.group}[${name.index}]#${generation}`;
+  }
+
+  byRole(role: string): LiveAlloc | undefined {
+    for (const id of this.allocs.keys()) if (this.role(id) === role) return this.allocs.get(id);
+    return undefined;
+  }
+
+  /** Latest value of the series `name` whose labels include `labels`. */
+  metric(name: string, labels: Record<string, string>): number | undefined {
+    const found = [...this.series.values()].find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    return found?.value;
+  }
+
+  /** One line for progress and timeout messages. */
+  describe(): string {
+    const allocs = [...this.allocs.keys()].map((id) => `${this.role(id) ?? id.slice(0, 8)}@${this.allocs.get(id)!.node}=${this.allocs.get(id)!.client}/${this.allocs.get(id)!.desired}`);
+    const nodes = [...this.nodes].map(([h, s]) => `${h}=${s}`);
+    return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}`;
+  }
+
+  private async scrapeLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.scrape();
+      } catch (error) {
+        this.trace.add({ kind: 'note', t: this.now(), message: `metrics scrape of ${this.leader.host} failed: ${error instanceof Error ? error.message : String(error)}` });
+      }
+      await sleep(500);
+    }
+  }
+
+  /** job_summary gauges of this job from the leader, recorded when a value changes. */
+  async scrape(): Promise<void> {
+    const t = this.now();
+    for (const s of parsePrometheus(await this.leader.metricsPrometheus())) {
+      if (!s.name.startsWith(SUMMARY_PREFIX) || s.labels['job'] !== this.job) continue;
+      const name = `nomad.nomad.job_summary.${s.name.slice(SUMMARY_PREFIX.length)}`;
+      const key = metricKey(name, s.labels);
+      if (this.series.get(key)?.value === s.value) continue;
+      this.series.set(key, { name, labels: s.labels, value: s.value });
+      this.trace.add({ kind: 'metric', t, host: this.leader.host, name, labels: s.labels, value: s.value });
+    }
+  }
+
+  /** Stops recording, after reading in full every allocation of the job (AllocStates, task events). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.scraping?.catch(() => undefined);
+    try {
+      await this.scrape();
+      const stubs = await this.leader.jobAllocations(this.job);
+      for (const stub of stubs) this.trace.add({ kind: 'alloc-read', t: this.now(), alloc: await this.leader.allocation(stub.ID) });
+    } catch (error) {
+      this.trace.add({ kind: 'note', t: this.now(), message: `final reads failed: ${error instanceof Error ? error.message : String(error)}` });
+    }
+    await this.stream.stop();
+  }
+}
+
+export function metricKey(name: string, labels: Record<string, string>): string {
+  return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+}

@@ -1,0 +1,38 @@
+// The trace: everything a run saw and did, as plain serialisable events keyed by `kind`. Nomad's
+// events keep their Raft index; every event carries `t`, milliseconds on the harness host's clock.
+import type { Allocation } from '../nomad/api.ts';
+
+export interface RunInfo {
+  runId: string;
+  scenario: string;
+  startedAt: string;
+  nomad: { path: string; version: string; source: string };
+  lab: { provider: 'netns'; name: string; id: string; subnet: string; hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }> };
+  gitCommit: string | undefined;
+  job: string;
+}
+
+export type TraceEvent =
+  | { kind: 'run'; t: number; run: RunInfo }
+  /** A harness action: step names are the scenario's ("register job", "partition"...). */
+  | { kind: 'step'; t: number; step: string; phase: 'start' | 'end'; detail?: string }
+  /** A fault as applied: the exact argv run on the host. */
+  | { kind: 'fault'; t: number; fault: 'partition' | 'heal'; host: string; argv: string[][] }
+  /** `iptables -S` inside a host's namespace at a moment of the run. */
+  | { kind: 'iptables'; t: number; host: string; when: string; rules: string }
+  /** One event of Nomad's event stream, payload trimmed to what checks and reports read. */
+  | { kind: 'nomad'; t: number; index: number; topic: string; type: string; key: string; payload: Record<string, unknown> }
+  /** A gauge value when it changed, from the leader's /v1/metrics (Prometheus format). */
+  | { kind: 'metric'; t: number; host: string; name: string; labels: Record<string, string>; value: number }
+  /** Reads of what the stream does not carry whole: full allocations at the end of the run. */
+  | { kind: 'alloc-read'; t: number; alloc: Allocation }
+  | { kind: 'job-read'; t: number; job: Record<string, unknown> }
+  /** The outcome of a wait: met, or timed out with what it saw last. */
+  | { kind: 'await'; t: number; what: string; ok: boolean; elapsedMs: number; deadlineMs: number; lastSeen?: string }
+  /** Event-stream connection changes and other facts worth keeping. */
+  | { kind: 'note'; t: number; message: string };
+
+export type TraceKind = TraceEvent['kind'];
+
+/** A trace event with its position in the file (1-based line), for reasons that point into it. */
+export type Positioned<E extends TraceEvent = TraceEvent> = E & { line: number };
