@@ -104,7 +104,8 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
   }
 
   for (const w of n.awaits.filter((a) => !a.ok)) {
-    add(`await: ${w.what}`, 'fail', `not met within ${(w.deadlineMs / 1000).toFixed(0)}s (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');
+    const when = w.elapsedMs < w.deadlineMs ? `given up after ${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s` : `not met within ${(w.deadlineMs / 1000).toFixed(0)}s`;
+    add(`await: ${w.what}`, 'fail', `${when} (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');
   }
 
   for (const e of x.transitions) {

@@ -26,8 +26,9 @@ export interface RunResult {
 
 export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
 
-export function buildResult(trace: Positioned[], scenario: Scenario, timers: Timers, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
+export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
   const run = trace.find((e) => e.kind === 'run')?.run;
+  const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
   const checked = check(trace, scenario.expectations);
   let { verdict, reasons } = checked;
   const checks = [...checked.checks];

@@ -9,13 +9,14 @@ import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
+import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostDirs } from '../lab/ansible.ts';
 import { labGuard } from '../lab/guard.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
 import { readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
-import { NomadApi, type NomadJob } from '../nomad/api.ts';
+import { NomadApi } from '../nomad/api.ts';
 import { junitXml } from '../report/junit.ts';
 import { buildResult, type RunResult } from '../report/result.ts';
 import { Recorder } from '../trace/recorder.ts';
@@ -51,17 +52,6 @@ export function newRunId(now = new Date()): string {
 async function gitCommit(): Promise<string | undefined> {
   const r = await run(['git', '-C', repoRoot, 'rev-parse', 'HEAD'], { check: false });
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
-}
-
-/** Whether a job as Nomad returns it still carries the disconnect setting that was submitted. */
-export function disconnectSettingDropped(submitted: NomadJob, readBack: NomadJob): string[] {
-  const problems: string[] = [];
-  for (const tg of submitted.TaskGroups) {
-    const back = readBack.TaskGroups.find((g) => g.Name === tg.Name);
-    if (tg.MaxClientDisconnect && !back?.MaxClientDisconnect) problems.push(`group ${tg.Name}: submitted MaxClientDisconnect=${tg.MaxClientDisconnect}, read back ${back?.MaxClientDisconnect ?? 'nothing'}`);
-    if (tg.Disconnect?.LostAfter && !back?.Disconnect?.LostAfter) problems.push(`group ${tg.Name}: submitted Disconnect.LostAfter=${tg.Disconnect.LostAfter}, read back ${back?.Disconnect?.LostAfter ?? 'nothing'}`);
-  }
-  return problems;
 }
 
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioRun> {
@@ -124,6 +114,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         },
         gitCommit: await gitCommit(),
         job: scenario.jobId,
+        timers,
       },
     });
 
@@ -146,10 +137,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         trace.add({ kind: 'step', t: Date.now(), step: name, phase: 'end' });
         return value;
       },
-      async await(what, condition, timeoutMs) {
+      async await(what, condition, timeoutMs, hopeless) {
         const started = Date.now();
+        let gaveUp: string | undefined;
         try {
-          await poll(async () => rec, condition, {
+          await poll(async () => rec, (r) => condition(r) || (gaveUp = hopeless?.(r)) !== undefined, {
             what,
             timeoutMs,
             signal,
@@ -157,6 +149,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             describe: () => rec.describe(),
             ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
           });
+          if (gaveUp !== undefined && !condition(rec)) {
+            trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: `gave up: ${gaveUp}; ${rec.describe()}` });
+            log(`${what}: gave up after ${((Date.now() - started) / 1000).toFixed(1)}s: ${gaveUp}`);
+            return false;
+          }
           trace.add({ kind: 'await', t: Date.now(), what, ok: true, elapsedMs: Date.now() - started, deadlineMs: timeoutMs });
           log(`${what}: after ${((Date.now() - started) / 1000).toFixed(1)}s`);
           return true;
@@ -229,7 +226,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
 
   const tracePath = trace.finish();
-  const result = buildResult(trace.events, scenario, timers, harnessError);
+  const result = buildResult(trace.events, scenario, harnessError);
   writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
   log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);

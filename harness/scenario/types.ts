@@ -15,8 +15,12 @@ export interface ScenarioContext {
   log: (message: string) => void;
   /** Runs `body` as a named step, recorded in the trace with its start and end. */
   step<T>(name: string, body: () => Promise<T>): Promise<T>;
-  /** Waits for `condition` on the recorder's live view; records the outcome; false on timeout. */
-  await(what: string, condition: (r: Recorder) => boolean, timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits for `condition` on the recorder's live view; records the outcome; false on timeout.
+   * `hopeless` returns why the condition can no longer come true (an allocation already terminal),
+   * which ends the wait at once instead of at its deadline.
+   */
+  await(what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined): Promise<boolean>;
   /** Registers a job from jobs/<file>, rendered for the Nomad under test; returns what was submitted. */
   registerJob(file: string): Promise<NomadJob>;
   partition(host: HostPlan): Promise<void>;

@@ -8,6 +8,8 @@ export interface RunInfo {
   startedAt: string;
   nomad: { path: string; version: string; source: string };
   lab: { provider: 'netns'; name: string; id: string; subnet: string; hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }> };
+  /** Server heartbeat timers in seconds, as /v1/agent/self reported them. */
+  timers: { minHeartbeatTtl: number; heartbeatGrace: number };
   gitCommit: string | undefined;
   job: string;
 }

@@ -18,9 +18,9 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the CLI in the background so a test can signal it mid-way. */
-export function startLabCli(args: string[]): Running {
-  const child = spawn('node', ['--import', 'tsx', cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a CLI (the lab's, or `entry`) in the background so a test can signal it mid-way. */
+export function startLabCli(args: string[], entry = cli, leading: string[] = []): Running {
+  const child = spawn('node', ['--import', 'tsx', entry, ...leading, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();

@@ -1,0 +1,31 @@
+// Unit: sequence matching and the job read-back check.
+import { describe, expect, it } from 'vitest';
+import { matchSequence } from '../../harness/check/checker.ts';
+import { disconnectSettingDropped } from '../../harness/jobs/readback.ts';
+
+const seq = (...v: string[]) => v.map((value, line) => ({ value, line: line + 1 }));
+const want = (...v: Array<string | [string]>) => v.map((x) => (Array.isArray(x) ? { value: x[0], optional: true } : { value: x, optional: false }));
+
+describe('matchSequence', () => {
+  it('accepts the expected statuses in order with others between, and optional ones missing', () => {
+    expect(matchSequence(seq('pending', 'running', 'unknown', 'running'), want('running', 'unknown', 'running')).ok).toBe(true);
+    expect(matchSequence(seq('ready', 'disconnected', 'ready'), want('ready', 'disconnected', ['initializing'], 'ready')).ok).toBe(true);
+    expect(matchSequence(seq('ready', 'disconnected', 'initializing', 'ready'), want('ready', 'disconnected', ['initializing'], 'ready')).ok).toBe(true);
+  });
+  it('names what was missing, after what, and what came instead', () => {
+    expect(matchSequence(seq('pending', 'running', 'lost', 'complete'), want('running', 'unknown', 'running'))).toEqual({ ok: false, missing: 'unknown', after: 'running', next: { value: 'lost', line: 3 } });
+    expect(matchSequence(seq('running'), want('running', 'complete'))).toEqual({ ok: false, missing: 'complete', after: 'running', next: undefined });
+  });
+});
+
+describe('disconnectSettingDropped', () => {
+  const job = (tg: object) => ({ ID: 'spread', TaskGroups: [{ Name: 'cache', Count: 2, ...tg }] });
+  it('is silent when the setting survived or was never there', () => {
+    expect(disconnectSettingDropped(job({ MaxClientDisconnect: 3.6e12 }), job({ MaxClientDisconnect: 3.6e12 }))).toEqual([]);
+    expect(disconnectSettingDropped(job({}), job({}))).toEqual([]);
+  });
+  it('names the group and both values when Nomad dropped it (as 1.10 does with max_client_disconnect)', () => {
+    expect(disconnectSettingDropped(job({ MaxClientDisconnect: 3.6e12 }), job({ MaxClientDisconnect: null }))).toEqual(['group cache: submitted MaxClientDisconnect=3600000000000, read back nothing']);
+    expect(disconnectSettingDropped(job({ Disconnect: { LostAfter: 3.6e12 } }), job({ Disconnect: null }))).toHaveLength(1);
+  });
+});

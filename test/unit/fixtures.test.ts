@@ -1,0 +1,66 @@
+// Unit: every committed run (real runs, see fixture.json) re-checks offline to its committed verdict,
+// and the mutated run fails for the reason the scenario is about.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { recheck } from '../../harness/check/recheck.ts';
+import { check } from '../../harness/check/checker.ts';
+import { spreadExpectations } from '../../harness/scenario/spread.ts';
+import { normalise } from '../../harness/trace/normalise.ts';
+import { readTrace } from '../../harness/trace/writer.ts';
+
+const root = join(import.meta.dirname, '..', 'fixtures', 'runs');
+const runs = readdirSync(root);
+
+describe('committed runs', () => {
+  it('there are committed runs to re-check', () => {
+    expect(runs).toEqual(expect.arrayContaining(['spread-pass', 'spread-without-disconnect']));
+  });
+
+  for (const run of runs) {
+    it(`${run}: re-checking reproduces the committed verdict`, () => {
+      const dir = join(root, run);
+      const fixture = JSON.parse(readFileSync(join(dir, 'fixture.json'), 'utf8')) as { verdict: string };
+      const committed = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { verdict: string };
+      expect(committed.verdict).toBe(fixture.verdict);
+      expect(recheck(dir).verdict).toBe(fixture.verdict);
+    });
+  }
+
+  it('spread without the disconnect setting fails naming the allocation, expected unknown, observed lost', () => {
+    const result = recheck(join(root, 'spread-without-disconnect'));
+    expect(result.verdict).toBe('fail');
+    const reason = result.reasons.find((r) => r.check === 'transitions: alloc cache[0]#1 client status');
+    expect(reason?.detail).toMatch(/^alloc cache\[0\]#1 \([0-9a-f]{8} on client\d\): expected unknown after running, observed lost \(trace line \d+\)/);
+    expect(result.exitCode).toBe(1);
+  });
+
+  it('the passing run has the shape the seed describes, read straight from the trace', () => {
+    const n = normalise(readTrace(join(root, 'spread-pass', 'trace.ndjson')));
+    expect([...n.byRole.keys()].sort()).toEqual(['cache[0]#1', 'cache[0]#2', 'cache[1]#1']);
+    const original = n.byRole.get('cache[0]#1')!;
+    const replacement = n.byRole.get('cache[0]#2')!;
+    expect(replacement.previous).toBe(original.id);
+    expect(replacement.node).not.toBe(original.node);
+    expect(n.faults.map((f) => [f.fault, f.host])).toEqual([['partition', original.node], ['heal', original.node]]);
+    expect(n.faults[0]!.argv[0]).toEqual(['iptables', '-I', 'INPUT', '-s', expect.stringMatching(/^198\.1[89]\./), '-j', 'DROP']);
+  });
+
+  it('a trace cut before the partition is not a pass, and a checker crash is unknown', () => {
+    const trace = readTrace(join(root, 'spread-pass', 'trace.ndjson'));
+    const cut = trace.slice(0, trace.findIndex((e) => e.kind === 'fault'));
+    expect(check(cut, spreadExpectations).verdict).not.toBe('pass');
+    const broken = check(trace, { ...spreadExpectations, transitions: null as never });
+    expect(broken.verdict).toBe('unknown');
+    expect(broken.reasons[0]?.detail).toMatch(/checker crashed/);
+  });
+
+  it('swapping two allocations onto one client makes the verdict unknown, not pass', () => {
+    const trace = readTrace(join(root, 'spread-pass', 'trace.ndjson')).map((e) => {
+      if (e.kind !== 'nomad' || e.topic !== 'Allocation') return e;
+      const a = e.payload['Allocation'] as Record<string, unknown>;
+      return { ...e, payload: { Allocation: { ...a, NodeName: 'client1', NodeID: 'x' } } };
+    });
+    expect(check(trace, spreadExpectations).verdict).toBe('unknown');
+  });
+});
