@@ -15,10 +15,11 @@ const program = new Command('scenario')
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
   .option('--keep', 'leave the lab up afterwards')
+  .option('--lab <name>', 'name of the lab the run creates (default sc-<scenario>)')
   .option('--reports <dir>', 'where run directories go (default: reports/)')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
-  .action(async (name: string | undefined, flags: { list?: boolean; nomad?: string; job?: string; keep?: boolean; reports?: string }) => {
+  .action(async (name: string | undefined, flags: { list?: boolean; nomad?: string; job?: string; keep?: boolean; reports?: string; lab?: string }) => {
     await runCommand(async ({ signal }) => {
       if (flags.list || name === undefined) {
         for (const s of catalog.values()) out(`${s.name.padEnd(12)} ${s.summary}`);
@@ -34,6 +35,7 @@ const program = new Command('scenario')
         ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),
         ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
+        ...(flags.lab === undefined ? {} : { labName: flags.lab }),
       });
       out(formatSummary(result, runDir));
       return result.exitCode;

@@ -14,14 +14,24 @@ export function agentArgv(nomadPath: string, host: HostPlan, dirs: HostDirs): st
   return ['nsenter', `--net=/run/netns/${host.netns}`, '--', nomadPath, 'agent', `-config=${dirs.configDir}`];
 }
 
-export function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs): AgentRecord {
+export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs): Promise<AgentRecord> {
   const argv = agentArgv(nomadPath, host, dirs);
   // nsenter without --fork execs the agent in place: the pid it gets is the agent's own.
   const pid = spawnDetached(argv, { logFile: dirs.logFile, cwd: dirs.root });
   const id = identify(pid);
   if (!id) throw new HarnessError(`nomad agent exited at once; see ${dirs.logFile}`, { host: host.name, command: argv });
+  const record = { host: host.name, pid, startTicks: id.startTicks, configDir: dirs.configDir, logFile: dirs.logFile };
+  // Between fork and exec the child still shows the harness's own argv; until it shows the agent's,
+  // an identity check would take it for a stranger (or for an agent that died).
+  const deadline = Date.now() + 5000;
+  while (!isOurAgent(record)) {
+    if (!isAlive(id) || Date.now() > deadline) {
+      throw new HarnessError(`nomad agent exited while starting; last lines of ${dirs.logFile}:\n    ${logTail(dirs.logFile)}`, { host: host.name, command: argv });
+    }
+    await sleep(10);
+  }
   writeFileAtomic(dirs.pidFile, `${pid} ${id.startTicks}\n`);
-  return { host: host.name, pid, startTicks: id.startTicks, configDir: dirs.configDir, logFile: dirs.logFile };
+  return record;
 }
 
 /**

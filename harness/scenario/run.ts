@@ -22,7 +22,7 @@ import { buildResult, type RunResult } from '../report/result.ts';
 import { Recorder } from '../trace/recorder.ts';
 import { TraceWriter } from '../trace/writer.ts';
 import type { Timers } from '../check/timings.ts';
-import { HarnessError, InterruptedError, describeError } from '../util/errors.ts';
+import { HarnessError, InterruptedError, UsageError, describeError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { poll } from '../util/poll.ts';
 import type { Scenario, ScenarioContext } from './types.ts';
@@ -33,6 +33,8 @@ export interface RunOptions {
   keep: boolean;
   /** Job spec to use instead of the scenario's (a mutated job, a Docker variant). */
   jobFile?: string;
+  /** Lab name (default `sc-<scenario>`). */
+  labName?: string;
   reportsDir?: string;
   signal: AbortSignal;
   log: (message: string) => void;
@@ -60,7 +62,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const runDir = join(options.reportsDir ?? join(repoRoot, 'reports'), scenario.name, runId);
   mkdirSync(runDir, { recursive: true });
   const trace = new TraceWriter(runDir);
-  const labName = `sc-${scenario.name}`;
+  const labName = options.labName ?? `sc-${scenario.name}`;
   const config = resolveLabConfig({
     name: labName,
     servers: String(scenario.lab.servers),
@@ -75,10 +77,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   let interrupted: unknown;
 
   log(`run ${runId}: scenario ${scenario.name} (${scenario.summary})`);
-  await cleanLeftovers(log);
   try {
+    await cleanLeftovers(log);
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
     const up = await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    if (up.reused) {
+      // A lab kept by an earlier run (--keep) still holds that run's job and allocations.
+      throw new UsageError(`lab ${labName} is still up from an earlier run (--keep)`, `remove it first: npm run lab -- down --name ${labName}`);
+    }
     plan = up.state.plan;
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: `${up.timings.totalSeconds.toFixed(1)}s` });
 
@@ -231,13 +237,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
   log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
 
+  // Only a lab this run created is this run's to keep or tear down.
   const state = readState(labName);
-  if (options.keep && state && interrupted === undefined) {
+  const ours = state !== undefined && state.owner.pid === process.pid;
+  if (ours && options.keep && interrupted === undefined && state.phase === 'up') {
     state.persistent = true;
     state.phase = 'up';
     writeState(state);
     log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; remove it with npm run lab -- down --name ${labName}`);
-  } else if (state) {
+  } else if (ours) {
     await teardownLab(labName, state.plan, log);
   }
   if (interrupted !== undefined) throw interrupted;

@@ -16,12 +16,13 @@ import { isRoot, labCli, startLabCli, waitForOutput } from './support.ts';
 
 const cli = join(repoRoot, 'harness', 'cli', 'scenario.ts');
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-reports-'));
-const scenario = (args: string[]) => run(['node', '--import', 'tsx', cli, ...args, '--reports', reports], { check: false, timeoutMs: 170_000, cwd: repoRoot });
+const lab = 't-spread';
+const scenario = (args: string[]) => run(['node', '--import', 'tsx', cli, ...args, '--reports', reports, '--lab', lab], { check: false, timeoutMs: 170_000, cwd: repoRoot });
 const runDirs = () => (existsSync(join(reports, 'spread')) ? readdirSync(join(reports, 'spread')).map((d) => join(reports, 'spread', d)) : []);
 
 describe.skipIf(!isRoot)('scenario spread on real agents', () => {
   afterAll(async () => {
-    await labCli(['down', '--name', 'sc-spread']);
+    await labCli(['down', '--name', lab]);
     rmSync(reports, { recursive: true, force: true });
   }, 60_000);
 
@@ -73,7 +74,7 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
     // Nomad's events are in Raft-index order in the normalised view.
     const indexes = original.observations.map((o) => o.index);
     expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
-    expect(await auditLeaks('sc-spread')).toEqual([]);
+    expect(await auditLeaks(lab)).toEqual([]);
   }, 170_000);
 
   it('SIGINT during the partition: heals, writes the reports (verdict unknown), tears down, exits 2', async () => {
@@ -91,13 +92,13 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
     expect(result.verdict).toBe('unknown');
     expect(result.harnessError).toBe('interrupted by SIGINT');
     expect(existsSync(join(dir, 'trace.ndjson'))).toBe(true);
-    expect(await auditLeaks('sc-spread')).toEqual([]);
+    expect(await auditLeaks(lab)).toEqual([]);
   }, 170_000);
 
   it('SIGKILL during the partition: the DROP rule and lab are there until the next run cleans them, and that run passes', async () => {
     const running = startScenario();
     await waitForOutput(running, /partitioned client\d/);
-    const state = readState('sc-spread')!;
+    const state = readState(lab)!;
     running.child.kill('SIGKILL');
     await running.exited;
     // The rule lives on in the partitioned client's namespace.
@@ -107,13 +108,13 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
     expect(rules.stdout).toContain('-j DROP');
 
     const next = await scenario(['spread']);
-    expect(next.stderr).toMatch(/cleaned leftovers of lab sc-spread \(left by process \d+ while up\)/);
+    expect(next.stderr).toMatch(new RegExp(`cleaned leftovers of lab ${lab} \\(left by process \\d+ while up\\)`));
     expect(next.exitCode, next.stdout + next.stderr).toBe(0);
-    expect(await auditLeaks('sc-spread')).toEqual([]);
+    expect(await auditLeaks(lab)).toEqual([]);
   }, 170_000);
 });
 
 function startScenario() {
   // startLabCli runs the lab CLI; the scenario CLI is started the same way.
-  return startLabCli(['--reports', reports], cli, ['spread']);
+  return startLabCli(['--reports', reports, '--lab', lab], cli, ['spread']);
 }

@@ -1,0 +1,56 @@
+// Unit: the event stream client against a real HTTP server on loopback: NDJSON batches, keep-alives,
+// and a dropped connection resumed from the last Raft index.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventStream, type NomadEvent } from '../../harness/nomad/events.ts';
+import { NomadApi } from '../../harness/nomad/api.ts';
+
+const servers: Array<ReturnType<typeof createServer>> = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+function event(index: number): NomadEvent {
+  return { Topic: 'Node', Type: 'NodeStreamEvent', Key: 'n1', Index: index, Payload: { Node: { ID: 'n1', Name: 'client1', Status: index % 2 ? 'ready' : 'disconnected' } } };
+}
+
+describe('EventStream', () => {
+  it('delivers batches in order, skips keep-alives, and resumes from the last index after a drop', async () => {
+    const requests: string[] = [];
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (requests.length === 1) {
+        res.write(`${JSON.stringify({ Index: 5, Events: [event(5)] })}\n{}\n`);
+        res.end(`${JSON.stringify({ Index: 6, Events: [event(6)] })}\n`); // the server goes away
+      } else {
+        // A resumed stream may repeat the last batch; it must not be delivered twice.
+        res.write(`${JSON.stringify({ Index: 6, Events: [event(6)] })}\n`);
+        res.write(`${JSON.stringify({ Index: 7, Events: [event(7)] })}\n`);
+      }
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const api = new NomadApi(`127.0.0.1:${port}`, () => undefined, 'server1');
+    const seen: number[] = [];
+    const notes: string[] = [];
+    const stream = new EventStream(api, ['Node', 'Allocation:spread'], { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m) });
+    stream.start();
+    const deadline = Date.now() + 5000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stream.stop();
+    expect(seen).toEqual([5, 6, 7]);
+    expect(requests[0]).toBe('/v1/event/stream?topic=Node&topic=Allocation%3Aspread&namespace=*');
+    expect(requests[1]).toContain('index=7');
+    expect(notes.some((n) => n.includes('resuming from index 7'))).toBe(true);
+  });
+
+  it('asks the guard before connecting', async () => {
+    const api = new NomadApi('198.18.1.11:4646', () => {
+      throw new Error('refused by guard');
+    }, 'server1');
+    await expect(api.openStream('/v1/event/stream', new AbortController().signal)).rejects.toThrow('refused by guard');
+  });
+});
