@@ -38,6 +38,7 @@ labOptions(program.command('up'))
       await cleanLeftovers(info);
       try {
         const up = await labUp({ config, persistent: true, signal, log: info, waiting });
+        signal.throwIfAborted();
         if (!up.reused) {
           const t = up.timings;
           info(

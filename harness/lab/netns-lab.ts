@@ -138,6 +138,8 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   const readyStart = Date.now();
   await waitReady(plan, state, options);
   const readySeconds = (Date.now() - readyStart) / 1000;
+  // A signal that arrived while the last wait was ending still means "stop": never report up.
+  signal.throwIfAborted();
 
   state.phase = 'up';
   state.persistent = options.persistent;

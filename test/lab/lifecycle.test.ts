@@ -1,7 +1,7 @@
 // Lab (root, real agents; runs in CI): `lab up` -> status -> `lab down`, then the leak audit.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ansibleDir } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
@@ -16,6 +16,11 @@ import { isRoot, labCli } from './support.ts';
 const name = 't-life';
 
 describe.skipIf(!isRoot)('netns lab lifecycle', () => {
+  // A lab of this name left by an earlier, failed run must not decide this one.
+  beforeAll(async () => {
+    await labCli(['down', '--name', name]);
+  }, 60_000);
+
   afterAll(async () => {
     await labCli(['down', '--name', name]);
   }, 60_000);

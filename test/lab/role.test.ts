@@ -3,7 +3,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ansibleDir } from '../../harness/config/paths.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { labGuard } from '../../harness/lab/guard.ts';
@@ -14,6 +14,11 @@ import { isRoot, labCli } from './support.ts';
 const name = 't-role';
 
 describe.skipIf(!isRoot)('Ansible role renders the agent configuration', () => {
+  // A lab of this name left by an earlier, failed run must not decide this one.
+  beforeAll(async () => {
+    await labCli(['down', '--name', name]);
+  }, 60_000);
+
   const copy = mkdtempSync(join(tmpdir(), 'nomad-lab-ansible-'));
   afterAll(async () => {
     await labCli(['down', '--name', name]);

@@ -2,7 +2,7 @@
 // content (not only the verdict); and a run interrupted or killed during the partition.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { repoRoot } from '../../harness/config/paths.ts';
@@ -21,6 +21,11 @@ const scenario = (args: string[]) => run(['node', '--import', 'tsx', cli, ...arg
 const runDirs = () => (existsSync(join(reports, 'spread')) ? readdirSync(join(reports, 'spread')).map((d) => join(reports, 'spread', d)) : []);
 
 describe.skipIf(!isRoot)('scenario spread on real agents', () => {
+  // A lab of this name left by an earlier, failed run must not decide this one.
+  beforeAll(async () => {
+    await labCli(['down', '--name', lab]);
+  }, 60_000);
+
   afterAll(async () => {
     await labCli(['down', '--name', lab]);
     rmSync(reports, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Lab (root, real agents; runs in CI): raw_exec tasks and their `nomad executor` outlive a crashed
 // agent by design; `lab down` must still end them and leave no process, mount or cgroup behind.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identify, isAlive } from '../../harness/exec/procs.ts';
 import { processesUnder, auditLeaks } from '../../harness/lab/audit.ts';
 import { existsSync } from 'node:fs';
@@ -28,6 +28,11 @@ const sleeper = {
 };
 
 describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => {
+  // A lab of this name left by an earlier, failed run must not decide this one.
+  beforeAll(async () => {
+    await labCli(['down', '--name', name]);
+  }, 60_000);
+
   afterAll(async () => {
     await labCli(['down', '--name', name]);
   }, 60_000);
