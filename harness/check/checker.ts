@@ -3,7 +3,7 @@
 // the expected and observed values, and where in the trace.
 import { normalise, transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned } from '../trace/types.ts';
-import { subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
+import { stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
 
 export type Verdict = 'pass' | 'fail' | 'unknown';
 
@@ -74,6 +74,15 @@ function firstFault(n: Normalised, kind: 'partition' | 'heal') {
   return n.faults.find((f) => f.fault === kind);
 }
 
+/** The job's lost_after (or max_client_disconnect) in seconds, from the read-back in the trace. */
+export function lostAfterSeconds(trace: Positioned[]): number | undefined {
+  const read = trace.find((e) => e.kind === 'job-read');
+  if (!read || read.kind !== 'job-read') return undefined;
+  const groups = (read.job['TaskGroups'] ?? []) as Array<{ MaxClientDisconnect?: number | null; Disconnect?: { LostAfter?: number } | null }>;
+  const ns = groups.map((g) => g.Disconnect?.LostAfter || g.MaxClientDisconnect || 0).find((v) => v > 0);
+  return ns === undefined ? undefined : ns / 1e9;
+}
+
 export function check(trace: Positioned[], expectations: Expectations): CheckResult {
   try {
     return checkUnsafe(trace, expectations);
@@ -115,7 +124,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
       add(name, 'fail', r, e.source);
       continue;
     }
-    const expected = e.sequence.map((s) => (typeof s === 'string' ? { value: s, optional: false } : { value: s.status, optional: true }));
+    const expected = e.sequence.map(stepStatus);
     const m = matchSequence(r.values, expected);
     if (m.ok) {
       add(name, 'pass', `${r.label}: ${showSeq(r.values)}`, e.source);
@@ -125,7 +134,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     }
   }
 
-  for (const e of x.never) {
+  for (const e of x.never ?? []) {
     const name = `invariant: ${subjectName(e.subject)} never ${e.value}`;
     const r = valuesOf(n, e.subject, e.field);
     if (typeof r === 'string') {
@@ -136,7 +145,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(name, hit ? 'fail' : 'pass', hit ? `${r.label}: expected never ${e.value}, observed ${e.value} (trace line ${hit.line}); whole history: ${showSeq(r.values)}` : `${r.label}: ${showSeq(r.values)}`, e.source);
   }
 
-  for (const e of x.notBefore) {
+  for (const e of x.notBefore ?? []) {
     const name = `lower bound: ${subjectName(e.subject)} not ${e.value} before the ${e.notBefore}`;
     const r = valuesOf(n, e.subject, e.field);
     const fault = firstFault(n, e.notBefore);
@@ -148,12 +157,12 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(name, early ? 'fail' : 'pass', early ? `${r.label}: ${e.value} at trace line ${early.line}, ${((fault.t - early.t) / 1000).toFixed(2)}s before the ${e.notBefore} (line ${fault.line})` : `${r.label}: no ${e.value} before the ${e.notBefore}`, e.source);
   }
 
-  for (const e of x.placements) {
-    const name = `placement: ${e.subject.alloc} on another client than ${e.otherNodeThan}`;
-    const a = n.byRole.get(e.subject.alloc);
+  for (const e of x.placements ?? []) {
+    const name = `placement: ${e.alloc} on another client than ${e.otherNodeThan}`;
+    const a = n.byRole.get(e.alloc);
     const other = n.byRole.get(e.otherNodeThan);
     if (!a || !other) {
-      add(name, 'fail', `expected ${e.subject.alloc} (replacing ${e.replaces ?? e.otherNodeThan}), observed ${a ? '' : `no ${e.subject.alloc}`}${!a && !other ? ' and ' : ''}${other ? '' : `no ${e.otherNodeThan}`}; roles seen: ${[...n.byRole.keys()].join(', ')}`, e.source);
+      add(name, 'fail', `expected ${e.alloc} (replacing ${e.replaces ?? e.otherNodeThan}), observed ${a ? '' : `no ${e.alloc}`}${!a && !other ? ' and ' : ''}${other ? '' : `no ${e.otherNodeThan}`}; roles seen: ${[...n.byRole.keys()].join(', ')}`, e.source);
       continue;
     }
     const replaces = e.replaces ? n.byRole.get(e.replaces) : undefined;
@@ -162,7 +171,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(name, ok ? 'pass' : 'fail', `${describeAlloc(a)}; ${describeAlloc(other)}${e.replaces ? `; PreviousAllocation ${a.previous ? short(a.previous) : 'none'}` : ''}`, e.source);
   }
 
-  for (const e of x.metrics) {
+  for (const e of x.metrics ?? []) {
     const label = `${e.name}{${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(',')}}`;
     const name = `metric: ${label} ${e.sequence.join(' -> ')}`;
     const s = n.metrics.find((m) => m.name === e.name && Object.entries(e.labels).every(([k, v]) => m.labels[k] === v));
@@ -175,18 +184,37 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(name, m.ok ? 'pass' : 'fail', m.ok ? `${label}: ${showSeq(values)}` : `${label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more'}; whole series: ${showSeq(values)}`, e.source);
   }
 
-  for (const e of x.taskEvents) {
-    const name = `task event: ${e.type} on ${e.subject.alloc} after the ${e.after}`;
-    const a = n.byRole.get(e.subject.alloc);
+  for (const e of x.taskEvents ?? []) {
+    const name = `task event: ${e.type} on ${e.alloc} after the ${e.after}`;
+    const a = n.byRole.get(e.alloc);
     const fault = firstFault(n, e.after);
     if (!a || !fault) {
-      add(name, 'fail', !a ? `no allocation ${e.subject.alloc} in the trace` : `no ${e.after} in the trace`, e.source);
+      add(name, 'fail', !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`, e.source);
       continue;
     }
     const seen = a.observations.find((o) => o.taskEvents.some((t) => t.Type === e.type && (!e.message || t.DisplayMessage === e.message)));
     const ev = seen?.taskEvents.find((t) => t.Type === e.type);
     const ok = seen !== undefined && seen.t >= fault.t;
     add(name, ok ? 'pass' : 'fail', seen ? `${describeAlloc(a)}: "${ev?.Type}: ${ev?.DisplayMessage ?? ''}" first seen at trace line ${seen.line}, ${((seen.t - fault.t) / 1000).toFixed(2)}s after the ${e.after}` : `${describeAlloc(a)}: expected a ${e.type} task event after the ${e.after} (line ${fault.line}), observed none; events: ${[...new Set(a.observations.at(-1)?.taskEvents.map((t) => t.Type) ?? [])].join(', ') || 'none'}`, e.source);
+  }
+
+  for (const e of x.absent ?? []) {
+    const a = n.byRole.get(e.alloc);
+    add(`absent: no ${e.alloc}`, a ? 'fail' : 'pass', a ? `expected no ${e.alloc}, observed ${describeAlloc(a)}: ${showSeq(transitions(a.observations, (o) => o.client))}` : `no ${e.alloc} in the trace`, e.source);
+  }
+
+  for (const e of x.minDelay ?? []) {
+    const name = `lower bound: ${e.alloc} ${e.from} -> ${e.to} takes at least ${e.atLeast}`;
+    const a = n.byRole.get(e.alloc);
+    const lostAfter = lostAfterSeconds(trace);
+    const from = a?.observations.find((o) => o.client === e.from);
+    const to = a?.observations.find((o) => o.client === e.to && from !== undefined && o.index >= from.index);
+    if (!a || !from || !to || lostAfter === undefined) {
+      add(name, 'fail', !a ? `no allocation ${e.alloc} in the trace` : lostAfter === undefined ? 'the job read back has no lost_after / max_client_disconnect' : `${describeAlloc(a)}: expected ${e.from} then ${e.to}, observed ${showSeq(transitions(a.observations, (o) => o.client))}`, e.source);
+      continue;
+    }
+    const took = (to.t - from.t) / 1000;
+    add(name, took >= lostAfter ? 'pass' : 'fail', `${describeAlloc(a)}: ${e.from} (line ${from.line}) -> ${e.to} (line ${to.line}) took ${took.toFixed(2)}s; ${e.atLeast} is ${lostAfter}s`, e.source);
   }
 
   const reasons = checks.filter((c) => c.verdict !== 'pass');

@@ -1,7 +1,8 @@
 // `npm run scenario <name>`: run a scenario on its own netns lab, print the verdict and timings,
 // leave reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/).
 import { Command, CommanderError } from 'commander';
-import { catalog, findScenario } from '../scenario/catalog.ts';
+import { findScenario, listScenarios } from '../scenario/catalog.ts';
+import { scenarioNames } from '../scenario/load.ts';
 import { runScenario } from '../scenario/run.ts';
 import { formatSummary } from '../report/terminal.ts';
 import { ExitCode, HarnessError } from '../util/errors.ts';
@@ -10,7 +11,7 @@ import { runCommand } from './entry.ts';
 
 const program = new Command('scenario')
   .description('Run a scenario on real Nomad agents in a netns lab (needs root) and check what Nomad did.')
-  .argument('[name]', `scenario to run: ${[...catalog.keys()].join(', ')}`)
+  .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
   .option('--list', 'list the scenarios')
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
@@ -22,7 +23,7 @@ const program = new Command('scenario')
   .action(async (name: string | undefined, flags: { list?: boolean; nomad?: string; job?: string; keep?: boolean; reports?: string; lab?: string }) => {
     await runCommand(async ({ signal }) => {
       if (flags.list || name === undefined) {
-        for (const s of catalog.values()) out(`${s.name.padEnd(12)} ${s.summary}`);
+        for (const s of listScenarios()) out(`${s.name.padEnd(20)} ${s.summary}`);
         return name === undefined && !flags.list ? ExitCode.infra : ExitCode.pass;
       }
       const scenario = findScenario(name);

@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { UsageError } from '../util/errors.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, discriminator: true, verbose: true });
 const compiled = new Map<object, ValidateFunction>();
 
 export interface Problem {
@@ -64,6 +64,14 @@ function problemOf(file: string, doc: Document, lines: LineCounter, e: ErrorObje
     message = 'is not a known property';
   } else if (e.keyword === 'enum') {
     message = `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
+  } else if (e.keyword === 'discriminator') {
+    const { tag, tagValue } = e.params as { tag: string; tagValue: unknown };
+    const branches = ((e.parentSchema as { oneOf?: Array<{ properties?: Record<string, { const?: string; enum?: string[] }> }> } | undefined)?.oneOf ?? []);
+    const known = branches.flatMap((b) => {
+      const p = b.properties?.[tag];
+      return p?.const !== undefined ? [p.const] : (p?.enum ?? []);
+    });
+    message = `${tag}: ${JSON.stringify(tagValue)} is not known${known.length ? `; one of: ${known.join(', ')}` : ''}`;
   } else if (e.keyword === 'propertyNames') {
     message = `property name ${JSON.stringify((e.params as { propertyName: string }).propertyName)} ${message}`;
   }

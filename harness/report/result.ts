@@ -29,7 +29,7 @@ export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pa
 export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
   const run = trace.find((e) => e.kind === 'run')?.run;
   const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
-  const checked = check(trace, scenario.expectations);
+  const checked = check(trace, scenario.expect);
   let { verdict, reasons } = checked;
   const checks = [...checked.checks];
   if (harnessError !== undefined) {

@@ -1,16 +1,18 @@
-// The scenarios `npm run scenario <name>` knows, and near-name suggestions for typos.
+// The scenarios `npm run scenario <name>` knows (scenarios/*.yaml), and near-name suggestions.
+import { join } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { UsageError } from '../util/errors.ts';
-import { spread } from './spread.ts';
+import { loadScenarioFile, scenarioNames, scenariosDir } from './load.ts';
 import type { Scenario } from './types.ts';
 
-export const catalog: ReadonlyMap<string, Scenario> = new Map([[spread.name, spread]]);
+export function listScenarios(): Scenario[] {
+  return scenarioNames().map((n) => loadScenarioFile(join(scenariosDir(), `${n}.yaml`)));
+}
 
 export function findScenario(name: string): Scenario {
-  const s = catalog.get(name);
-  if (s) return s;
-  const names = [...catalog.keys()];
-  const near = closest(name, names);
+  const names = scenarioNames();
+  if (names.includes(name)) return loadScenarioFile(join(scenariosDir(), `${name}.yaml`));
+  const near = names.length > 0 ? closest(name, names) : undefined;
   const hint = near && distance(name, near) <= Math.max(2, Math.floor(name.length / 3)) ? `did you mean "${near}"? ` : '';
-  throw new UsageError(`unknown scenario "${name}"`, `${hint}known scenarios: ${names.join(', ')}`);
+  throw new UsageError(`unknown scenario "${name}"`, `${hint}known scenarios: ${names.join(', ') || '(none)'} (scenarios/*.yaml)`);
 }

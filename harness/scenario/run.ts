@@ -3,7 +3,10 @@
 // and tear the lab down. The verdict comes from the checker alone.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from '../lab/agents.ts';
+import { runSteps } from './steps.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
@@ -73,6 +76,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   let harnessError: string | undefined;
   let plan: LabPlan | undefined;
   const partitioned = new Set<HostPlan>();
+  const paused = new Set<number>();
   let recorder: Recorder | undefined;
   let interrupted: unknown;
 
@@ -119,12 +123,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           }),
         },
         gitCommit: await gitCommit(),
-        job: scenario.jobId,
+        job: scenario.job.id,
         timers,
       },
     });
 
-    recorder = new Recorder(trace, leader, scenario.jobId);
+    recorder = new Recorder(trace, leader, scenario.job.id);
     recorder.start();
     const rec = recorder;
     const serverIps = servers(plan).map((s) => s.ip);
@@ -201,19 +205,72 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(host, serverIps) });
         log(`healed ${host.name}`);
       },
+      async agent(host, action) {
+        const state = readState(labName);
+        const record = state?.agents.find((a) => a.host === host.name);
+        if (!state || !record) throw new HarnessError(`no agent recorded for ${host.name}`);
+        const alive = isOurAgent(record);
+        let argv: string[][] = [];
+        if (action === 'kill' && alive) {
+          argv = [['kill', '-KILL', String(record.pid)]];
+          signalProcess(record.pid, 'SIGKILL');
+        } else if (action === 'pause' && alive) {
+          argv = [['kill', '-STOP', String(record.pid)]];
+          signalProcess(record.pid, 'SIGSTOP');
+          paused.add(record.pid);
+        } else if (action === 'resume' && alive) {
+          argv = [['kill', '-CONT', String(record.pid)]];
+          signalProcess(record.pid, 'SIGCONT');
+          paused.delete(record.pid);
+        } else if (action === 'restart') {
+          if (alive) await stopProcess(record, 5000);
+          const fresh = await startAgent(state.nomad.path, host, hostDirs(state.dir, host));
+          state.agents = state.agents.map((a) => (a.host === host.name ? fresh : a));
+          writeState(state);
+          argv = [agentArgv(state.nomad.path, host, hostDirs(state.dir, host))];
+        }
+        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail: alive || action === 'restart' ? undefined : 'agent was not running' });
+        log(`${action} agent on ${host.name}${argv.length ? '' : ' (it was not running)'}`);
+      },
+      async writeFile(allocId, node, task, path, content) {
+        const host = labPlan.hosts.find((h) => h.name === node);
+        const state = readState(labName);
+        if (!host || !state) throw new HarnessError(`no lab host ${node}`);
+        const file = join(hostDirs(state.dir, host).dataDir, 'alloc', allocId, task, path);
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, content);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'write-file', host: node, argv: [], detail: file });
+        log(`wrote ${path} into ${task} of ${allocId.slice(0, 8)} on ${node}`);
+      },
+      async stopAlloc(allocId) {
+        await leader.request('POST', `/v1/allocation/${allocId}/stop`, {});
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'stop-alloc', host: leader.host, argv: [], detail: allocId });
+      },
+      async stopJob() {
+        await leader.request('DELETE', `/v1/job/${encodeURIComponent(scenario.job.id)}`, undefined);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'stop-job', host: leader.host, argv: [], detail: scenario.job.id });
+      },
+      async sleepUntil(at, what) {
+        const ms = at - Date.now();
+        log(`waiting ${(Math.max(0, ms) / 1000).toFixed(1)}s until ${what}`);
+        if (ms > 0) await sleep(ms, undefined, { signal }).catch(() => {
+          throw signal.reason;
+        });
+      },
       host(name) {
         const h = labPlan.hosts.find((x) => x.name === name);
         if (!h) throw new HarnessError(`no lab host named ${name}`);
         return h;
       },
     };
-    await scenario.run(ctx);
+    await runSteps(scenario, ctx);
   } catch (error) {
     if (signal.aborted) interrupted = signal.reason;
     harnessError = signal.aborted ? `interrupted by ${(signal.reason as InterruptedError).signal ?? 'a signal'}` : describeError(error);
     log(`run stopped: ${harnessError}`);
   } finally {
-    // Always heal: a DROP rule must never outlive the step that made it, whatever happened.
+    // Always resume and heal: a stopped agent or a DROP rule must never outlive the run.
+    for (const pid of paused) signalProcess(pid, 'SIGCONT');
     for (const host of partitioned) {
       const argv = healArgv(servers(plan!).map((s) => s.ip));
       for (const a of argv) await run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...a], { check: false, host: host.name });

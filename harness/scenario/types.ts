@@ -1,9 +1,51 @@
-// What a scenario is, and what its steps get to work with.
+// What a scenario is (the data of a scenarios/*.yaml file), and what its steps get to work with.
 import type { Expectations } from '../check/expectations.ts';
 import type { LabPlan, HostPlan } from '../lab/topology.ts';
 import type { NomadApi, NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import type { TraceWriter } from '../trace/writer.ts';
+
+/** A condition on the recorder's live view; every field given must hold. */
+export interface Condition {
+  alloc?: string;
+  client?: string;
+  desired?: string;
+  taskEvent?: string;
+  clientOf?: string;
+  status?: string;
+  metric?: string;
+  labels?: Record<string, string>;
+  value?: number;
+  blockedEval?: boolean;
+}
+
+export type Step =
+  | { do: 'run_job'; file?: string }
+  | { do: 'update_job'; file: string }
+  | { do: 'await'; for: string; all: Condition[]; within: string }
+  | { do: 'partition' | 'heal'; clientOf: string }
+  | { do: 'kill_agent' | 'restart_agent' | 'pause_agent' | 'resume_agent'; clientOf: string }
+  | { do: 'write_file'; alloc: string; task: string; path: string; content?: string }
+  | { do: 'wait_until'; deadline: 'lost_after_expired'; margin?: string }
+  | { do: 'stop_alloc'; alloc: string }
+  | { do: 'stop_job' };
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  source?: string;
+  lab: { servers: number; clients: number };
+  /** Job spec under jobs/ and the job's ID. */
+  job: { file: string; id: string };
+  /** Roles the phase timings speak of. */
+  roles: { original: string; replacement: string; others: string[] };
+  steps: Step[];
+  expect: Expectations;
+  /** The file it was loaded from. */
+  file?: string;
+}
+
+export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
 
 export interface ScenarioContext {
   plan: LabPlan;
@@ -25,18 +67,12 @@ export interface ScenarioContext {
   registerJob(file: string): Promise<NomadJob>;
   partition(host: HostPlan): Promise<void>;
   heal(host: HostPlan): Promise<void>;
+  agent(host: HostPlan, action: AgentAction): Promise<void>;
+  /** Writes a file into a task's directory of an allocation (on its client). */
+  writeFile(allocId: string, node: string, task: string, path: string, content: string): Promise<void>;
+  stopAlloc(allocId: string): Promise<void>;
+  stopJob(): Promise<void>;
+  /** Sleeps until `at` (ms, harness clock), or returns at once if it has passed. */
+  sleepUntil(at: number, what: string): Promise<void>;
   host(name: string): HostPlan;
-}
-
-export interface Scenario {
-  name: string;
-  summary: string;
-  /** Job spec under jobs/ and the job's ID. */
-  jobFile: string;
-  jobId: string;
-  lab: { servers: number; clients: number };
-  /** Roles the phase timings speak of. */
-  roles: { original: string; replacement: string; others: string[] };
-  expectations: Expectations;
-  run(ctx: ScenarioContext): Promise<void>;
 }

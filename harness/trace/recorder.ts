@@ -24,6 +24,9 @@ export class Recorder {
   readonly allocs = new Map<string, LiveAlloc>();
   readonly nodes = new Map<string, string>();
   private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
+  readonly evals = new Map<string, { status: string; triggeredBy: string }>();
+  /** When an allocation of the job was first seen unknown (harness clock). */
+  firstUnknownAt: number | undefined;
   private readonly stream: EventStream;
   private scraping: Promise<void> | undefined;
   private stopped = false;
@@ -55,9 +58,13 @@ export class Recorder {
     if (topic === 'Node') {
       const n = payload['Node'] as { Name?: string; Status?: string } | undefined;
       if (n?.Name && n.Status) this.nodes.set(n.Name, n.Status);
+    } else if (topic === 'Evaluation') {
+      const e = payload['Evaluation'] as { ID?: string; Status?: string; TriggeredBy?: string } | undefined;
+      if (e?.ID) this.evals.set(e.ID, { status: e.Status ?? '', triggeredBy: e.TriggeredBy ?? '' });
     } else if (topic === 'Allocation') {
       const a = payload['Allocation'] as Record<string, unknown> | undefined;
       if (!a || typeof a['ID'] !== 'string') return;
+      if (a['ClientStatus'] === 'unknown' && this.firstUnknownAt === undefined) this.firstUnknownAt = this.now();
       const taskStates = (a['TaskStates'] ?? {}) as Record<string, { Events?: TaskEvent[] }>;
       const prev = this.allocs.get(a['ID']);
       this.allocs.set(a['ID'], {
@@ -70,6 +77,10 @@ export class Recorder {
         taskEvents: Object.values(taskStates).flatMap((s) => (s.Events ?? []).map((e) => e.Type)),
       });
     }
+  }
+
+  hasBlockedEval(): boolean {
+    return [...this.evals.values()].some((e) => e.status === 'blocked');
   }
 
   /** Role of a live allocation: `<group>[<index>]#<generation>`. */

@@ -18,8 +18,8 @@ export type TraceEvent =
   | { kind: 'run'; t: number; run: RunInfo }
   /** A harness action: step names are the scenario's ("register job", "partition"...). */
   | { kind: 'step'; t: number; step: string; phase: 'start' | 'end'; detail?: string }
-  /** A fault as applied: the exact argv run on the host. */
-  | { kind: 'fault'; t: number; fault: 'partition' | 'heal'; host: string; argv: string[][] }
+  /** A fault or intervention as applied: the exact argv run on the host, or what was done. */
+  | { kind: 'fault'; t: number; fault: FaultKind; host: string; argv: string[][]; detail?: string }
   /** `iptables -S` inside a host's namespace at a moment of the run. */
   | { kind: 'iptables'; t: number; host: string; when: string; rules: string }
   /** One event of Nomad's event stream, payload trimmed to what checks and reports read. */
@@ -35,6 +35,8 @@ export type TraceEvent =
   | { kind: 'note'; t: number; message: string };
 
 export type TraceKind = TraceEvent['kind'];
+
+export type FaultKind = 'partition' | 'heal' | 'kill-agent' | 'restart-agent' | 'pause-agent' | 'resume-agent' | 'write-file' | 'stop-alloc' | 'stop-job';
 
 /** A trace event with its position in the file (1-based line), for reasons that point into it. */
 export type Positioned<E extends TraceEvent = TraceEvent> = E & { line: number };

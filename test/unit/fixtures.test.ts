@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recheck } from '../../harness/check/recheck.ts';
 import { check } from '../../harness/check/checker.ts';
-import { spreadExpectations } from '../../harness/scenario/spread.ts';
+import { findScenario } from '../../harness/scenario/catalog.ts';
+
+const spreadExpectations = findScenario('spread').expect;
 import { normalise } from '../../harness/trace/normalise.ts';
 import { readTrace } from '../../harness/trace/writer.ts';
 

@@ -1,0 +1,41 @@
+// Loads scenario files (scenarios/<name>.yaml): JSON-Schema validation with every problem as
+// `file:line: /pointer message`, then the rules a schema cannot say.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import schema from '../config/schema/scenario.schema.json' with { type: 'json' };
+import { InvalidFileError, loadUserFile, type Problem } from '../config/user-files.ts';
+import { repoRoot } from '../config/paths.ts';
+import { stepStatus } from '../check/expectations.ts';
+import type { Scenario } from './types.ts';
+
+export const scenariosDir = (): string => process.env['NOMAD_LAB_SCENARIOS'] ?? join(repoRoot, 'scenarios');
+
+export function loadScenarioFile(file: string): Scenario {
+  const scenario = loadUserFile<Scenario>(file, schema);
+  const problems: Problem[] = [];
+  scenario.expect.transitions.forEach((t, i) => {
+    // A transition of optional steps only asserts nothing: it could never fail.
+    if (t.sequence.every((s) => stepStatus(s).optional)) {
+      problems.push({ file, line: 1, pointer: `/expect/transitions/${i}/sequence`, message: 'has only optional statuses; a key transition must be required' });
+    }
+  });
+  if (!existsSync(join(repoRoot, 'jobs', scenario.job.file))) {
+    problems.push({ file, line: 1, pointer: '/job/file', message: `jobs/${scenario.job.file} does not exist` });
+  }
+  for (const [i, step] of scenario.steps.entries()) {
+    if ((step.do === 'run_job' || step.do === 'update_job') && step.file !== undefined && !existsSync(join(repoRoot, 'jobs', step.file))) {
+      problems.push({ file, line: 1, pointer: `/steps/${i}/file`, message: `jobs/${step.file} does not exist` });
+    }
+  }
+  if (problems.length > 0) throw new InvalidFileError(problems);
+  return { ...scenario, file };
+}
+
+/** Every scenario file's name (without .yaml), sorted. */
+export function scenarioNames(dir = scenariosDir()): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}

@@ -1,0 +1,151 @@
+// Interprets a scenario's steps against a lab: roles resolved to allocations and clients at run
+// time (placement is the scheduler's choice), waits on the recorder's live view, faults through the
+// context. Conditions and "hopeless" are pure functions of the live view.
+import { HarnessError, UsageError } from '../util/errors.ts';
+import type { NomadJob } from '../nomad/api.ts';
+import type { Recorder } from '../trace/recorder.ts';
+import type { Condition, Scenario, ScenarioContext, Step } from './types.ts';
+
+export function parseDuration(d: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d);
+  if (!m) throw new UsageError(`not a duration: ${JSON.stringify(d)} (expected e.g. 500ms, 30s, 2m)`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+const nodeOf = (r: Recorder, role: string) => r.byRole(role)?.node;
+
+export function holds(c: Condition, r: Recorder): boolean {
+  if (c.alloc !== undefined) {
+    const a = r.byRole(c.alloc);
+    if (!a) return false;
+    if (c.client !== undefined && a.client !== c.client) return false;
+    if (c.desired !== undefined && a.desired !== c.desired) return false;
+    if (c.taskEvent !== undefined && !a.taskEvents.includes(c.taskEvent)) return false;
+  }
+  if (c.clientOf !== undefined) {
+    const node = nodeOf(r, c.clientOf);
+    if (!node || (c.status !== undefined && r.nodes.get(node) !== c.status)) return false;
+  }
+  if (c.metric !== undefined && r.metric(c.metric, c.labels ?? {}) !== c.value) return false;
+  if (c.blockedEval === true && !r.hasBlockedEval()) return false;
+  return true;
+}
+
+/** Why `c` can no longer come true, or undefined while it still can. */
+export function hopeless(c: Condition, r: Recorder): string | undefined {
+  if (c.alloc !== undefined && c.client !== undefined) {
+    const a = r.byRole(c.alloc);
+    // complete and failed are final; lost can still become complete (the client stops it on reconnect).
+    if (a && (a.client === 'complete' || a.client === 'failed') && a.client !== c.client) return `${c.alloc} is ${a.client}`;
+    if (a && a.client === 'lost' && c.client !== 'lost' && c.client !== 'complete') return `${c.alloc} is lost`;
+  }
+  if (c.clientOf !== undefined && c.status === 'disconnected') {
+    const node = nodeOf(r, c.clientOf);
+    if (node && r.nodes.get(node) === 'down') return `${node} is down, not disconnected`;
+  }
+  return undefined;
+}
+
+function describeCondition(c: Condition): string {
+  const parts = Object.entries(c).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return parts.join(' ');
+}
+
+function stepLabel(step: Step): string {
+  switch (step.do) {
+    case 'run_job':
+      return 'register job';
+    case 'update_job':
+      return `update job (${step.file})`;
+    case 'await':
+      return `await ${step.for}`;
+    case 'write_file':
+      return `write ${step.path} for ${step.alloc}`;
+    case 'wait_until':
+      return `wait until ${step.deadline}`;
+    case 'stop_alloc':
+      return `stop ${step.alloc}`;
+    case 'stop_job':
+      return 'stop job';
+    default:
+      return `${step.do.replace('_', ' ')} of ${step.clientOf}`;
+  }
+}
+
+export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promise<void> {
+  const r = ctx.recorder;
+  let job: NomadJob | undefined;
+  let faulted = false;
+  const clientHost = (role: string, i: number) => {
+    const node = nodeOf(r, role);
+    if (!node) throw new HarnessError(`step ${i + 1}: no allocation ${role} has been seen (roles seen: ${r.describe()})`);
+    return ctx.host(node);
+  };
+  const alloc = (role: string, i: number) => {
+    const a = r.byRole(role);
+    if (!a) throw new HarnessError(`step ${i + 1}: no allocation ${role} has been seen (${r.describe()})`);
+    return a;
+  };
+
+  for (const [i, step] of scenario.steps.entries()) {
+    ctx.signal.throwIfAborted();
+    const isFault = step.do === 'partition' || step.do.endsWith('_agent') || step.do === 'write_file';
+    if (isFault && !faulted) {
+      faulted = true;
+      // The precondition "these roles on distinct clients" decides whether the faults test anything.
+      const distinct = scenario.expect.distinctNodes?.roles;
+      if (distinct) {
+        const nodes = distinct.map((role) => nodeOf(r, role));
+        if (nodes.some((n) => n === undefined) || new Set(nodes).size !== nodes.length) {
+          ctx.log(`precondition not met (${distinct.map((role, k) => `${role} on ${nodes[k] ?? 'nothing'}`).join(', ')}): no faults injected; the verdict is unknown`);
+          return;
+        }
+      }
+    }
+    await ctx.step(stepLabel(step), async () => {
+      switch (step.do) {
+        case 'run_job':
+          job = await ctx.registerJob(step.file ?? scenario.job.file);
+          return;
+        case 'update_job':
+          job = await ctx.registerJob(step.file);
+          return;
+        case 'await': {
+          const ms = parseDuration(step.within);
+          const ok = await ctx.await(
+            step.for,
+            (rec) => step.all.every((c) => holds(c, rec)),
+            ms,
+            (rec) => step.all.map((c) => hopeless(c, rec)).find((why) => why !== undefined),
+          );
+          if (!ok) ctx.log(`(${step.all.map(describeCondition).join('; ')})`);
+          return;
+        }
+        case 'partition':
+          return ctx.partition(clientHost(step.clientOf, i));
+        case 'heal':
+          return ctx.heal(clientHost(step.clientOf, i));
+        case 'kill_agent':
+        case 'restart_agent':
+        case 'pause_agent':
+        case 'resume_agent':
+          return ctx.agent(clientHost(step.clientOf, i), step.do.slice(0, -'_agent'.length) as 'kill' | 'restart' | 'pause' | 'resume');
+        case 'write_file': {
+          const a = alloc(step.alloc, i);
+          return ctx.writeFile(a.id, a.node, step.task, step.path, step.content ?? '');
+        }
+        case 'wait_until': {
+          const lostAfter = job?.TaskGroups.map((g) => g.Disconnect?.LostAfter || g.MaxClientDisconnect || 0).find((v) => v > 0);
+          if (!lostAfter) throw new HarnessError(`step ${i + 1}: wait_until lost_after_expired, but the job has no lost_after / max_client_disconnect`);
+          if (r.firstUnknownAt === undefined) throw new HarnessError(`step ${i + 1}: wait_until lost_after_expired, but no allocation has gone unknown`);
+          const at = r.firstUnknownAt + lostAfter / 1e6 + parseDuration(step.margin ?? '0s');
+          return ctx.sleepUntil(at, `lost_after (${lostAfter / 1e9}s) after the first unknown, plus ${step.margin ?? '0s'}`);
+        }
+        case 'stop_alloc':
+          return ctx.stopAlloc(alloc(step.alloc, i).id);
+        case 'stop_job':
+          return ctx.stopJob();
+      }
+    });
+  }
+}
