@@ -79,11 +79,17 @@ export interface DetachedOptions {
   cwd?: string;
 }
 
+export interface Detached {
+  pid: number;
+  /** How the process ended, while this process still watches it (for "died at once" messages). */
+  exit: () => string | undefined;
+}
+
 /**
  * Starts a long-lived process that outlives this one (a supervised agent), output appended to
  * `logFile`. Returns its pid; the caller records it in a pid file.
  */
-export function spawnDetached(argv: readonly string[], options: DetachedOptions): number {
+export function spawnDetached(argv: readonly string[], options: DetachedOptions): Detached {
   const [file, ...args] = argv;
   if (!file) throw new HarnessError('empty command');
   const fd = openSync(options.logFile, 'a', 0o640);
@@ -103,10 +109,14 @@ export function spawnDetached(argv: readonly string[], options: DetachedOptions)
     });
     const pid = child.pid;
     child.unref();
-    // The process is supervised through its pid file; its exit is not awaited here.
-    void Promise.resolve(child).catch(() => undefined);
+    // The process is supervised through its pid file; its exit is only noted, for messages.
+    let ended: string | undefined;
+    void Promise.resolve(child).then(
+      (r) => (ended = r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`),
+      (e: unknown) => (ended = e instanceof Error ? e.message : String(e)),
+    );
     if (pid === undefined) throw new HarnessError(`could not start ${file}`, { command: argv });
-    return pid;
+    return { pid, exit: () => ended };
   } catch (cause) {
     if (cause instanceof HarnessError) throw cause;
     throw new HarnessError(`could not start ${file}`, { command: argv, cause });

@@ -14,24 +14,43 @@ export function agentArgv(nomadPath: string, host: HostPlan, dirs: HostDirs): st
   return ['nsenter', `--net=/run/netns/${host.netns}`, '--', nomadPath, 'agent', `-config=${dirs.configDir}`];
 }
 
-export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs): Promise<AgentRecord> {
+/**
+ * Starts the agent and returns once it runs as itself. An agent that dies in its first seconds is
+ * started once more (seen twice in ~60 runs here: an empty log, cause not yet known; the message
+ * now says how it ended), then reported with how it ended and its log.
+ */
+export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs, warn: (m: string) => void = () => undefined): Promise<AgentRecord> {
   const argv = agentArgv(nomadPath, host, dirs);
-  // nsenter without --fork execs the agent in place: the pid it gets is the agent's own.
-  const pid = spawnDetached(argv, { logFile: dirs.logFile, cwd: dirs.root });
-  const id = identify(pid);
-  if (!id) throw new HarnessError(`nomad agent exited at once; see ${dirs.logFile}`, { host: host.name, command: argv });
-  const record = { host: host.name, pid, startTicks: id.startTicks, configDir: dirs.configDir, logFile: dirs.logFile };
-  // Between fork and exec the child still shows the harness's own argv; until it shows the agent's,
-  // an identity check would take it for a stranger (or for an agent that died).
-  const deadline = Date.now() + 5000;
-  while (!isOurAgent(record)) {
-    if (!isAlive(id) || Date.now() > deadline) {
-      throw new HarnessError(`nomad agent exited while starting; last lines of ${dirs.logFile}:\n    ${logTail(dirs.logFile)}`, { host: host.name, command: argv });
+  for (let attempt = 1; ; attempt++) {
+    // nsenter without --fork execs the agent in place: the pid it gets is the agent's own.
+    const child = spawnDetached(argv, { logFile: dirs.logFile, cwd: dirs.root });
+    const id = identify(child.pid);
+    const record = { host: host.name, pid: child.pid, startTicks: id?.startTicks ?? 0, configDir: dirs.configDir, logFile: dirs.logFile };
+    // Between fork and exec the child still shows the harness's own argv; until it shows the agent's,
+    // an identity check would take it for a stranger (or for an agent that died).
+    const deadline = Date.now() + 5000;
+    let died: string | undefined;
+    while (id && !isOurAgent(record)) {
+      if (!isAlive(id) || Date.now() > deadline) {
+        died = child.exit() ?? (isAlive(id) ? 'not running as an agent after 5s' : 'gone');
+        break;
+      }
+      await sleep(10);
     }
-    await sleep(10);
+    if (id && died === undefined) {
+      // Still alive a moment later: an agent that cannot start (bad config, port in use) exits at once.
+      await sleep(200);
+      if (!isOurAgent(record)) died = child.exit() ?? 'gone';
+    }
+    if (!id) died = child.exit() ?? 'gone before it could be identified';
+    if (died === undefined) {
+      writeFileAtomic(dirs.pidFile, `${child.pid} ${record.startTicks}\n`);
+      return record;
+    }
+    const message = `nomad agent died while starting (${died}); last lines of ${dirs.logFile}:\n    ${logTail(dirs.logFile) || '(empty)'}`;
+    if (attempt >= 2) throw new HarnessError(message, { host: host.name, command: argv });
+    warn(`${host.name}: ${message}; starting it once more`);
   }
-  writeFileAtomic(dirs.pidFile, `${pid} ${id.startTicks}\n`);
-  return record;
 }
 
 /**

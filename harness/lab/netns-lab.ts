@@ -131,7 +131,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
 
   for (const host of plan.hosts) {
     signal.throwIfAborted();
-    state.agents.push(await startAgent(nomad.path, host, hostDirs(dir, host)));
+    state.agents.push(await startAgent(nomad.path, host, hostDirs(dir, host), log));
     writeState(state);
   }
   log(`started ${state.agents.length} agents; waiting for a leader and ${clients(plan).length} ready clients`);

@@ -278,10 +278,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       log(`healed ${host.name} (cleanup)`);
     }
     await recorder?.stop();
-    if (plan) {
+    // Agent logs go with the report, also when the lab never came up (that is when they matter most).
+    const labState = readState(labName);
+    const logPlan = plan ?? (labState?.owner.pid === process.pid ? labState.plan : undefined);
+    if (logPlan) {
       mkdirSync(join(runDir, 'logs'), { recursive: true });
-      const dir = readState(plan.name)?.dir;
-      for (const h of plan.hosts) {
+      const dir = labState?.dir;
+      for (const h of logPlan.hosts) {
         const src = dir ? hostDirs(dir, h).logFile : undefined;
         if (src && existsSync(src)) copyFileSync(src, join(runDir, 'logs', `${h.name}.log`));
       }

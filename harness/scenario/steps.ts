@@ -67,6 +67,8 @@ function stepLabel(step: Step): string {
       return `stop ${step.alloc}`;
     case 'stop_job':
       return 'stop job';
+    case 'sleep':
+      return `sleep ${step.duration}`;
     default:
       return `${step.do.replace('_', ' ')} of ${step.clientOf}`;
   }
@@ -145,6 +147,8 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           return ctx.stopAlloc(alloc(step.alloc, i).id);
         case 'stop_job':
           return ctx.stopJob();
+        case 'sleep':
+          return ctx.sleepUntil(Date.now() + parseDuration(step.duration), step.why);
       }
     });
   }

@@ -28,7 +28,9 @@ export type Step =
   | { do: 'write_file'; alloc: string; task: string; path: string; content?: string }
   | { do: 'wait_until'; deadline: 'lost_after_expired'; margin?: string }
   | { do: 'stop_alloc'; alloc: string }
-  | { do: 'stop_job' };
+  | { do: 'stop_job' }
+  /** For what the servers cannot see (a task failing on a partitioned client): say why. */
+  | { do: 'sleep'; duration: string; why: string };
 
 export interface Scenario {
   name: string;

@@ -10,6 +10,8 @@ export interface AllocObservation {
   index: number;
   client: string;
   desired: string;
+  /** Nomad's own time of this version of the allocation (ModifyTime, in ms), when the trace has it. */
+  modifyTime: number | undefined;
   /** Every task event seen so far on this allocation, all tasks together, by time. */
   taskEvents: Array<TaskEvent & { task: string }>;
 }
@@ -91,7 +93,9 @@ export function normalise(trace: Positioned[]): Normalised {
       entry.payload = { ...entry.payload, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined && v !== '')) };
       const taskEvents = Object.entries(a.TaskStates ?? {}).flatMap(([task, st]) => (st?.Events ?? []).map((ev) => ({ ...ev, task })));
       taskEvents.sort((x, y) => x.Time - y.Time);
-      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', taskEvents });
+      const modifyRaw = (a as unknown as { ModifyTime?: unknown }).ModifyTime;
+      const modifyTime = typeof modifyRaw === 'number' ? modifyRaw / 1e6 : undefined;
+      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', modifyTime, taskEvents });
       raw.set(a.ID, entry);
     } else if (e.topic === 'Node') {
       const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string } | undefined;

@@ -47,7 +47,7 @@ export function trimPayload(topic: string, payload: Record<string, unknown>): Re
           ...(pick(a, [
             'ID', 'Name', 'NodeID', 'NodeName', 'TaskGroup', 'JobID', 'JobVersion', 'ClientStatus', 'DesiredStatus',
             'ClientDescription', 'DesiredDescription', 'NextAllocation', 'PreviousAllocation', 'FollowupEvalID',
-            'AllocStates', 'DesiredTransition', 'CreateIndex', 'ModifyIndex', 'AllocModifyIndex',
+            'AllocStates', 'DesiredTransition', 'CreateIndex', 'ModifyIndex', 'AllocModifyIndex', 'ModifyTime',
           ]) as object),
           TaskStates: taskStates
             ? Object.fromEntries(Object.entries(taskStates).map(([task, st]) => [task, pick(st, ['State', 'Failed', 'Restarts', 'StartedAt', 'FinishedAt', 'Events'])]))
