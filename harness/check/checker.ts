@@ -226,6 +226,16 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(name, took >= lostAfter ? 'pass' : 'fail', `${describeAlloc(a)}: ${e.from} (line ${from.line}) -> ${e.to} (line ${to.line}) took ${took.toFixed(3)}s by ${clock}; ${e.atLeast} is ${lostAfter}s`, e.source);
   }
 
+  if (x.finalRunning) {
+    const e = x.finalRunning;
+    const running = n.allocs.filter((a) => {
+      const last = a.observations.at(-1);
+      return last?.client === 'running' && last.desired === 'run';
+    });
+    const ok = running.length === e.count && running.every((a) => a.jobVersion === e.version);
+    add(`final: ${e.count} running at job version ${e.version}`, ok ? 'pass' : 'fail', `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`, e.source);
+  }
+
   const reasons = checks.filter((c) => c.verdict !== 'pass');
   const verdict: Verdict = checks.some((c) => c.verdict === 'unknown' && c.check.startsWith('precondition'))
     ? 'unknown'

@@ -88,6 +88,8 @@ export interface Expectations {
   taskEvents?: TaskEventExpectation[];
   notBefore?: NotBeforeExpectation[];
   minDelay?: MinDelayExpectation[];
+  /** At the end: exactly this many allocations running (desired run), all at this job version. */
+  finalRunning?: { count: number; version: number; source: string };
 }
 
 export const subjectName = (s: Subject): string => ('alloc' in s ? `alloc ${s.alloc}` : `node of ${s.nodeOf}`);

@@ -28,6 +28,7 @@ export function holds(c: Condition, r: Recorder): boolean {
   }
   if (c.metric !== undefined && r.metric(c.metric, c.labels ?? {}) !== c.value) return false;
   if (c.blockedEval === true && !r.hasBlockedEval()) return false;
+  if (c.running !== undefined && r.runningAtVersion(c.version ?? 0) !== c.running) return false;
   return true;
 }
 

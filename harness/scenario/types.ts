@@ -17,6 +17,9 @@ export interface Condition {
   labels?: Record<string, string>;
   value?: number;
   blockedEval?: boolean;
+  /** With version: this many allocations running (desired run) at that job version. */
+  running?: number;
+  version?: number;
 }
 
 export type Step =

@@ -135,7 +135,7 @@ export function normalise(trace: Positioned[]): Normalised {
       node: entry.payload.NodeName ?? entry.payload.NodeID ?? '?',
       previous: entry.payload.PreviousAllocation || undefined,
       next: entry.payload.NextAllocation || undefined,
-      jobVersion: entry.payload.JobVersion ?? 0,
+      jobVersion: (entry.final as { Job?: { Version?: number } } | undefined)?.Job?.Version ?? entry.payload.JobVersion ?? 0,
       observations: entry.observations,
       final: entry.final,
     });

@@ -15,6 +15,7 @@ export interface LiveAlloc {
   client: string;
   desired: string;
   previous: string | undefined;
+  jobVersion: number;
   taskEvents: string[];
 }
 
@@ -67,6 +68,7 @@ export class Recorder {
       if (a['ClientStatus'] === 'unknown' && this.firstUnknownAt === undefined) this.firstUnknownAt = this.now();
       const taskStates = (a['TaskStates'] ?? {}) as Record<string, { Events?: TaskEvent[] }>;
       const prev = this.allocs.get(a['ID']);
+      if (!prev) this.readVersion(a['ID']);
       this.allocs.set(a['ID'], {
         id: a['ID'],
         name: String(a['Name'] ?? prev?.name ?? ''),
@@ -74,9 +76,30 @@ export class Recorder {
         client: String(a['ClientStatus'] ?? prev?.client ?? ''),
         desired: String(a['DesiredStatus'] ?? prev?.desired ?? ''),
         previous: (a['PreviousAllocation'] as string | undefined) || prev?.previous,
+        jobVersion: prev?.jobVersion ?? -1,
         taskEvents: Object.values(taskStates).flatMap((s) => (s.Events ?? []).map((e) => e.Type)),
       });
     }
+  }
+
+  /**
+   * The event stream strips an allocation's Job, and the allocation itself has no JobVersion (only
+   * list stubs do): read each new allocation once to learn the job version it runs.
+   */
+  private readVersion(id: string): void {
+    void this.leader.allocation(id).then(
+      (full) => {
+        const version = (full as { Job?: { Version?: number } }).Job?.Version;
+        const live = this.allocs.get(id);
+        if (live && typeof version === 'number') live.jobVersion = version;
+      },
+      () => undefined,
+    );
+  }
+
+  /** Allocations running (and meant to run) at a job version. */
+  runningAtVersion(version: number): number {
+    return [...this.allocs.values()].filter((a) => a.client === 'running' && a.desired === 'run' && a.jobVersion === version).length;
   }
 
   hasBlockedEval(): boolean {
