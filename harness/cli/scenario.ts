@@ -1,45 +1,100 @@
-// `npm run scenario <name>`: run a scenario on its own netns lab, print the verdict and timings,
-// leave reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/).
+// `npm run scenario <name>`: run scenarios on netns labs, print verdicts and timings, leave
+// reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/). `--all` runs the catalog,
+// `--repeat N` runs each N times and counts verdicts that flip.
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { repoRoot } from '../config/paths.ts';
+import { loadScenarioFile, scenarioNames } from '../scenario/load.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
-import { scenarioNames } from '../scenario/load.ts';
-import { runScenario } from '../scenario/run.ts';
+import { orderScenarios, summarizeCatalog, type CatalogEntry } from '../scenario/catalog-run.ts';
+import { newRunId, runScenario } from '../scenario/run.ts';
+import type { Scenario } from '../scenario/types.ts';
+import { junitXml } from '../report/junit.ts';
 import { formatSummary } from '../report/terminal.ts';
-import { ExitCode, HarnessError } from '../util/errors.ts';
+import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
+interface Flags {
+  list?: boolean;
+  all?: boolean;
+  file?: string;
+  order: string;
+  repeat: string;
+  nomad?: string;
+  job?: string;
+  keep?: boolean;
+  reports?: string;
+  lab?: string;
+}
+
 const program = new Command('scenario')
-  .description('Run a scenario on real Nomad agents in a netns lab (needs root) and check what Nomad did.')
+  .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root) and check what Nomad did.')
   .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
-  .option('--list', 'list the scenarios')
+  .option('--list', 'list the scenarios with a one-line description')
+  .option('--all', 'run every scenario of the catalog')
+  .option('--file <scenario.yaml>', 'run a scenario file that is not in the catalog (e.g. a mutant)')
+  .option('--order <order>', 'order of --all: name, reverse, or random[:seed]', 'name')
+  .option('--repeat <n>', 'run each scenario n times and count verdicts that flip', '1')
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
-  .option('--keep', 'leave the lab up afterwards')
-  .option('--lab <name>', 'name of the lab the run creates (default sc-<scenario>)')
+  .option('--keep', 'leave the lab up afterwards (single runs only)')
+  .option('--lab <name>', 'name of the lab a run creates (default sc-<scenario>)')
   .option('--reports <dir>', 'where run directories go (default: reports/)')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
-  .action(async (name: string | undefined, flags: { list?: boolean; nomad?: string; job?: string; keep?: boolean; reports?: string; lab?: string }) => {
+  .action(async (name: string | undefined, flags: Flags) => {
     await runCommand(async ({ signal }) => {
-      if (flags.list || name === undefined) {
+      if (flags.list) {
         for (const s of listScenarios()) out(`${s.name.padEnd(20)} ${s.summary}`);
-        return name === undefined && !flags.list ? ExitCode.infra : ExitCode.pass;
+        return ExitCode.pass;
       }
-      const scenario = findScenario(name);
+      const repeat = Number(flags.repeat);
+      if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) throw new UsageError(`--repeat expects a whole number from 1 to 100, got ${JSON.stringify(flags.repeat)}`);
+      let scenarios: Scenario[];
+      if (flags.all) {
+        if (name !== undefined || flags.file) throw new UsageError('--all runs the whole catalog; give no name and no --file with it');
+        scenarios = orderScenarios(listScenarios(), flags.order);
+      } else if (flags.file) {
+        scenarios = [loadScenarioFile(flags.file)];
+      } else if (name !== undefined) {
+        scenarios = [findScenario(name)];
+      } else {
+        program.outputHelp();
+        return ExitCode.infra;
+      }
       if (process.getuid?.() !== 0) throw new HarnessError('scenarios need root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run scenario spread' });
-      const { result, runDir } = await runScenario(scenario, {
-        keep: flags.keep === true,
-        signal,
-        log: info,
-        waiting,
-        ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
-        ...(flags.job === undefined ? {} : { jobFile: flags.job }),
-        ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
-        ...(flags.lab === undefined ? {} : { labName: flags.lab }),
-      });
-      out(formatSummary(result, runDir));
-      return result.exitCode;
+      if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
+
+      const entries: CatalogEntry[] = [];
+      for (let round = 1; round <= repeat; round++) {
+        for (const scenario of scenarios) {
+          signal.throwIfAborted();
+          if (scenarios.length > 1 || repeat > 1) info(`=== ${scenario.name}${repeat > 1 ? ` (round ${round} of ${repeat})` : ''}`);
+          const started = Date.now();
+          const { result, runDir } = await runScenario(scenario, {
+            keep: flags.keep === true,
+            signal,
+            log: info,
+            waiting,
+            ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
+            ...(flags.job === undefined ? {} : { jobFile: flags.job }),
+            ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
+            ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+          });
+          out(formatSummary(result, runDir));
+          entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
+        }
+      }
+      if (entries.length === 1) return entries[0]!.result.exitCode;
+      const summary = summarizeCatalog(entries);
+      out(summary.text);
+      const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'catalog', newRunId());
+      writeFileAtomic(join(dir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
+      writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary.data, null, 2)}\n`);
+      out(`catalog report: ${dir}`);
+      return summary.exitCode;
     });
   });
 

@@ -129,7 +129,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     });
 
     recorder = new Recorder(trace, leader, scenario.job.id);
-    recorder.start();
+    await recorder.start();
     const rec = recorder;
     const serverIps = servers(plan).map((s) => s.ip);
     const labPlan = plan;

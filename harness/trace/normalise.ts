@@ -105,6 +105,16 @@ export function normalise(trace: Positioned[]): Normalised {
       nodes.set(n.Name, view);
     }
   }
+  // Node statuses at the start, before any change the stream reports (ordered by their ModifyIndex).
+  for (const e of trace) {
+    if (e.kind !== 'node-read') continue;
+    for (const node of e.nodes) {
+      const view = nodes.get(node.Name) ?? { id: node.ID, host: node.Name, observations: [] };
+      view.observations.push({ line: e.line, t: e.t, index: node.ModifyIndex, status: node.Status });
+      view.observations.sort((a, b) => a.index - b.index || a.line - b.line);
+      nodes.set(node.Name, view);
+    }
+  }
   for (const e of trace) {
     if (e.kind !== 'alloc-read') continue;
     const entry = raw.get(e.alloc.ID) ?? { payload: e.alloc, observations: [] };

@@ -50,7 +50,11 @@ export class Recorder {
     });
   }
 
-  start(): void {
+  /** Reads the nodes' statuses once (the stream only tells changes), then starts streaming. */
+  async start(): Promise<void> {
+    const nodes = await this.leader.get<Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }>>('/v1/nodes');
+    this.trace.add({ kind: 'node-read', t: this.now(), nodes: nodes.map((n) => ({ ID: n.ID, Name: n.Name, Status: n.Status, ModifyIndex: n.ModifyIndex })) });
+    for (const n of nodes) this.nodes.set(n.Name, n.Status);
     this.stream.start();
     this.scraping = this.scrapeLoop();
   }

@@ -29,6 +29,8 @@ export type TraceEvent =
   /** Reads of what the stream does not carry whole: full allocations at the end of the run. */
   | { kind: 'alloc-read'; t: number; alloc: Allocation }
   | { kind: 'job-read'; t: number; job: Record<string, unknown> }
+  /** Node statuses read when recording starts (the stream only tells changes). */
+  | { kind: 'node-read'; t: number; nodes: Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }> }
   /** The outcome of a wait: met, or timed out with what it saw last. */
   | { kind: 'await'; t: number; what: string; ok: boolean; elapsedMs: number; deadlineMs: number; lastSeen?: string }
   /** Event-stream connection changes and other facts worth keeping. */

@@ -1,0 +1,65 @@
+// Running many scenarios: the order (name, reverse, seeded random) and the summary (verdict and
+// wall time per run, verdicts that flip across repeats, the exit code of the whole). Pure.
+import type { Verdict } from '../check/checker.ts';
+import type { RunResult } from '../report/result.ts';
+import { ExitCode, UsageError } from '../util/errors.ts';
+import type { Scenario } from './types.ts';
+
+export interface CatalogEntry {
+  scenario: string;
+  round: number;
+  result: RunResult;
+  runDir: string;
+  wallSeconds: number;
+}
+
+/** A small seeded generator (mulberry32), so a random order can be replayed from its seed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function orderScenarios(scenarios: Scenario[], order: string): Scenario[] {
+  const byName = [...scenarios].sort((a, b) => a.name.localeCompare(b.name));
+  if (order === 'name') return byName;
+  if (order === 'reverse') return byName.reverse();
+  const m = /^random(?::(\d+))?$/.exec(order);
+  if (!m) throw new UsageError(`--order expects name, reverse or random[:seed], got ${JSON.stringify(order)}`);
+  const random = seeded(m[1] === undefined ? Date.now() : Number(m[1]));
+  const shuffled = [...byName];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  return shuffled;
+}
+
+export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitCode: ExitCode; data: object } {
+  const names = [...new Set(entries.map((e) => e.scenario))];
+  const rows = names.map((name) => {
+    const runs = entries.filter((e) => e.scenario === name);
+    const verdicts = runs.map((r) => r.result.verdict);
+    return { name, verdicts, flips: new Set(verdicts).size > 1, wall: runs.map((r) => r.wallSeconds) };
+  });
+  const width = Math.max(...names.map((n) => n.length), 8);
+  const lines = ['', `${'SCENARIO'.padEnd(width)}  VERDICT${rows[0]!.verdicts.length > 1 ? 'S' : ''}  WALL TIME`];
+  for (const r of rows) {
+    lines.push(`${r.name.padEnd(width)}  ${r.verdicts.map((v) => v.toUpperCase()).join(' ').padEnd(7)}  ${r.wall.map((w) => `${w.toFixed(1)}s`).join(' ')}${r.flips ? '  FLIPPED' : ''}`);
+  }
+  const all: Verdict[] = entries.map((e) => e.result.verdict);
+  const flipped = rows.filter((r) => r.flips).length;
+  const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
+  lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown; ${flipped} flipped; ${total.toFixed(1)}s in all`);
+  const exitCode = all.includes('fail') ? ExitCode.fail : all.includes('unknown') ? ExitCode.infra : ExitCode.pass;
+  return {
+    text: lines.join('\n'),
+    exitCode,
+    data: { runs: entries.map((e) => ({ scenario: e.scenario, round: e.round, verdict: e.result.verdict, wallSeconds: e.wallSeconds, runDir: e.runDir })), flipped, totalSeconds: total },
+  };
+}

@@ -1,0 +1,153 @@
+// Unit: scenario files (schema, extra rules, line numbers), catalog lookup, and the pure parts of
+// the step interpreter (conditions, when a wait is hopeless) and of catalog runs (order, summary).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvalidFileError } from '../../harness/config/user-files.ts';
+import { findScenario, listScenarios } from '../../harness/scenario/catalog.ts';
+import { orderScenarios, summarizeCatalog } from '../../harness/scenario/catalog-run.ts';
+import { loadScenarioFile } from '../../harness/scenario/load.ts';
+import { hopeless, holds, parseDuration } from '../../harness/scenario/steps.ts';
+import type { Recorder } from '../../harness/trace/recorder.ts';
+import type { RunResult } from '../../harness/report/result.ts';
+import { UsageError } from '../../harness/util/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-scenarios-'));
+function file(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+const valid = `name: demo
+summary: a scenario for the unit tests
+lab: { servers: 1, clients: 2 }
+job: { file: spread.nomad.hcl, id: spread }
+roles: { original: "cache[0]#1", replacement: "cache[0]#2", others: [] }
+steps:
+  - do: run_job
+expect:
+  transitions:
+    - subject: { alloc: "cache[0]#1" }
+      field: client
+      sequence: [running]
+      source: a test
+`;
+
+describe('scenario files', () => {
+  it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
+    const all = listScenarios();
+    expect(all.map((s) => s.name)).toEqual(['control', 'expired', 'failed-replacement', 'failed-task', 'job-version', 'no-replacement', 'spread']);
+    for (const s of all) {
+      expect(s.expect.transitions.length).toBeGreaterThan(0);
+      for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
+    }
+  });
+
+  it('loads a minimal valid file', () => {
+    expect(loadScenarioFile(file('ok.yaml', valid)).name).toBe('demo');
+  });
+
+  it('reports every problem with its line and JSON pointer', () => {
+    const broken = valid
+      .replace('  - do: run_job', '  - do: run_job\n  - do: partition\n    clientOf: cache0\n  - do: wait_for_it\n  - do: await\n    for: x\n    all: [{ alloc: "cache[0]#1", client: runing }]\n    within: soon')
+      .replace('field: client', 'field: clients');
+    let error: unknown;
+    try {
+      loadScenarioFile(file('broken.yaml', broken));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidFileError);
+    const lines = (error as Error).message.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/broken\.yaml:9: \/steps\/1\/clientOf must match pattern/),
+        expect.stringMatching(/broken\.yaml:10: \/steps\/2 do: "wait_for_it" is not known; one of: run_job, update_job, await, partition/),
+        expect.stringMatching(/broken\.yaml:12: \/steps\/3\/for must NOT have fewer than 3 characters/),
+        expect.stringMatching(/broken\.yaml:13: \/steps\/3\/all\/0\/client must be one of/),
+        expect.stringMatching(/broken\.yaml:14: \/steps\/3\/within must match pattern/),
+        expect.stringMatching(/broken\.yaml:18: \/expect\/transitions\/0\/field must be one of/),
+      ]),
+    );
+  });
+
+  it('rejects a scenario whose key transitions are all optional, and a job file that does not exist', () => {
+    const optional = valid.replace('sequence: [running]', 'sequence: [{ optional: running }]').replace('spread.nomad.hcl', 'nope.nomad.hcl');
+    expect(() => loadScenarioFile(file('optional.yaml', optional))).toThrow(/\/expect\/transitions\/0\/sequence has only optional statuses[\s\S]*jobs\/nope\.nomad\.hcl does not exist/);
+  });
+
+  it('suggests a near name for an unknown scenario', () => {
+    expect(() => findScenario('sprd')).toThrow(UsageError);
+    try {
+      findScenario('failed-tsk');
+    } catch (e) {
+      expect((e as UsageError).hint).toMatch(/did you mean "failed-task"/);
+    }
+  });
+});
+
+function recorder(allocs: Record<string, { client: string; desired?: string; node?: string; taskEvents?: string[]; jobVersion?: number }>, nodes: Record<string, string> = {}, extra: Partial<Recorder> = {}): Recorder {
+  return {
+    byRole: (role: string) => {
+      const a = allocs[role];
+      return a ? { id: role, name: role, node: a.node ?? 'client1', client: a.client, desired: a.desired ?? 'run', previous: undefined, jobVersion: a.jobVersion ?? 0, taskEvents: a.taskEvents ?? [] } : undefined;
+    },
+    nodes: new Map(Object.entries(nodes)),
+    metric: () => undefined,
+    hasBlockedEval: () => false,
+    runningAtVersion: (v: number) => Object.values(allocs).filter((a) => a.client === 'running' && (a.desired ?? 'run') === 'run' && (a.jobVersion ?? 0) === v).length,
+    ...extra,
+  } as unknown as Recorder;
+}
+
+describe('conditions', () => {
+  it('hold when every field given holds', () => {
+    const r = recorder({ 'cache[0]#1': { client: 'running', taskEvents: ['Started', 'Reconnected'] } }, { client1: 'ready' });
+    expect(holds({ alloc: 'cache[0]#1', client: 'running', taskEvent: 'Reconnected' }, r)).toBe(true);
+    expect(holds({ alloc: 'cache[0]#1', client: 'unknown' }, r)).toBe(false);
+    expect(holds({ alloc: 'cache[0]#2', client: 'running' }, r)).toBe(false);
+    expect(holds({ clientOf: 'cache[0]#1', status: 'ready' }, r)).toBe(true);
+    expect(holds({ running: 1, version: 0 }, r)).toBe(true);
+    expect(holds({ running: 1, version: 1 }, r)).toBe(false);
+  });
+
+  it('are hopeless once Nomad has settled otherwise: complete/failed are final, lost may still complete, down is not disconnected', () => {
+    const r = recorder({ a: { client: 'complete' }, b: { client: 'lost' }, c: { client: 'running' } }, { client1: 'down' });
+    expect(hopeless({ alloc: 'a', client: 'running' }, r)).toBe('a is complete');
+    expect(hopeless({ alloc: 'b', client: 'complete' }, r)).toBeUndefined();
+    expect(hopeless({ alloc: 'b', client: 'unknown' }, r)).toBe('b is lost');
+    expect(hopeless({ alloc: 'c', client: 'unknown' }, r)).toBeUndefined();
+    expect(hopeless({ clientOf: 'c', status: 'disconnected' }, r)).toBe('client1 is down, not disconnected');
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(() => parseDuration('soon')).toThrow(UsageError);
+  });
+});
+
+describe('catalog runs', () => {
+  const scenarios = listScenarios();
+  it('orders by name, reversed, or by a seeded shuffle that replays', () => {
+    const names = (o: string) => orderScenarios(scenarios, o).map((s) => s.name);
+    expect(names('name')).toEqual([...names('name')].sort());
+    expect(names('reverse')).toEqual([...names('name')].reverse());
+    expect(names('random:7')).toEqual(names('random:7'));
+    expect(new Set(names('random:7'))).toEqual(new Set(names('name')));
+    expect(() => orderScenarios(scenarios, 'sideways')).toThrow(UsageError);
+  });
+
+  it('summarises verdicts and wall time, counts flips, and exits with the worst verdict', () => {
+    const entry = (scenario: string, round: number, verdict: 'pass' | 'fail' | 'unknown') => ({ scenario, round, runDir: '/r', wallSeconds: 10, result: { verdict } as RunResult });
+    const flaky = summarizeCatalog([entry('spread', 1, 'pass'), entry('control', 1, 'pass'), entry('spread', 2, 'fail'), entry('control', 2, 'pass')]);
+    expect(flaky.text).toMatch(/spread\s+PASS FAIL\s+10\.0s 10\.0s\s+FLIPPED/);
+    expect(flaky.text).toMatch(/4 run\(s\) of 2 scenario\(s\): 3 pass, 1 fail, 0 unknown; 1 flipped/);
+    expect(flaky.exitCode).toBe(1);
+    expect(summarizeCatalog([entry('a', 1, 'pass'), entry('b', 1, 'unknown')]).exitCode).toBe(2);
+    expect(summarizeCatalog([entry('a', 1, 'pass'), entry('b', 1, 'pass')]).exitCode).toBe(0);
+  });
+});
