@@ -16,7 +16,7 @@ const runs = readdirSync(root);
 
 describe('committed runs', () => {
   it('there are committed runs to re-check', () => {
-    expect(runs).toEqual(expect.arrayContaining(['spread-pass', 'spread-without-disconnect']));
+    expect(runs).toEqual(expect.arrayContaining(['spread-pass', 'spread-without-disconnect', 'job-version-without-update', 'expired-healed-early']));
   });
 
   for (const run of runs) {
@@ -35,6 +35,22 @@ describe('committed runs', () => {
     const reason = result.reasons.find((r) => r.check === 'transitions: alloc cache[0]#1 client status');
     expect(reason?.detail).toMatch(/^alloc cache\[0\]#1 \([0-9a-f]{8} on client\d\): expected unknown after running, observed lost \(trace line \d+\)/);
     expect(result.exitCode).toBe(1);
+  });
+
+  it('job-version without the update fails: the v0 allocations are never stopped', () => {
+    const result = recheck(join(root, 'job-version-without-update'));
+    expect(result.verdict).toBe('fail');
+    const detail = (check: string) => result.reasons.find((r) => r.check === check)?.detail;
+    expect(detail('transitions: alloc cache[1]#1 desired status')).toMatch(/^alloc cache\[1\]#1 \([0-9a-f]{8} on client\d\): expected stop after run, observed nothing more; whole history: run$/);
+    expect(detail('final: 2 running at job version 1')).toMatch(/v0/);
+  });
+
+  it('expired healed before lost_after fails: the allocation never went lost and the node never down', () => {
+    const result = recheck(join(root, 'expired-healed-early'));
+    expect(result.verdict).toBe('fail');
+    const detail = (check: string) => result.reasons.find((r) => r.check === check)?.detail;
+    expect(detail('transitions: alloc cache[0]#1 client status')).toMatch(/expected lost after unknown, observed running \(trace line \d+\)/);
+    expect(detail('transitions: node of cache[0]#1 node status')).toMatch(/expected down after disconnected, observed initializing/);
   });
 
   it('the passing run has the shape the seed describes, read straight from the trace', () => {
