@@ -25,8 +25,10 @@ interface Flags {
   nomad?: string;
   job?: string;
   keep?: boolean;
+  record?: boolean;
   reports?: string;
   lab?: string;
+  freshLabs?: boolean;
 }
 
 const program = new Command('scenario')
@@ -40,7 +42,9 @@ const program = new Command('scenario')
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
   .option('--keep', 'leave the lab up afterwards (single runs only)')
+  .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
   .option('--lab <name>', 'name of the lab a run creates (default sc-<scenario>)')
+  .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
   .option('--reports <dir>', 'where run directories go (default: reports/)')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
@@ -68,24 +72,28 @@ const program = new Command('scenario')
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
 
       const entries: CatalogEntry[] = [];
-      for (let round = 1; round <= repeat; round++) {
-        for (const scenario of scenarios) {
+      const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
+      const many = plan.length > 1 && flags.freshLabs !== true;
+      // Shared labs need one name across scenarios; topology decides whether the next run can reuse it.
+      const sameLab = (a: Scenario, b: Scenario | undefined) => b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients;
+      for (const [i, { scenario, round }] of plan.entries()) {
           signal.throwIfAborted();
           if (scenarios.length > 1 || repeat > 1) info(`=== ${scenario.name}${repeat > 1 ? ` (round ${round} of ${repeat})` : ''}`);
           const started = Date.now();
           const { result, runDir } = await runScenario(scenario, {
             keep: flags.keep === true,
+            record: flags.record === true,
             signal,
             log: info,
             waiting,
             ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
             ...(flags.job === undefined ? {} : { jobFile: flags.job }),
             ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
-            ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+            ...(flags.lab !== undefined ? { labName: flags.lab } : many ? { labName: 'sc-catalog' } : {}),
+            ...(many ? { reuseLab: { reuse: i > 0 && sameLab(scenario, plan[i - 1]?.scenario), leaveUp: sameLab(scenario, plan[i + 1]?.scenario) } } : {}),
           });
           out(formatSummary(result, runDir));
           entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
-        }
       }
       if (entries.length === 1) return entries[0]!.result.exitCode;
       const summary = summarizeCatalog(entries);

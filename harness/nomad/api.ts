@@ -88,7 +88,14 @@ export class NomadApi {
     return this.request<T>('GET', path, undefined, timeoutMs);
   }
 
-  async request<T>(method: string, path: string, body: unknown, timeoutMs = 5000): Promise<T> {
+  /** A GET that also returns the Raft index the answer reflects (X-Nomad-Index). */
+  async getIndexed<T>(path: string, timeoutMs = 5000): Promise<{ value: T; index: number }> {
+    let index = 0;
+    const value = await this.request<T>('GET', path, undefined, timeoutMs, (h) => (index = Number(h.get('x-nomad-index') ?? 0)));
+    return { value, index };
+  }
+
+  async request<T>(method: string, path: string, body: unknown, timeoutMs = 5000, onHeaders?: (headers: Headers) => void): Promise<T> {
     const ip = this.address.split(':')[0] ?? '';
     this.guard(ip);
     const url = `http://${this.address}${path}`;
@@ -103,6 +110,7 @@ export class NomadApi {
       const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
       throw new HarnessError(`${method} ${url} failed: ${why}`, { host: this.host, cause });
     }
+    onHeaders?.(response.headers);
     const text = await response.text();
     if (!response.ok) {
       throw new HarnessError(`${method} ${url} answered ${response.status}: ${text.trim().slice(0, 500)}`, { host: this.host });

@@ -30,8 +30,15 @@ export class EventStream {
     private readonly handlers: StreamHandlers,
   ) {}
 
-  start(): void {
-    this.running ??= this.loop();
+  /**
+   * Starts streaming events after Raft index `after` (0: whatever the broker still buffers). A
+   * stream that should not replay history (a lab used by an earlier run) starts after the index
+   * of a read of the current state.
+   */
+  start(after = 0): void {
+    if (this.running) return;
+    this.lastIndex = after;
+    this.running = this.loop();
   }
 
   get index(): number {

@@ -22,6 +22,8 @@ export interface RunResult {
   gitCommit: string | undefined;
   /** Why the run could not finish (the verdict is then unknown). */
   harnessError: string | undefined;
+  /** Differences from scenarios/golden/<name>.json, if one exists (information, not the verdict). */
+  goldenDiff?: string[];
 }
 
 export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
@@ -29,7 +31,13 @@ export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pa
 export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
   const run = trace.find((e) => e.kind === 'run')?.run;
   const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
-  const checked = check(trace, scenario.expect);
+  // Expectations name the scenario's job; a run on a shared lab ran it under a fresh name.
+  const actualJob = run?.job ?? scenario.job.id;
+  const expect = actualJob === scenario.job.id ? scenario.expect : {
+    ...scenario.expect,
+    metrics: scenario.expect.metrics?.map((m) => (m.labels['job'] === scenario.job.id ? { ...m, labels: { ...m.labels, job: actualJob } } : m)),
+  };
+  const checked = check(trace, expect);
   let { verdict, reasons } = checked;
   const checks = [...checked.checks];
   if (harnessError !== undefined) {

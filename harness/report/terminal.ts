@@ -20,6 +20,10 @@ export function formatSummary(r: RunResult, runDir: string): string {
     const b = t.bound === undefined || t.seconds === undefined ? '' : t.seconds <= t.bound ? `  (bound ${t.bound}s)` : `  (over the ${t.bound}s bound)`;
     lines.push(`  ${t.phase.padEnd(w)}  ${s}${b}`);
   }
+  if (r.goldenDiff !== undefined) {
+    lines.push(r.goldenDiff.length === 0 ? 'golden trace: same shape' : `golden trace: ${r.goldenDiff.length} difference(s) (information only; the verdict is the checker's):`);
+    for (const d of r.goldenDiff) lines.push(`  ${d}`);
+  }
   lines.push(`report: ${runDir}`);
   return lines.join('\n');
 }

@@ -7,6 +7,8 @@ import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from '../lab/agents.ts';
 import { runSteps } from './steps.ts';
+import { scenariosDir } from './load.ts';
+import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
@@ -18,7 +20,8 @@ import { labGuard } from '../lab/guard.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
 import { readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
-import { servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
+import { planLab, servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
+import { resolveNomad } from '../nomad/binary.ts';
 import { NomadApi } from '../nomad/api.ts';
 import { junitXml } from '../report/junit.ts';
 import { buildResult, type RunResult } from '../report/result.ts';
@@ -38,6 +41,14 @@ export interface RunOptions {
   jobFile?: string;
   /** Lab name (default `sc-<scenario>`). */
   labName?: string;
+  /** Write this run's shape as the scenario's golden trace (scenarios/golden/<name>.json). */
+  record?: boolean;
+  /**
+   * Multi-scenario runs: use the lab an earlier run of this process left up when it fits (same
+   * topology), and leave the lab up for the next run instead of tearing it down. The job then gets
+   * a fresh name, so nothing of an earlier job (its gauges linger in /v1/metrics) mixes in.
+   */
+  reuseLab?: { reuse: boolean; leaveUp: boolean };
   reportsDir?: string;
   signal: AbortSignal;
   log: (message: string) => void;
@@ -66,6 +77,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   mkdirSync(runDir, { recursive: true });
   const trace = new TraceWriter(runDir);
   const labName = options.labName ?? `sc-${scenario.name}`;
+  // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
+  const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
   const config = resolveLabConfig({
     name: labName,
     servers: String(scenario.lab.servers),
@@ -84,13 +97,20 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   try {
     await cleanLeftovers(log);
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
-    const up = await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    const previous = readState(labName);
+    const reusable =
+      options.reuseLab?.reuse === true && previous !== undefined && previous.owner.pid === process.pid && previous.phase === 'up' &&
+      JSON.stringify(previous.plan) === JSON.stringify(planLab(config.spec)) && previous.agents.every((a) => isOurAgent(a));
+    const up = reusable
+      ? { state: previous, nomad: await resolveNomad(config.nomad), reused: false, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 } }
+      : await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    if (reusable) log(`reusing lab ${labName} from the previous run (same topology)`);
     if (up.reused) {
       // A lab kept by an earlier run (--keep) still holds that run's job and allocations.
       throw new UsageError(`lab ${labName} is still up from an earlier run (--keep)`, `remove it first: npm run lab -- down --name ${labName}`);
     }
     plan = up.state.plan;
-    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: `${up.timings.totalSeconds.toFixed(1)}s` });
+    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: reusable ? 'reused' : `${up.timings.totalSeconds.toFixed(1)}s` });
 
     const guard = labGuard(plan);
     const first = servers(plan)[0]!;
@@ -123,18 +143,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           }),
         },
         gitCommit: await gitCommit(),
-        job: scenario.job.id,
+        job: jobId,
         timers,
       },
     });
 
-    recorder = new Recorder(trace, leader, scenario.job.id);
+    recorder = new Recorder(trace, leader, jobId);
     await recorder.start();
     const rec = recorder;
     const serverIps = servers(plan).map((s) => s.ip);
     const labPlan = plan;
     const ctx: ScenarioContext = {
       plan,
+      jobId,
       leader,
       recorder: rec,
       trace,
@@ -179,6 +200,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         const hcl = renderJob(readFileSync(path, 'utf8'), up.nomad.version, relative(repoRoot, path));
         writeFileSync(join(runDir, 'job.nomad.hcl'), hcl);
         const job = await leader.parseJob(hcl);
+        if (job.ID !== scenario.job.id) throw new HarnessError(`${relative(repoRoot, path)} defines job ${JSON.stringify(job.ID)}, but the scenario says ${JSON.stringify(scenario.job.id)}`);
+        job.ID = jobId;
+        job.Name = jobId;
         const reply = await leader.registerJob(job);
         if (reply.Warnings) trace.add({ kind: 'note', t: Date.now(), message: `Nomad warned on register: ${reply.Warnings}` });
         const readBack = await leader.readJob(job.ID);
@@ -247,8 +271,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         trace.add({ kind: 'fault', t: Date.now(), fault: 'stop-alloc', host: leader.host, argv: [], detail: allocId });
       },
       async stopJob() {
-        await leader.request('DELETE', `/v1/job/${encodeURIComponent(scenario.job.id)}`, undefined);
-        trace.add({ kind: 'fault', t: Date.now(), fault: 'stop-job', host: leader.host, argv: [], detail: scenario.job.id });
+        await leader.request('DELETE', `/v1/job/${encodeURIComponent(jobId)}`, undefined);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'stop-job', host: leader.host, argv: [], detail: jobId });
       },
       async sleepUntil(at, what) {
         const ms = at - Date.now();
@@ -293,6 +317,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
   const tracePath = trace.finish();
   const result = buildResult(trace.events, scenario, harnessError);
+  const goldenFile = join(scenariosDir(), 'golden', `${scenario.name}.json`);
+  if (existsSync(goldenFile)) result.goldenDiff = diffGolden(JSON.parse(readFileSync(goldenFile, 'utf8')) as Golden, goldenOf(trace.events));
+  if (options.record) {
+    writeFileAtomic(goldenFile, `${JSON.stringify(goldenOf(trace.events), null, 2)}\n`);
+    log(`recorded the golden trace ${relative(process.cwd(), goldenFile)}`);
+  }
   writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
   log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
@@ -305,6 +335,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     state.phase = 'up';
     writeState(state);
     log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; remove it with npm run lab -- down --name ${labName}`);
+  } else if (ours && options.reuseLab?.leaveUp === true && interrupted === undefined && harnessError === undefined && state.phase === 'up') {
+    // The next run uses this lab: purge this run's job so its tasks stop, keep the rest.
+    const server = state.plan.hosts.find((h) => h.role === 'server')!;
+    await new NomadApi(`${server.ip}:4646`, labGuard(state.plan), server.name).stopJob(jobId, 'default').catch(() => undefined);
+    log(`lab ${labName} left up for the next run (job ${jobId} purged)`);
   } else if (ours) {
     await teardownLab(labName, state.plan, log);
   }

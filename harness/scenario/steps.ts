@@ -115,13 +115,15 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           return;
         case 'await': {
           const ms = parseDuration(step.within);
+          // Conditions name the scenario's job; on a shared lab the job runs under a fresh name.
+          const all = step.all.map((c) => (c.labels?.['job'] === scenario.job.id ? { ...c, labels: { ...c.labels, job: ctx.jobId } } : c));
           const ok = await ctx.await(
             step.for,
-            (rec) => step.all.every((c) => holds(c, rec)),
+            (rec) => all.every((c) => holds(c, rec)),
             ms,
-            (rec) => step.all.map((c) => hopeless(c, rec)).find((why) => why !== undefined),
+            (rec) => all.map((c) => hopeless(c, rec)).find((why) => why !== undefined),
           );
-          if (!ok) ctx.log(`(${step.all.map(describeCondition).join('; ')})`);
+          if (!ok) ctx.log(`(${all.map(describeCondition).join('; ')})`);
           return;
         }
         case 'partition':

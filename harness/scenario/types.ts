@@ -54,6 +54,8 @@ export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
 
 export interface ScenarioContext {
   plan: LabPlan;
+  /** The job's name in this run (the scenario's, or a fresh one on a shared lab). */
+  jobId: string;
   leader: NomadApi;
   recorder: Recorder;
   trace: TraceWriter;

@@ -52,10 +52,11 @@ export class Recorder {
 
   /** Reads the nodes' statuses once (the stream only tells changes), then starts streaming. */
   async start(): Promise<void> {
-    const nodes = await this.leader.get<Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }>>('/v1/nodes');
+    const { value: nodes, index } = await this.leader.getIndexed<Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }>>('/v1/nodes');
     this.trace.add({ kind: 'node-read', t: this.now(), nodes: nodes.map((n) => ({ ID: n.ID, Name: n.Name, Status: n.Status, ModifyIndex: n.ModifyIndex })) });
     for (const n of nodes) this.nodes.set(n.Name, n.Status);
-    this.stream.start();
+    // From the state just read on: no replay of what earlier runs on this lab did.
+    this.stream.start(index);
     this.scraping = this.scrapeLoop();
   }
 

@@ -47,6 +47,26 @@ describe('EventStream', () => {
     expect(notes.some((n) => n.includes('resuming from index 7'))).toBe(true);
   });
 
+  it('starts after a given Raft index, so a reused lab\'s history is not replayed', async () => {
+    const requests: string[] = [];
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ Index: 42, Events: [event(42)] })}\n`);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const api = new NomadApi(`127.0.0.1:${(server.address() as AddressInfo).port}`, () => undefined, 'server1');
+    const seen: number[] = [];
+    const stream = new EventStream(api, ['Node'], { onEvents: (i) => seen.push(i) });
+    stream.start(41);
+    const deadline = Date.now() + 5000;
+    while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stream.stop();
+    expect(requests[0]).toContain('index=42');
+    expect(seen).toEqual([42]);
+  });
+
   it('asks the guard before connecting', async () => {
     const api = new NomadApi('198.18.1.11:4646', () => {
       throw new Error('refused by guard');
