@@ -3,22 +3,19 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { scenarioNames } from '../../harness/scenario/load.ts';
-import { isRoot, labCli } from './support.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
 
 const lab = 't-cat';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-catalog-'));
 
 describe.skipIf(!isRoot)('the scenario catalog on real agents', () => {
-  beforeAll(async () => {
-    await labCli(['down', '--name', lab]);
-  }, 60_000);
+  ownsLab(lab);
   afterAll(async () => {
-    await labCli(['down', '--name', lab]);
     rmSync(reports, { recursive: true, force: true });
   }, 60_000);
 

@@ -1,7 +1,7 @@
 // Lab (root, real agents; runs in CI): `lab up` -> status -> `lab down`, then the leak audit.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ansibleDir } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
@@ -11,19 +11,12 @@ import { readState } from '../../harness/lab/state.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
 import { resolveNomad } from '../../harness/nomad/binary.ts';
 import { labGuard } from '../../harness/lab/guard.ts';
-import { isRoot, labCli } from './support.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
 
 const name = 't-life';
 
 describe.skipIf(!isRoot)('netns lab lifecycle', () => {
-  // A lab of this name left by an earlier, failed run must not decide this one.
-  beforeAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
-
-  afterAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
+  ownsLab(name);
 
   it('lab up brings 1 server and 2 ready clients, each agent in its own namespace, running the chosen Nomad', async () => {
     const up = await labCli(['up', '--name', name, '--json']);

@@ -3,25 +3,21 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ansibleDir } from '../../harness/config/paths.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { labGuard } from '../../harness/lab/guard.ts';
 import { readState } from '../../harness/lab/state.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
-import { isRoot, labCli } from './support.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
 
 const name = 't-role';
 
 describe.skipIf(!isRoot)('Ansible role renders the agent configuration', () => {
-  // A lab of this name left by an earlier, failed run must not decide this one.
-  beforeAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
+  ownsLab(name);
 
   const copy = mkdtempSync(join(tmpdir(), 'nomad-lab-ansible-'));
   afterAll(async () => {
-    await labCli(['down', '--name', name]);
     rmSync(copy, { recursive: true, force: true });
   }, 60_000);
 

@@ -1,21 +1,14 @@
 // Lab (root, real agents; runs in CI): a `lab up` interrupted by SIGINT or SIGTERM tears down at
 // once; one killed by SIGKILL is cleaned by the next command.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { readState } from '../../harness/lab/state.ts';
-import { isRoot, labCli, startLabCli, waitForOutput } from './support.ts';
+import { isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const name = 't-sig';
 
 describe.skipIf(!isRoot)('teardown when lab up is interrupted', () => {
-  // A lab of this name left by an earlier, failed run must not decide this one.
-  beforeAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
-
-  afterAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
+  ownsLab(name);
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} while the agents start: torn down before the command exits, exit code 2`, async () => {

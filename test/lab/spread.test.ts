@@ -2,7 +2,7 @@
 // content (not only the verdict); and a run interrupted or killed during the partition.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { repoRoot } from '../../harness/config/paths.ts';
@@ -12,7 +12,7 @@ import { readState } from '../../harness/lab/state.ts';
 import { normalise, transitions } from '../../harness/trace/normalise.ts';
 import { readTrace } from '../../harness/trace/writer.ts';
 import type { RunResult } from '../../harness/report/result.ts';
-import { isRoot, labCli, startLabCli, waitForOutput } from './support.ts';
+import { isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const cli = join(repoRoot, 'harness', 'cli', 'scenario.ts');
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-reports-'));
@@ -21,13 +21,9 @@ const scenario = (args: string[]) => run(['node', '--import', 'tsx', cli, ...arg
 const runDirs = () => (existsSync(join(reports, 'spread')) ? readdirSync(join(reports, 'spread')).map((d) => join(reports, 'spread', d)) : []);
 
 describe.skipIf(!isRoot)('scenario spread on real agents', () => {
-  // A lab of this name left by an earlier, failed run must not decide this one.
-  beforeAll(async () => {
-    await labCli(['down', '--name', lab]);
-  }, 60_000);
+  ownsLab(lab);
 
   afterAll(async () => {
-    await labCli(['down', '--name', lab]);
     rmSync(reports, { recursive: true, force: true });
   }, 60_000);
 

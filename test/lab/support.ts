@@ -1,5 +1,6 @@
 // Shared by the lab tests: run the real CLI as a user would, and know whether this machine can host a lab.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { run, type RunResult } from '../../harness/exec/local.ts';
@@ -36,4 +37,17 @@ export async function waitForOutput(running: Running, pattern: RegExp, timeoutMs
     if (running.child.exitCode !== null) throw new Error(`CLI exited (${running.child.exitCode}) before printing ${pattern}:\n${running.stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * The lab a test file owns: torn down before the file's tests (a lab of that name left by an
+ * earlier, failed run must not decide this one) and after them. Call inside the describe block.
+ */
+export function ownsLab(name: string): void {
+  beforeAll(async () => {
+    await labCli(['down', '--name', name]);
+  }, 60_000);
+  afterAll(async () => {
+    await labCli(['down', '--name', name]);
+  }, 60_000);
 }

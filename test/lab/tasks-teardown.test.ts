@@ -1,6 +1,6 @@
 // Lab (root, real agents; runs in CI): raw_exec tasks and their `nomad executor` outlive a crashed
 // agent by design; `lab down` must still end them and leave no process, mount or cgroup behind.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { identify, isAlive } from '../../harness/exec/procs.ts';
 import { processesUnder, auditLeaks } from '../../harness/lab/audit.ts';
 import { existsSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { signal } from '../../harness/lab/agents.ts';
 import { serverApi } from '../../harness/lab/netns-lab.ts';
 import { readState } from '../../harness/lab/state.ts';
 import { poll } from '../../harness/util/poll.ts';
-import { isRoot, labCli } from './support.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
 
 const name = 't-tasks';
 
@@ -28,14 +28,7 @@ const sleeper = {
 };
 
 describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => {
-  // A lab of this name left by an earlier, failed run must not decide this one.
-  beforeAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
-
-  afterAll(async () => {
-    await labCli(['down', '--name', name]);
-  }, 60_000);
+  ownsLab(name);
 
   it('after every agent is SIGKILLed, lab down still kills tasks and executors and removes their cgroups', async () => {
     const up = await labCli(['up', '--name', name]);
