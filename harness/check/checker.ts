@@ -98,6 +98,13 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
   const checks: CheckOutcome[] = [];
   const add = (check: string, verdict: Verdict, detail: string, source: string) => checks.push({ check, verdict, detail, source });
 
+  // Two allocations with one role would make every check about that role ambiguous.
+  const seen = new Map<string, number>();
+  for (const a of n.allocs) seen.set(a.role, (seen.get(a.role) ?? 0) + 1);
+  for (const [role, count] of seen) {
+    if (count > 1) add(`precondition: one allocation per role`, 'unknown', `${count} allocations have the role ${role}: ${n.allocs.filter((a) => a.role === role).map(describeAlloc).join(', ')}`, 'harness');
+  }
+
   // Preconditions: if they fail, the scenario did not test what it means to; unknown, not fail.
   if (x.distinctNodes) {
     const nodes = x.distinctNodes.roles.map((r) => n.byRole.get(r)?.node);
@@ -228,11 +235,13 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
 
   if (x.finalRunning) {
     const e = x.finalRunning;
+    // The final reads are Nomad's last word; the last streamed event stands in only without them.
     const running = n.allocs.filter((a) => {
-      const last = a.observations.at(-1);
+      const last = a.final ? { client: a.final.ClientStatus, desired: a.final.DesiredStatus } : a.observations.at(-1);
       return last?.client === 'running' && last.desired === 'run';
     });
-    const ok = running.length === e.count && running.every((a) => a.jobVersion === e.version);
+    const versionKnown = running.every((a) => (a.final as { Job?: { Version?: number } } | undefined)?.Job?.Version !== undefined);
+    const ok = versionKnown && running.length === e.count && running.every((a) => a.jobVersion === e.version);
     add(`final: ${e.count} running at job version ${e.version}`, ok ? 'pass' : 'fail', `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`, e.source);
   }
 

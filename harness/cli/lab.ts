@@ -9,6 +9,7 @@ import { teardownLab } from '../lab/teardown.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
+import { isAlive } from '../exec/procs.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
@@ -62,7 +63,8 @@ labOptions(program.command('up'))
 labOptions(program.command('down'))
   .description('tear the lab down (idempotent): jobs, agents, tasks, mounts, cgroups, namespaces, rules, route')
   .option('--all', 'tear down every lab on this machine')
-  .action(async (flags: LabFlags & { all?: boolean }) => {
+  .option('--force', 'also tear down a lab that a running command (a scenario) still uses')
+  .action(async (flags: LabFlags & { all?: boolean; force?: boolean }) => {
     await runCommand(async () => {
       requireRoot();
       await cleanLeftovers(info);
@@ -71,6 +73,8 @@ labOptions(program.command('down'))
         const state = readState(name);
         if (!state) {
           info(`lab ${name} is not up; nothing to do`);
+        } else if (!state.persistent && isAlive(state.owner) && !flags.force) {
+          throw new UsageError(`lab ${name} belongs to a running command (process ${state.owner.pid}, ${state.phase})`, 'stop that command (it tears its lab down), or pass --force');
         } else {
           await teardownLab(name, state.plan, info);
         }

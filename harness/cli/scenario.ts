@@ -1,6 +1,7 @@
 // `npm run scenario <name>`: run scenarios on netns labs, print verdicts and timings, leave
 // reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/). `--all` runs the catalog,
 // `--repeat N` runs each N times and counts verdicts that flip.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { repoRoot } from '../config/paths.ts';
@@ -15,6 +16,8 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
+import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
+import { teardownLab } from '../lab/teardown.ts';
 
 interface Flags {
   list?: boolean;
@@ -70,8 +73,10 @@ const program = new Command('scenario')
       }
       if (process.getuid?.() !== 0) throw new HarnessError('scenarios need root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run scenario spread' });
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
+      if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
 
       const entries: CatalogEntry[] = [];
+      try {
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const many = plan.length > 1 && flags.freshLabs !== true;
       // Shared labs need one name across scenarios; topology decides whether the next run can reuse it.
@@ -94,6 +99,13 @@ const program = new Command('scenario')
           });
           out(formatSummary(result, runDir));
           entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
+      }
+      } finally {
+        // A run that left its lab up for the next one, and then no next one came (Ctrl-C, an error).
+        for (const lab of listLabs()) {
+          const state = readState(lab);
+          if (state && ownedByThisProcess(state)) await teardownLab(lab, state.plan, info);
+        }
       }
       if (entries.length === 1) return entries[0]!.result.exitCode;
       const summary = summarizeCatalog(entries);

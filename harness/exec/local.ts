@@ -32,6 +32,9 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   try {
     result = await execa(file, args, {
       reject: false,
+      // Its own process group: a second Ctrl-C at the terminal must not kill a teardown step midway;
+      // cancelling goes through the signal option instead.
+      detached: true,
       all: false,
       stripFinalNewline: true,
       ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),

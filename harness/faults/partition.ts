@@ -6,9 +6,12 @@ import { HarnessError } from '../util/errors.ts';
 import { parseRules } from '../lab/iptables.ts';
 import type { HostPlan } from '../lab/topology.ts';
 
-/** One rule per server: with several servers, dropping one only makes the client fail over. */
-export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-I', 'INPUT', '-s', ip, '-j', 'DROP']);
-export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
+/**
+ * One rule per server: with several servers, dropping one only makes the client fail over.
+ * The seed's command, plus -w: the xtables lock is shared by every namespace on the host.
+ */
+export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-I', 'INPUT', '-s', ip, '-j', 'DROP']);
+export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
 
 /** Runs argv inside the host's network namespace. */
 export function inHost(host: HostPlan, argv: string[], options: { check?: boolean } = {}) {

@@ -273,6 +273,8 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
     log(`cleaned leftovers of lab ${name}${by}`);
     cleaned.push(name);
   }
+  // Rebuilt now: another process may have created a lab while the leftovers above were torn down.
+  for (const name of listLabs()) known.add(labId(name));
   for (const [id, found] of await labResources()) {
     if (known.has(id)) continue;
     await killProcesses(found.netns, undefined);

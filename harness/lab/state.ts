@@ -69,6 +69,12 @@ export function selfIdentity(): ProcessIdentity {
   return me;
 }
 
+/** Whether this very process owns the lab (pid and start time: pids are reused). */
+export function ownedByThisProcess(state: LabState): boolean {
+  const me = identify(process.pid);
+  return me !== undefined && state.owner.pid === me.pid && state.owner.startTicks === me.startTicks;
+}
+
 /** A leftover: not persistent, or mid-teardown, and its owner is gone. */
 export function isLeftover(state: LabState): boolean {
   if (isAlive(state.owner)) return false;

@@ -38,7 +38,7 @@ export class EventStream {
   start(after = 0): void {
     if (this.running) return;
     this.lastIndex = after;
-    this.running = this.loop();
+    this.running = this.loop().catch(() => undefined);
   }
 
   get index(): number {

@@ -12,13 +12,13 @@ import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
-import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv } from '../faults/partition.ts';
+import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv, partitionRulesIn } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostDirs } from '../lab/ansible.ts';
 import { labGuard } from '../lab/guard.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
-import { readState, writeState } from '../lab/state.ts';
+import { ownedByThisProcess, readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab, servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
@@ -99,12 +99,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
     const previous = readState(labName);
     const reusable =
-      options.reuseLab?.reuse === true && previous !== undefined && previous.owner.pid === process.pid && previous.phase === 'up' &&
+      options.reuseLab?.reuse === true && previous !== undefined && ownedByThisProcess(previous) && previous.phase === 'up' &&
       JSON.stringify(previous.plan) === JSON.stringify(planLab(config.spec)) && previous.agents.every((a) => isOurAgent(a));
     const up = reusable
       ? { state: previous, nomad: await resolveNomad(config.nomad), reused: false, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 } }
       : await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
     if (reusable) log(`reusing lab ${labName} from the previous run (same topology)`);
+    else if (previous !== undefined && ownedByThisProcess(previous)) await teardownLab(labName, previous.plan, log); // ours, but unfit
     if (up.reused) {
       // A lab kept by an earlier run (--keep) still holds that run's job and allocations.
       throw new UsageError(`lab ${labName} is still up from an earlier run (--keep)`, `remove it first: npm run lab -- down --name ${labName}`);
@@ -197,6 +198,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       },
       async registerJob(file) {
         const path = options.jobFile ?? join(repoRoot, 'jobs', file);
+        if (!existsSync(path)) throw new UsageError(`job file ${path} does not exist`);
         const hcl = renderJob(readFileSync(path, 'utf8'), up.nomad.version, relative(repoRoot, path));
         writeFileSync(join(runDir, 'job.nomad.hcl'), hcl);
         const job = await leader.parseJob(hcl);
@@ -223,10 +225,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       async heal(host) {
         const argv = healArgv(serverIps);
         await applyAll(host, argv);
-        partitioned.delete(host);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
         // The namespace still exists here: the rule must be gone from it, not gone with it.
         trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(host, serverIps) });
+        partitioned.delete(host);
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
@@ -296,15 +298,25 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     // Always resume and heal: a stopped agent or a DROP rule must never outlive the run.
     for (const pid of paused) signalProcess(pid, 'SIGCONT');
     for (const host of partitioned) {
-      const argv = healArgv(servers(plan!).map((s) => s.ip));
-      for (const a of argv) await run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...a], { check: false, host: host.name });
+      const ips = servers(plan!).map((s) => s.ip);
+      const argv = healArgv(ips);
+      // Delete until iptables says there is no such rule (a host partitioned twice holds two), then check.
+      for (const a of argv) {
+        for (let i = 0; i < 10; i++) if ((await run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...a], { check: false, host: host.name })).exitCode !== 0) break;
+      }
       trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
-      log(`healed ${host.name} (cleanup)`);
+      const left = await iptablesRules(host).then((rules) => partitionRulesIn(rules, ips), () => ['(could not list the rules)']);
+      if (left.length > 0) {
+        harnessError ??= `the cleanup heal of ${host.name} left DROP rules: ${left.join('; ')}`;
+        log(`cleanup heal of ${host.name} left rules: ${left.join('; ')}; the lab will be torn down`);
+      } else {
+        log(`healed ${host.name} (cleanup)`);
+      }
     }
     await recorder?.stop();
     // Agent logs go with the report, also when the lab never came up (that is when they matter most).
     const labState = readState(labName);
-    const logPlan = plan ?? (labState?.owner.pid === process.pid ? labState.plan : undefined);
+    const logPlan = plan ?? (labState !== undefined && ownedByThisProcess(labState) ? labState.plan : undefined);
     if (logPlan) {
       mkdirSync(join(runDir, 'logs'), { recursive: true });
       const dir = labState?.dir;
@@ -315,34 +327,46 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
   }
 
-  const tracePath = trace.finish();
-  const result = buildResult(trace.events, scenario, harnessError);
-  const goldenFile = join(scenariosDir(), 'golden', `${scenario.name}.json`);
-  if (existsSync(goldenFile)) result.goldenDiff = diffGolden(JSON.parse(readFileSync(goldenFile, 'utf8')) as Golden, goldenOf(trace.events));
-  if (options.record) {
-    writeFileAtomic(goldenFile, `${JSON.stringify(goldenOf(trace.events), null, 2)}\n`);
-    log(`recorded the golden trace ${relative(process.cwd(), goldenFile)}`);
+  // Reports, then the lab's fate. Whatever fails while reporting, the lab decision still runs.
+  let result: RunResult | undefined;
+  try {
+    const tracePath = trace.finish();
+    result = buildResult(trace.events, scenario, harnessError);
+    const goldenFile = join(scenariosDir(), 'golden', `${scenario.name}.json`);
+    if (existsSync(goldenFile)) {
+      try {
+        result.goldenDiff = diffGolden(JSON.parse(readFileSync(goldenFile, 'utf8')) as Golden, goldenOf(trace.events));
+      } catch (error) {
+        result.goldenDiff = [`could not read ${goldenFile}: ${error instanceof Error ? error.message : String(error)}`];
+      }
+    }
+    if (options.record) {
+      writeFileAtomic(goldenFile, `${JSON.stringify(goldenOf(trace.events), null, 2)}\n`);
+      log(`recorded the golden trace ${relative(process.cwd(), goldenFile)}`);
+    }
+    writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
+    log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
+  } finally {
+    // Only a lab this run created is this run's to keep or tear down. A signal that came at any
+    // point (also while reporting) means: tear down.
+    const state = readState(labName);
+    const ours = state !== undefined && ownedByThisProcess(state);
+    const clean = !signal.aborted && harnessError === undefined;
+    if (ours && options.keep && !signal.aborted && state.phase === 'up' && partitioned.size === 0) {
+      state.persistent = true;
+      state.phase = 'up';
+      writeState(state);
+      log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; remove it with npm run lab -- down --name ${labName}`);
+    } else if (ours && options.reuseLab?.leaveUp === true && clean && state.phase === 'up') {
+      // The next run uses this lab: purge this run's job so its tasks stop, keep the rest.
+      const server = state.plan.hosts.find((h) => h.role === 'server')!;
+      await new NomadApi(`${server.ip}:4646`, labGuard(state.plan), server.name).stopJob(jobId, 'default').catch(() => undefined);
+      log(`lab ${labName} left up for the next run (job ${jobId} purged)`);
+    } else if (ours) {
+      await teardownLab(labName, state.plan, log);
+    }
   }
-  writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
-  log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
-
-  // Only a lab this run created is this run's to keep or tear down.
-  const state = readState(labName);
-  const ours = state !== undefined && state.owner.pid === process.pid;
-  if (ours && options.keep && interrupted === undefined && state.phase === 'up') {
-    state.persistent = true;
-    state.phase = 'up';
-    writeState(state);
-    log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; remove it with npm run lab -- down --name ${labName}`);
-  } else if (ours && options.reuseLab?.leaveUp === true && interrupted === undefined && harnessError === undefined && state.phase === 'up') {
-    // The next run uses this lab: purge this run's job so its tasks stop, keep the rest.
-    const server = state.plan.hosts.find((h) => h.role === 'server')!;
-    await new NomadApi(`${server.ip}:4646`, labGuard(state.plan), server.name).stopJob(jobId, 'default').catch(() => undefined);
-    log(`lab ${labName} left up for the next run (job ${jobId} purged)`);
-  } else if (ours) {
-    await teardownLab(labName, state.plan, log);
-  }
-  if (interrupted !== undefined) throw interrupted;
-  return { result, runDir };
+  if (signal.aborted) throw interrupted ?? signal.reason;
+  return { result: result!, runDir };
 }

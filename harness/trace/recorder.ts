@@ -57,7 +57,8 @@ export class Recorder {
     for (const n of nodes) this.nodes.set(n.Name, n.Status);
     // From the state just read on: no replay of what earlier runs on this lab did.
     this.stream.start(index);
-    this.scraping = this.scrapeLoop();
+    // A loop that fails (a full disk under the trace) must not crash the run past its cleanup.
+    this.scraping = this.scrapeLoop().catch(() => undefined);
   }
 
   private observe(topic: string, payload: Record<string, unknown>): void {
