@@ -70,8 +70,14 @@ export function matchSequence<V>(
   return { ok: true };
 }
 
-function firstFault(n: Normalised, kind: 'partition' | 'heal') {
-  return n.faults.find((f) => f.fault === kind);
+/** Faults that cut a client off from its servers, and faults that restore it. */
+export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
+export const RESTORES: readonly string[] = ['heal', 'restart-agent', 'resume-agent'];
+
+/** The first fault that cut a client off ('partition') or restored it ('heal'), however it was done. */
+export function firstFault(n: Normalised, kind: 'partition' | 'heal') {
+  const kinds = kind === 'partition' ? CUTS : RESTORES;
+  return n.faults.find((f) => kinds.includes(f.fault));
 }
 
 /** The job's lost_after (or max_client_disconnect) in seconds, from the read-back in the trace. */

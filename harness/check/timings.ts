@@ -1,6 +1,7 @@
 // Phase timings of a run, from its trace, against the bounds Nomad's timers imply (NOMAD-FACTS §3).
 // Upper bounds are reported, not asserted: a slow machine is not a Nomad bug. Pure.
 import { normalise, transitions, type Normalised } from '../trace/normalise.ts';
+import { firstFault } from './checker.ts';
 import type { Positioned } from '../trace/types.ts';
 
 export interface PhaseTiming {
@@ -25,8 +26,8 @@ function stepSpan(n: Normalised, step: string): [number | undefined, number | un
 
 export function phaseTimings(trace: Positioned[], roles: { original: string; replacement: string; others: string[] }, timers: Timers): PhaseTiming[] {
   const n = normalise(trace);
-  const partition = n.faults.find((f) => f.fault === 'partition')?.t;
-  const heal = n.faults.find((f) => f.fault === 'heal')?.t;
+  const partition = firstFault(n, 'partition')?.t;
+  const heal = firstFault(n, 'heal')?.t;
   const firstClient = (role: string, status: string, after?: number) =>
     n.byRole.get(role)?.observations.find((o) => o.client === status && (after === undefined || o.t >= after))?.t;
   const original = n.byRole.get(roles.original);

@@ -29,6 +29,10 @@ export async function runCommand(body: (context: CommandContext) => Promise<Exit
     process.exitCode = exitCodeOf(error);
     if (error instanceof CommanderError) return;
     process.stderr.write(`${error instanceof InterruptedError ? error.message : `error: ${describeError(error)}`}\n`);
+    // What went wrong while stopping (a teardown step that failed) must not hide behind the signal.
+    if (thrown !== error && !(thrown instanceof InterruptedError) && !(thrown instanceof Error && thrown.name === 'AbortError')) {
+      process.stderr.write(`error while stopping: ${describeError(thrown)}\n`);
+    }
   } finally {
     for (const s of signals) process.off(s, onSignal);
   }

@@ -4,7 +4,7 @@ import { resolveLabConfig, DEFAULTS, type LabFlags } from '../config/lab-config.
 import { labRoot } from '../config/paths.ts';
 import { auditLeaks, formatLeaks } from '../lab/audit.ts';
 import { cleanLeftovers, labStatus, labUp, type LabStatus } from '../lab/netns-lab.ts';
-import { listLabs, readState } from '../lab/state.ts';
+import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
@@ -49,10 +49,12 @@ labOptions(program.command('up'))
       } catch (error) {
         // Tear down only what this run created; a lab owned by someone else is left alone.
         const state = readState(plan.name);
-        if (state && state.owner.pid === process.pid) {
+        if (state && ownedByThisProcess(state)) {
           info(`tearing down lab ${plan.name}`);
           await teardownLab(plan.name, plan, info);
           info(`lab ${plan.name} torn down`);
+        } else {
+          info(`lab ${plan.name}: nothing of this run to tear down (${state ? `owned by process ${state.owner.pid}` : 'no state file'})`);
         }
         throw error;
       }
