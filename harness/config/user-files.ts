@@ -83,7 +83,6 @@ function lineOf(doc: Document, lines: LineCounter, path: string[]): number {
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-    // A map key's own position: look the pair up through the parent collection.
   }
   return 1;
 }

@@ -2,8 +2,8 @@
 // of a lab subnet whose bridge is up right now.
 import { HarnessError } from '../util/errors.ts';
 import { linkExists } from './network.ts';
-import { cidrContains, type LabPlan } from './topology.ts';
-import type { TargetGuard } from '../nomad/api.ts';
+import { cidrContains, type HostPlan, type LabPlan } from './topology.ts';
+import { NomadApi, type TargetGuard } from '../nomad/api.ts';
 
 export function labGuard(plan: LabPlan): TargetGuard {
   return (ip: string) => {
@@ -15,4 +15,9 @@ export function labGuard(plan: LabPlan): TargetGuard {
       throw new HarnessError(`refusing to contact ${ip}: lab ${plan.name}'s bridge ${plan.bridge} is gone`);
     }
   };
+}
+
+/** The HTTP API of one lab host, behind the lab's guard. */
+export function hostApi(plan: LabPlan, host: HostPlan): NomadApi {
+  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name);
 }

@@ -9,7 +9,7 @@ import { HarnessError, UsageError } from '../util/errors.ts';
 import { poll } from '../util/poll.ts';
 import { hostDirs, renderAgentConfig } from './ansible.ts';
 import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
-import { labGuard } from './guard.ts';
+import { hostApi } from './guard.ts';
 import {
   addForwardRule,
   createBridge,
@@ -61,7 +61,7 @@ export interface UpResult {
 class AgentDied extends HarnessError {}
 
 export function serverApi(plan: LabPlan, host = servers(plan)[0]!): NomadApi {
-  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name);
+  return hostApi(plan, host);
 }
 
 function samePlan(a: LabPlan, b: LabPlan): boolean {

@@ -7,13 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { labDir } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { allPids, cmdline, identify, isAlive } from '../exec/procs.ts';
-import { NomadApi } from '../nomad/api.ts';
 import { HarnessError } from '../util/errors.ts';
 import { hostDirs } from './ansible.ts';
 import { isOurAgent, readPidFile, signal, stopProcess } from './agents.ts';
 import { mountsUnder, processesUnder } from './audit.ts';
 import { allocCgroups, cgroupsOf, removeCgroups, removeNomadParents } from './cgroups.ts';
-import { labGuard } from './guard.ts';
+import { hostApi } from './guard.ts';
 import {
   deleteLink,
   deleteNetns,
@@ -48,7 +47,7 @@ async function step(report: TeardownStep[], log: Log, lab: string, name: string,
 async function stopJobs(plan: LabPlan): Promise<string> {
   const server = servers(plan)[0];
   if (!server || !linkExists(plan.bridge)) return 'no bridge; skipped';
-  const api = new NomadApi(`${server.ip}:4646`, labGuard(plan), server.name);
+  const api = hostApi(plan, server);
   let jobs;
   try {
     jobs = await api.jobs();

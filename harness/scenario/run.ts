@@ -12,17 +12,16 @@ import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
-import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv, partitionRulesIn } from '../faults/partition.ts';
+import { applyAll, assertHealed, healArgv, inHost, iptablesRules, partitionArgv, partitionRulesIn } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostDirs } from '../lab/ansible.ts';
-import { labGuard } from '../lab/guard.ts';
+import { hostApi } from '../lab/guard.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
 import { ownedByThisProcess, readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab, servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
-import { NomadApi } from '../nomad/api.ts';
 import { junitXml } from '../report/junit.ts';
 import { buildResult, type RunResult } from '../report/result.ts';
 import { Recorder } from '../trace/recorder.ts';
@@ -113,12 +112,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     plan = up.state.plan;
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: reusable ? 'reused' : `${up.timings.totalSeconds.toFixed(1)}s` });
 
-    const guard = labGuard(plan);
     const first = servers(plan)[0]!;
-    const firstApi = new NomadApi(`${first.ip}:4646`, guard, first.name);
-    const leaderAddr = await firstApi.leader();
+    const leaderAddr = await hostApi(plan, first).leader();
     const leaderHost = plan.hosts.find((h) => leaderAddr.startsWith(`${h.ip}:`)) ?? first;
-    const leader = new NomadApi(`${leaderHost.ip}:4646`, guard, leaderHost.name);
+    const leader = hostApi(plan, leaderHost);
     const self = await leader.agentSelf();
     timers = {
       minHeartbeatTtl: Number(self.config.Server?.['MinHeartbeatTTL'] ?? 2e9) / 1e9,
@@ -302,7 +299,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       const argv = healArgv(ips);
       // Delete until iptables says there is no such rule (a host partitioned twice holds two), then check.
       for (const a of argv) {
-        for (let i = 0; i < 10; i++) if ((await run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...a], { check: false, host: host.name })).exitCode !== 0) break;
+        for (let i = 0; i < 10; i++) if ((await inHost(host, a, { check: false })).exitCode !== 0) break;
       }
       trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
       const left = await iptablesRules(host).then((rules) => partitionRulesIn(rules, ips), () => ['(could not list the rules)']);
@@ -361,7 +358,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     } else if (ours && options.reuseLab?.leaveUp === true && clean && state.phase === 'up') {
       // The next run uses this lab: purge this run's job so its tasks stop, keep the rest.
       const server = state.plan.hosts.find((h) => h.role === 'server')!;
-      await new NomadApi(`${server.ip}:4646`, labGuard(state.plan), server.name).stopJob(jobId, 'default').catch(() => undefined);
+      await hostApi(state.plan, server).stopJob(jobId, 'default').catch(() => undefined);
       log(`lab ${labName} left up for the next run (job ${jobId} purged)`);
     } else if (ours) {
       await teardownLab(labName, state.plan, log);
