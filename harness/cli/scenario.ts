@@ -2,22 +2,21 @@
 // reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/). `--all` runs the catalog,
 // `--repeat N` runs each N times and counts verdicts that flip.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { repoRoot } from '../config/paths.ts';
 import { loadScenarioFile, scenarioNames } from '../scenario/load.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
-import { orderScenarios, summarizeCatalog, type CatalogEntry } from '../scenario/catalog-run.ts';
-import { newRunId, runScenario } from '../scenario/run.ts';
+import { orderScenarios, summarizeCatalog } from '../scenario/catalog-run.ts';
+import { runBatch } from '../scenario/batch.ts';
+import { newRunId } from '../scenario/run.ts';
+import { markdownSummary } from '../report/markdown.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { junitXml } from '../report/junit.ts';
-import { formatSummary } from '../report/terminal.ts';
 import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
-import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
-import { teardownLab } from '../lab/teardown.ts';
 
 interface Flags {
   list?: boolean;
@@ -75,44 +74,28 @@ const program = new Command('scenario')
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
 
-      const entries: CatalogEntry[] = [];
-      try {
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
-      const many = plan.length > 1 && flags.freshLabs !== true;
-      // Shared labs need one name across scenarios; topology decides whether the next run can reuse it.
-      const sameLab = (a: Scenario, b: Scenario | undefined) => b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients;
-      for (const [i, { scenario, round }] of plan.entries()) {
-          signal.throwIfAborted();
-          if (scenarios.length > 1 || repeat > 1) info(`=== ${scenario.name}${repeat > 1 ? ` (round ${round} of ${repeat})` : ''}`);
-          const started = Date.now();
-          const { result, runDir } = await runScenario(scenario, {
-            keep: flags.keep === true,
-            record: flags.record === true,
-            signal,
-            log: info,
-            waiting,
-            ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
-            ...(flags.job === undefined ? {} : { jobFile: flags.job }),
-            ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
-            ...(flags.lab !== undefined ? { labName: flags.lab } : many ? { labName: 'sc-catalog' } : {}),
-            ...(many ? { reuseLab: { reuse: i > 0 && sameLab(scenario, plan[i - 1]?.scenario), leaveUp: sameLab(scenario, plan[i + 1]?.scenario) } } : {}),
-          });
-          out(formatSummary(result, runDir));
-          entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
-      }
-      } finally {
-        // A run that left its lab up for the next one, and then no next one came (Ctrl-C, an error).
-        for (const lab of listLabs()) {
-          const state = readState(lab);
-          if (state && ownedByThisProcess(state)) await teardownLab(lab, state.plan, info);
-        }
-      }
+      const entries = await runBatch(plan, {
+        keep: flags.keep === true,
+        record: flags.record === true,
+        signal,
+        log: info,
+        waiting,
+        print: out,
+        header: info,
+        ...(flags.freshLabs === undefined ? {} : { freshLabs: flags.freshLabs }),
+        ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
+        ...(flags.job === undefined ? {} : { jobFile: flags.job }),
+        ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
+        ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+      });
       if (entries.length === 1) return entries[0]!.result.exitCode;
       const summary = summarizeCatalog(entries);
       out(summary.text);
       const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'catalog', newRunId());
       writeFileAtomic(join(dir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
       writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary.data, null, 2)}\n`);
+      writeFileAtomic(join(dir, 'summary.md'), markdownSummary('nomad-lab scenarios', entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(dir, join(e.runDir, 'report.html')) }))));
       out(`catalog report: ${dir}`);
       return summary.exitCode;
     });

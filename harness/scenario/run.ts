@@ -23,6 +23,7 @@ import { teardownLab } from '../lab/teardown.ts';
 import { planLab, servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { junitXml } from '../report/junit.ts';
+import { writeRunReports } from '../report/write.ts';
 import { buildResult, type RunResult } from '../report/result.ts';
 import { Recorder } from '../trace/recorder.ts';
 import { TraceWriter } from '../trace/writer.ts';
@@ -343,7 +344,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
     writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
-    log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml`);
+    // The human reports render what is stored; a renderer that breaks must not cost the verdict.
+    try {
+      writeRunReports(runDir);
+      log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml, summary.md, report.html`);
+    } catch (error) {
+      log(`wrote ${relative(process.cwd(), tracePath)}, result.json, junit.xml; report.html failed: ${describeError(error)} (retry: npm run report -- ${runDir})`);
+    }
   } finally {
     // Only a lab this run created is this run's to keep or tear down. A signal that came at any
     // point (also while reporting) means: tear down.

@@ -1,0 +1,172 @@
+// `npm run nightly [-- --date YYYY-MM-DD] [--nomad a --nomad b]`: runs the scenario catalog on each
+// Nomad binary given (a version matrix), then writes reports/nightly/<date>/ (index.html, junit.xml,
+// summary.md, nightly.json), appends the night to reports/nightly/history.ndjson and shows the
+// trends against earlier nights. Exit 0 all pass, 1 any fail, 2 unknown or error; the reports are
+// written in every case, also after Ctrl-C (with the runs done so far).
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import type { Verdict } from '../check/checker.ts';
+import { repoRoot } from '../config/paths.ts';
+import { renderNightIndex, renderNightsIndex } from '../nightly/index-html.ts';
+import { analyse, DEFAULT_TRENDS, formatHistory, mergeHistory, parseHistory, type NightRecord, type Trends } from '../nightly/trends.ts';
+import { resolveNomad } from '../nomad/binary.ts';
+import { junitXml } from '../report/junit.ts';
+import { detectionSeconds, markdownSummary, reconnectSeconds } from '../report/markdown.ts';
+import { runBatch } from '../scenario/batch.ts';
+import { findScenario, listScenarios } from '../scenario/catalog.ts';
+import { orderScenarios, type CatalogEntry } from '../scenario/catalog-run.ts';
+import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import { info, out, waiting, warn } from '../util/log.ts';
+import { runCommand } from './entry.ts';
+
+interface Flags {
+  date?: string;
+  nomad?: string[];
+  scenarios?: string;
+  order: string;
+  reports?: string;
+  lab?: string;
+  threshold: string;
+  minSeconds: string;
+  window: string;
+}
+
+function validDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(text);
+}
+
+function numberFlag(name: string, text: string, min: number, max: number, integer = false): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} expects ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+function trendLines(t: Trends): string[] {
+  const lines: string[] = [];
+  for (const x of t.newlyFailing) lines.push(`NEWLY FAILING: ${x.scenario} on Nomad ${x.version} (${x.verdict}; last passed: ${x.lastPass})${x.reason ? `: ${x.reason}` : ''}`);
+  for (const x of t.stillFailing) lines.push(`still failing: ${x.scenario} on Nomad ${x.version} since ${x.since}`);
+  for (const x of t.fixed) lines.push(`fixed: ${x.scenario} on Nomad ${x.version} (failed on ${x.failedOn})`);
+  for (const x of t.flaky) lines.push(`flaky: ${x.scenario} on Nomad ${x.version}: ${x.verdicts.map((v) => `${v.date} ${v.verdict}`).join(', ')}`);
+  for (const x of t.moved) lines.push(`timing moved: ${x.scenario} on Nomad ${x.version}: ${x.measure} ${x.tonight.toFixed(1)}s against ${x.baseline.toFixed(1)}s`);
+  return lines;
+}
+
+const program = new Command('nightly')
+  .description('Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.')
+  .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
+  .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
+  .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
+  .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
+  .option('--lab <name>', 'name of the lab the runs share (default sc-catalog)')
+  .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
+  .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
+  .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
+  .action(async (flags: Flags) => {
+    await runCommand(async ({ signal }) => {
+      const date = flags.date ?? new Date().toISOString().slice(0, 10);
+      if (!validDate(date)) throw new UsageError(`--date expects a calendar date as YYYY-MM-DD, got ${JSON.stringify(date)}`);
+      const options = {
+        threshold: numberFlag('threshold', flags.threshold, 0, 10_000) / 100,
+        minSeconds: numberFlag('min-seconds', flags.minSeconds, 0, 3600),
+        window: numberFlag('window', flags.window, 2, 365, true),
+      };
+      const picked = flags.scenarios === undefined ? listScenarios() : flags.scenarios.split(',').map((s) => s.trim()).filter((s) => s !== '').map(findScenario);
+      if (picked.length === 0) throw new UsageError('--scenarios named no scenario');
+      const scenarios = orderScenarios(picked, flags.order);
+      if (process.getuid?.() !== 0) throw new HarnessError('the nightly run needs root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run nightly' });
+
+      // The version matrix: each binary with the version it reports; two binaries of one version are one column too many.
+      const envBinary = process.env['NOMAD_BINARY'];
+      const binaries = await Promise.all(
+        (flags.nomad ?? [undefined]).map(async (path) => ({
+          path,
+          nomad: await resolveNomad(path !== undefined ? { path, source: 'flag' } : envBinary ? { path: envBinary, source: 'env' } : undefined),
+        })),
+      );
+      const versions = binaries.map((b) => b.nomad.version);
+      const dup = versions.find((v, i) => versions.indexOf(v) !== i);
+      if (dup !== undefined) throw new UsageError(`two of the --nomad binaries report version ${dup}; give each version once`);
+
+      const root = join(flags.reports ?? join(repoRoot, 'reports'), 'nightly');
+      const nightDir = join(root, date);
+      info(`nightly ${date}: ${scenarios.length} scenario(s) x Nomad ${versions.join(', ')}; reports in ${nightDir}`);
+      const entries: Array<CatalogEntry & { version: string }> = [];
+      let stopped: unknown;
+      try {
+        for (const b of binaries) {
+          info(`=== Nomad ${b.nomad.version} (${b.nomad.path})`);
+          const done = await runBatch(
+            scenarios.map((scenario) => ({ scenario, round: 1 })),
+            {
+              keep: false,
+              signal,
+              log: info,
+              waiting,
+              print: out,
+              header: info,
+              nomad: b.nomad.path,
+              reportsDir: join(nightDir, 'runs', b.nomad.version),
+              ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+            },
+          );
+          entries.push(...done.map((e) => ({ ...e, version: b.nomad.version })));
+        }
+      } catch (error) {
+        // Write the night with what ran, then let the error (or the signal) decide the exit.
+        stopped = error;
+      }
+
+      const records: NightRecord[] = entries.map((e) => ({
+        date,
+        scenario: e.scenario,
+        version: e.version,
+        verdict: e.result.verdict,
+        wallSeconds: Math.round(e.wallSeconds * 10) / 10,
+        detectSeconds: detectionSeconds(e.result),
+        reconnectSeconds: reconnectSeconds(e.result),
+        report: existsSync(join(e.runDir, 'report.html')) ? relative(root, join(e.runDir, 'report.html')) : undefined,
+        reason: e.result.reasons[0]?.detail,
+      }));
+      const historyFile = join(root, 'history.ndjson');
+      const stored = existsSync(historyFile) ? parseHistory(readFileSync(historyFile, 'utf8')) : { records: [], problems: [] };
+      for (const p of stored.problems) warn(`${historyFile} ${p} (line skipped)`);
+      const history = mergeHistory(stored.records, records);
+      const trends = analyse(history, date, options);
+      const verdicts: Verdict[] = records.map((r) => r.verdict);
+      const verdict: Verdict = stopped !== undefined || verdicts.includes('unknown') ? (verdicts.includes('fail') ? 'fail' : 'unknown') : verdicts.includes('fail') ? 'fail' : 'pass';
+
+      writeFileAtomic(historyFile, formatHistory(history));
+      writeFileAtomic(join(nightDir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
+      const news = trendLines(trends);
+      const md = markdownSummary(`nomad-lab nightly ${date}`, entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(nightDir, join(e.runDir, 'report.html')) })));
+      writeFileAtomic(join(nightDir, 'summary.md'), `${md}${news.length > 0 ? `\n### Trends\n\n${news.map((l) => `- ${l}`).join('\n')}\n` : ''}`);
+      writeFileAtomic(join(nightDir, 'nightly.json'), `${JSON.stringify({ date, verdict, versions, records, trends }, null, 2)}\n`);
+      const windowDates = new Set([date, ...trends.previousNights]);
+      writeFileAtomic(
+        join(nightDir, 'index.html'),
+        renderNightIndex({ date, verdict, versions, tonight: records, trends, history: history.filter((r) => windowDates.has(r.date)), junit: 'junit.xml', summary: 'summary.md' }),
+      );
+      writeFileAtomic(join(root, 'index.html'), renderNightsIndex(history));
+
+      out('');
+      out(`nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown`);
+      for (const l of news) out(`  ${l}`);
+      if (news.length === 0) out('  nothing new against earlier nights');
+      out(`nightly report: ${join(nightDir, 'index.html')}`);
+      if (stopped !== undefined) throw stopped;
+      return verdict === 'pass' ? ExitCode.pass : verdict === 'fail' ? ExitCode.fail : ExitCode.infra;
+    });
+  });
+
+await program.parseAsync(process.argv).catch((error: unknown) => {
+  process.exitCode = error instanceof CommanderError && error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
+});

@@ -1,0 +1,41 @@
+// A Markdown summary for CI job summaries ($GITHUB_STEP_SUMMARY): one row per run with verdict,
+// wall time, detection and reconnect times, and the checker's reasons under the table. Pure.
+import type { RunResult } from './result.ts';
+
+export interface SummaryRow {
+  result: RunResult;
+  /** Wall time of the run as the caller measured it; else the trace's total. */
+  wallSeconds?: number;
+  /** Link to the run's report.html, relative to where the summary is read. */
+  link?: string;
+}
+
+const phase = (r: RunResult, name: string) => r.timings.find((t) => t.phase === name)?.seconds;
+const secs = (s: number | undefined) => (s === undefined ? '–' : `${s.toFixed(1)} s`);
+const icon = { pass: '✅ PASS', fail: '❌ FAIL', unknown: '⚠️ UNKNOWN' } as const;
+// Table cells hold no pipes or line breaks.
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+
+export const detectionSeconds = (r: RunResult) => phase(r, 'partition -> alloc unknown');
+export const reconnectSeconds = (r: RunResult) => phase(r, 'heal -> Reconnected');
+export const wallOf = (row: SummaryRow) => row.wallSeconds ?? phase(row.result, 'total');
+
+export function markdownSummary(title: string, rows: SummaryRow[]): string {
+  const lines = [`## ${title}`, ''];
+  const count = (v: string) => rows.filter((x) => x.result.verdict === v).length;
+  lines.push(`${rows.length} run(s): ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown.`, '');
+  lines.push('| scenario | Nomad | verdict | wall | partition → unknown | heal → Reconnected |', '| --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) {
+    const r = row.result;
+    const name = row.link ? `[${cell(r.scenario)}](${row.link})` : cell(r.scenario);
+    lines.push(`| ${name} | ${cell(r.nomad?.version ?? '?')} | ${icon[r.verdict]} | ${secs(wallOf(row))} | ${secs(detectionSeconds(r))} | ${secs(reconnectSeconds(r))} |`);
+  }
+  const failing = rows.filter((x) => x.result.verdict !== 'pass');
+  if (failing.length > 0) {
+    lines.push('', '### Reasons', '');
+    for (const { result: r } of failing) {
+      for (const x of r.reasons) lines.push(`- **${cell(r.scenario)}** (Nomad ${cell(r.nomad?.version ?? '?')}), ${x.check}: ${cell(x.detail)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

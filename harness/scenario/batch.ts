@@ -1,0 +1,57 @@
+// Runs a list of scenario runs one after another, sharing a lab while the topology fits, and tears
+// down whatever lab it left up when it stops (done, error or Ctrl-C). Used by `scenario --all` and
+// by the nightly run.
+import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
+import { teardownLab } from '../lab/teardown.ts';
+import { formatSummary } from '../report/terminal.ts';
+import type { CatalogEntry } from './catalog-run.ts';
+import { runScenario, type RunOptions } from './run.ts';
+import type { Scenario } from './types.ts';
+
+export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'jobFile' | 'record' | 'reportsDir' | 'signal' | 'log' | 'waiting' | 'keep'> {
+  labName?: string;
+  /** A new lab for every run instead of reusing one while the topology fits. */
+  freshLabs?: boolean;
+  /** Prints each run's terminal summary. */
+  print: (text: string) => void;
+  /** Prints a header before each run of several. */
+  header?: (text: string) => void;
+}
+
+const sameLab = (a: Scenario, b: Scenario | undefined) => b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients;
+
+export async function runBatch(plan: Array<{ scenario: Scenario; round: number }>, options: BatchOptions): Promise<CatalogEntry[]> {
+  const { signal, log } = options;
+  const entries: CatalogEntry[] = [];
+  const many = plan.length > 1 && options.freshLabs !== true;
+  const rounds = Math.max(...plan.map((p) => p.round));
+  try {
+    for (const [i, { scenario, round }] of plan.entries()) {
+      signal.throwIfAborted();
+      if (plan.length > 1) options.header?.(`=== ${scenario.name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
+      const started = Date.now();
+      const { result, runDir } = await runScenario(scenario, {
+        keep: options.keep,
+        signal,
+        log,
+        ...(options.record === undefined ? {} : { record: options.record }),
+        ...(options.waiting === undefined ? {} : { waiting: options.waiting }),
+        ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
+        ...(options.jobFile === undefined ? {} : { jobFile: options.jobFile }),
+        ...(options.reportsDir === undefined ? {} : { reportsDir: options.reportsDir }),
+        ...(options.labName !== undefined ? { labName: options.labName } : many ? { labName: 'sc-catalog' } : {}),
+        // Shared labs: the next run reuses this one when the topology fits.
+        ...(many ? { reuseLab: { reuse: i > 0 && sameLab(scenario, plan[i - 1]?.scenario), leaveUp: sameLab(scenario, plan[i + 1]?.scenario) } } : {}),
+      });
+      options.print(formatSummary(result, runDir));
+      entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
+    }
+  } finally {
+    // A run that left its lab up for the next one, and then no next one came (Ctrl-C, an error).
+    for (const lab of listLabs()) {
+      const state = readState(lab);
+      if (state && ownedByThisProcess(state)) await teardownLab(lab, state.plan, log);
+    }
+  }
+  return entries;
+}

@@ -1,0 +1,136 @@
+// Unit: the HTML report of committed real runs: what the timeline holds (lanes, segments, fault
+// windows, bounds), that rendering is deterministic, that the page is self-contained and leads with
+// the verdict, and the Markdown summary. Browser checks of the drawn page are in test/browser.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { timelineSvg } from '../../harness/report/chart.ts';
+import { renderRunReport } from '../../harness/report/html.ts';
+import { markdownSummary } from '../../harness/report/markdown.ts';
+import type { RunResult } from '../../harness/report/result.ts';
+import { buildTimeline } from '../../harness/report/timeline.ts';
+import { writeRunReports } from '../../harness/report/write.ts';
+import { normalise } from '../../harness/trace/normalise.ts';
+import { readTrace } from '../../harness/trace/writer.ts';
+import { repoRoot } from '../../harness/config/paths.ts';
+import { run } from '../../harness/exec/local.ts';
+
+const runs = join(import.meta.dirname, '..', 'fixtures', 'runs');
+const load = (name: string) => {
+  const trace = readTrace(join(runs, name, 'trace.ndjson'));
+  const result = JSON.parse(readFileSync(join(runs, name, 'result.json'), 'utf8')) as RunResult;
+  return { trace, result, timeline: buildTimeline(trace, result) };
+};
+const scratch = mkdtempSync(join(tmpdir(), 'nomad-lab-report-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('the timeline of a run', () => {
+  const { trace, timeline: tl } = load('spread-pass');
+
+  it('has one lane per allocation role, then one per node, named as the checker names them', () => {
+    const n = normalise(trace);
+    expect(tl.lanes.filter((l) => l.kind === 'alloc').map((l) => l.name)).toEqual(n.allocs.map((a) => a.role));
+    expect(tl.lanes.filter((l) => l.kind === 'node').map((l) => l.name)).toEqual([...n.nodes.keys()].sort());
+    expect(tl.lanes.map((l) => l.kind)).toEqual(['alloc', 'alloc', 'alloc', 'node', 'node']);
+  });
+
+  it("the original's segments read running, unknown, running; unknown starts inside the partition window", () => {
+    const lane = tl.lanes.findIndex((l) => l.name === 'cache[0]#1');
+    const segs = tl.segments.filter((s) => s.lane === lane);
+    expect(segs.map((s) => s.status).filter((s, i, a) => s !== a[i - 1])).toEqual(['pending', 'running', 'unknown', 'running']);
+    const [window] = tl.windows;
+    expect(window).toMatchObject({ kind: 'partition', host: 'client2', healed: true });
+    const unknown = segs.find((s) => s.status === 'unknown')!;
+    expect(unknown.from).toBeGreaterThan(window!.from);
+    expect(unknown.from).toBeLessThan(window!.to);
+    // Segments of a lane tile it: each ends where the next begins.
+    for (let i = 1; i < segs.length; i++) expect(segs[i]!.from).toBe(segs[i - 1]!.to);
+  });
+
+  it('the node lane: registered (initializing, ready), disconnected, then initializing again (strict reconnect), then ready', () => {
+    const lane = tl.lanes.findIndex((l) => l.name === 'client2');
+    expect(tl.segments.filter((s) => s.lane === lane).map((s) => s.status)).toEqual(['initializing', 'ready', 'disconnected', 'initializing', 'ready']);
+  });
+
+  it('marks the Reconnected task event after the heal, and the key metric goes 0 -> 1 -> 0', () => {
+    const reconnected = tl.markers.filter((m) => m.type === 'Reconnected');
+    expect(reconnected).toHaveLength(1);
+    expect(reconnected[0]!.t).toBeGreaterThan(tl.windows[0]!.to);
+    expect(tl.metric?.points.map(([, v]) => v).filter((v, i, a) => v !== a[i - 1])).toEqual([0, 1, 0]);
+  });
+
+  it('draws each timer bound from the fault its phase is measured from', () => {
+    const unknown = tl.bounds.find((b) => b.phase === 'partition -> alloc unknown')!;
+    expect(unknown.t).toBeCloseTo(tl.windows[0]!.from + unknown.seconds, 2);
+    const reconnect = tl.bounds.find((b) => b.phase === 'heal -> Reconnected')!;
+    expect(reconnect.t).toBeCloseTo(tl.windows[0]!.to + reconnect.seconds, 2);
+  });
+
+  it('a run where the allocation was lost shows lost and the node down, not unknown', () => {
+    const { timeline } = load('spread-without-disconnect');
+    const statuses = timeline.segments.filter((s) => s.lane === 0).map((s) => s.status);
+    expect(statuses).toContain('lost');
+    expect(statuses).not.toContain('unknown');
+  });
+});
+
+describe('report.html', () => {
+  it('renders the same bytes twice in one process (no instance counters, no clock)', () => {
+    const { result, timeline } = load('spread-pass');
+    const a = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files: ['trace.ndjson'] });
+    const b = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files: ['trace.ndjson'] });
+    expect(a).toBe(b);
+  });
+
+  it('is self-contained: no address outside the file; the verdict banner comes first', () => {
+    const { result, timeline } = load('spread-without-disconnect');
+    const html = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files: ['trace.ndjson', 'logs/client1.log'] });
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html).not.toMatch(/@import|url\(http/);
+    expect(html.indexOf('class="banner fail"')).toBeGreaterThan(0);
+    expect(html.indexOf('class="banner fail"')).toBeLessThan(html.indexOf('<h2>Timeline</h2>'));
+    expect(html).toContain('expected unknown after running, observed lost');
+    expect(html).toContain('href="logs/client1.log"');
+  });
+
+  it('escapes what came from the run (a reason with markup stays text)', () => {
+    const { result, timeline } = load('spread-pass');
+    const hostile = { ...result, verdict: 'fail' as const, reasons: [{ check: 'x', verdict: 'fail' as const, detail: '<img src=x onerror=alert(1)>', source: 's' }] };
+    const html = renderRunReport({ result: hostile, timeline, svg: '', files: [] });
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toContain('<img src=x');
+  });
+
+  it('`npm run report -- <run-dir>` re-renders the file byte for byte', async () => {
+    const dir = join(scratch, 'spread-pass');
+    cpSync(join(runs, 'spread-pass'), dir, { recursive: true });
+    const first = readFileSync(writeRunReports(dir), 'utf8');
+    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), dir], { check: false, cwd: repoRoot });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(join(dir, 'report.html'));
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toBe(first);
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain('| spread | 1.6.0 | ✅ PASS |');
+  });
+
+  it('`npm run report` on a directory that is not a run: a clear message, exit 2, no stack trace', async () => {
+    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), scratch], { check: false, cwd: repoRoot });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${scratch} is not a run directory (it needs result.json and trace.ndjson)`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the Markdown summary', () => {
+  it('one row per run with verdict and timings; the reasons of runs that did not pass under it', () => {
+    const pass = load('spread-pass').result;
+    const fail = load('spread-without-disconnect').result;
+    const md = markdownSummary('nightly', [{ result: pass, wallSeconds: 33.04, link: 'spread/a/report.html' }, { result: fail }]);
+    expect(md).toContain('| [spread](spread/a/report.html) | 1.6.0 | ✅ PASS | 33.0 s | 8.9 s | 16.0 s |');
+    expect(md).toMatch(/\| spread \| 1\.6\.0 \| ❌ FAIL \| [\d.]+ s \| – \| – \|/);
+    expect(md).toContain('2 run(s): 1 pass, 1 fail, 0 unknown.');
+    expect(md).toContain('### Reasons');
+    expect(md).toContain('expected unknown after running, observed lost');
+    expect(markdownSummary('all good', [{ result: pass }])).not.toContain('### Reasons');
+  });
+});
