@@ -6,12 +6,21 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --browser) browser=1 ;;   # the test command: Chromium for the browser tests of the HTML report
+    *) echo "setup: unknown option $arg (known: --quiet, --browser)" >&2; exit 2 ;;
+  esac
+done
 say() { [[ $quiet == 1 ]] || echo "setup: $*"; }
 act() { echo "setup: $*"; }   # always printed: setup is about to change the machine
 
-# Debian packages the lab needs. iproute2/util-linux are on a fresh machine but listed for clarity.
+# Debian packages the lab needs (iproute2/util-linux are on a fresh machine but listed for clarity);
+# with --browser also Chromium and a font, for the browser tests of the HTML report.
 apt_packages=(iptables ansible-core iproute2 util-linux procps psmisc)
+((browser)) && apt_packages+=(chromium fonts-liberation)
 missing=()
 for p in "${apt_packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

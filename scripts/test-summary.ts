@@ -1,6 +1,6 @@
 // Reads vitest's JSON report and prints the closing line `N passed, N failed, N skipped`.
-// Under CI=true it fails the run when no lab test ran or any lab test was skipped: a lab suite that
-// silently skips (not root, no Nomad) must not pass as green.
+// Under CI=true it fails the run when no lab or browser test ran or any was skipped: a suite that
+// silently skips (not root, no Nomad, no Chromium) must not pass as green.
 import { existsSync, readFileSync } from 'node:fs';
 
 interface Assertion {
@@ -19,22 +19,24 @@ if (!existsSync(file)) {
 } else {
   const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
   const count = { passed: 0, failed: 0, skipped: 0 };
-  const lab = { passed: 0, failed: 0, skipped: 0 };
+  const required = { lab: { passed: 0, failed: 0, skipped: 0 }, browser: { passed: 0, failed: 0, skipped: 0 } };
   for (const suite of report.testResults) {
-    const isLab = suite.name.includes('/test/lab/');
+    const kind = suite.name.includes('/test/lab/') ? 'lab' : suite.name.includes('/test/browser/') ? 'browser' : undefined;
     for (const a of suite.assertionResults) {
       const k = a.status === 'passed' ? 'passed' : a.status === 'failed' ? 'failed' : 'skipped';
       count[k]++;
-      if (isLab) lab[k]++;
+      if (kind) required[kind][k]++;
     }
   }
   const problems: string[] = [];
   const ci = process.env['CI'] === 'true';
-  if (lab.passed + lab.failed === 0) problems.push('no lab test ran');
-  if (lab.skipped > 0) problems.push(`${lab.skipped} lab test(s) skipped`);
-  process.stdout.write(`lab tests: ${lab.passed} passed, ${lab.failed} failed, ${lab.skipped} skipped\n`);
+  for (const [kind, c] of Object.entries(required)) {
+    if (c.passed + c.failed === 0) problems.push(`no ${kind} test ran`);
+    if (c.skipped > 0) problems.push(`${c.skipped} ${kind} test(s) skipped`);
+    process.stdout.write(`${kind} tests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`);
+  }
   if (problems.length > 0) {
-    process.stdout.write(`${ci ? 'FAIL' : 'warning'}: ${problems.join('; ')}${ci ? ' (CI requires the lab suite to run as root)' : ' (run as root to include them)'}\n`);
+    process.stdout.write(`${ci ? 'FAIL' : 'warning'}: ${problems.join('; ')}${ci ? ' (CI requires the lab suite, as root, and the browser suite)' : ' (run as root to include the lab suite)'}\n`);
   }
   process.stdout.write(`${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`);
   process.exitCode = vitestRc !== 0 ? vitestRc : ci && problems.length > 0 ? 1 : 0;

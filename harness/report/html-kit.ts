@@ -44,6 +44,7 @@ code, pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, monospace; }
 pre { background: #fff; border: 1px solid #e1e4e8; padding: 8px; overflow-x: auto; }
 .chart { background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; padding: 6px; position: relative; }
 .chart svg { width: 100%; height: auto; display: block; }
+.chart svg text { pointer-events: none; }
 .legend span { display: inline-flex; align-items: center; gap: 4px; margin-right: 12px; font-size: 12px; }
 .legend i { width: 14px; height: 10px; display: inline-block; border-radius: 2px; }
 #tip { position: absolute; pointer-events: none; background: #1f2328; color: #fff; padding: 4px 8px; border-radius: 4px; font-size: 12px; display: none; max-width: 420px; white-space: pre-line; }
