@@ -54,5 +54,7 @@ if [[ -n "${NOMAD_BINARY:-}" ]]; then
 elif command -v nomad >/dev/null 2>&1; then
   say "using nomad on PATH: $(command -v nomad)"
 else
-  bash "$here/scripts/build-nomad.sh" ${1:+"$1"}
+  build_args=()
+  ((quiet)) && build_args+=(--quiet)
+  bash "$here/scripts/build-nomad.sh" "${build_args[@]}"
 fi
