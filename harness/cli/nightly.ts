@@ -104,21 +104,25 @@ const program = new Command('nightly')
       try {
         for (const b of binaries) {
           info(`=== Nomad ${b.nomad.version} (${b.nomad.path})`);
-          const done = await runBatch(
-            scenarios.map((scenario) => ({ scenario, round: 1 })),
-            {
-              keep: false,
-              signal,
-              log: info,
-              waiting,
-              print: out,
-              header: info,
-              nomad: b.nomad.path,
-              reportsDir: join(nightDir, 'runs', b.nomad.version),
-              ...(flags.lab === undefined ? {} : { labName: flags.lab }),
-            },
-          );
-          entries.push(...done.map((e) => ({ ...e, version: b.nomad.version })));
+          const done: CatalogEntry[] = [];
+          const plan = scenarios.map((scenario) => ({ scenario, round: 1 }));
+          const batch = {
+            keep: false,
+            signal,
+            log: info,
+            waiting,
+            print: out,
+            header: info,
+            nomad: b.nomad.path,
+            reportsDir: join(nightDir, 'runs', b.nomad.version),
+            ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+          };
+          try {
+            await runBatch(plan, batch, done);
+          } finally {
+            // The runs this binary finished, also when the batch was interrupted half-way.
+            entries.push(...done.map((e) => ({ ...e, version: b.nomad.version })));
+          }
         }
       } catch (error) {
         // Write the night with what ran, then let the error (or the signal) decide the exit.

@@ -2,7 +2,7 @@
 // result.json and trace, offline. The same inputs give the same bytes.
 import { Command, CommanderError } from 'commander';
 import { writeRunReports } from '../report/write.ts';
-import { ExitCode } from '../util/errors.ts';
+import { describeError, ExitCode } from '../util/errors.ts';
 import { out } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
@@ -13,8 +13,17 @@ const program = new Command('report')
   .showHelpAfterError('(run with --help for usage)')
   .action(async (dirs: string[]) => {
     await runCommand(async () => {
-      for (const dir of dirs) out(writeRunReports(dir));
-      return ExitCode.pass;
+      // One bad directory does not stop the others; it makes the exit code 2.
+      let failed = 0;
+      for (const dir of dirs) {
+        try {
+          out(writeRunReports(dir));
+        } catch (error) {
+          failed++;
+          process.stderr.write(`error: ${describeError(error)}\n`);
+        }
+      }
+      return failed === 0 ? ExitCode.pass : ExitCode.infra;
     });
   });
 

@@ -134,10 +134,13 @@ export function parseHistory(text: string): { records: NightRecord[]; problems: 
   return { records, problems };
 }
 
-/** Tonight's records replace any earlier records of the same date (a re-run night). */
+/**
+ * Tonight's records replace earlier records of the same date, scenario and version (a re-run);
+ * what tonight did not run again is kept.
+ */
 export function mergeHistory(history: NightRecord[], tonight: NightRecord[]): NightRecord[] {
-  const dates = new Set(tonight.map((r) => r.date));
-  return [...history.filter((r) => !dates.has(r.date)), ...tonight].sort((a, b) => a.date.localeCompare(b.date));
+  const rerun = new Set(tonight.map((r) => `${r.date}\u0000${keyOf(r)}`));
+  return [...history.filter((r) => !rerun.has(`${r.date}\u0000${keyOf(r)}`)), ...tonight].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 }
 
 export const formatHistory = (records: NightRecord[]): string => records.map((r) => JSON.stringify(r)).join('\n') + (records.length > 0 ? '\n' : '');

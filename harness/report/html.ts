@@ -59,7 +59,7 @@ export function renderRunReport({ result: r, timeline: tl, svg, files }: RunRepo
   }
 
   parts.push('<h2>Timeline</h2>');
-  parts.push(`<p class="muted">One lane per allocation role and per client node; segments coloured by status, fault windows shaded. Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).</p>`);
+  parts.push(`<p class="muted">One lane per allocation role and per client node; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`);
   parts.push(legend(tl));
   parts.push(`<div class="chart" id="timeline">${svg}<div id="tip"></div></div>`);
 

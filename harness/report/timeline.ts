@@ -2,7 +2,7 @@
 // segments, fault windows, task-event markers, the key metric as steps, and the timer bounds. Times
 // are seconds since the first trace event. A pure function of the trace and the stored result.
 import { firstFault } from '../check/checker.ts';
-import { normalise, type Normalised } from '../trace/normalise.ts';
+import { byCodePoint, normalise, type Normalised } from '../trace/normalise.ts';
 import type { FaultKind, Positioned } from '../trace/types.ts';
 import type { RunResult } from './result.ts';
 
@@ -101,9 +101,10 @@ function faultWindows(n: Normalised, rel: (t: number) => number, end: number): F
 
 export function buildTimeline(trace: Positioned[], result: RunResult): Timeline {
   const n = normalise(trace);
-  const t0 = n.first;
+  // A run that stopped before its first event still gets a (empty) timeline.
+  const t0 = Number.isFinite(n.first) ? n.first : 0;
   const rel = (t: number) => round((t - t0) / 1000);
-  const end = rel(n.last);
+  const end = Number.isFinite(n.last) ? rel(n.last) : 0;
   const lanes: Lane[] = [];
   const segments: Segment[] = [];
   const markers: Marker[] = [];
@@ -127,7 +128,7 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
       markers.push({ lane, t: rel(e.Time / 1e6), type: e.Type, task: e.task, message: e.DisplayMessage ?? e.Message ?? '' });
     }
   }
-  for (const node of [...n.nodes.values()].sort((x, y) => x.host.localeCompare(y.host))) {
+  for (const node of [...n.nodes.values()].sort((x, y) => byCodePoint(x.host, y.host))) {
     const lane = lanes.push({ kind: 'node', name: node.host, label: `node ${node.host}` }) - 1;
     let current: Segment | undefined;
     for (const o of node.observations) {
@@ -138,7 +139,7 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
       segments.push(current);
     }
   }
-  markers.sort((x, y) => x.lane - y.lane || x.t - y.t || x.type.localeCompare(y.type));
+  markers.sort((x, y) => x.lane - y.lane || x.t - y.t || byCodePoint(x.type, y.type));
 
   // The key gauge for the run's job, summed over its task groups, as a step line.
   const job = n.run?.job;

@@ -20,9 +20,12 @@ export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'jobFile' | 're
 
 const sameLab = (a: Scenario, b: Scenario | undefined) => b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients;
 
-export async function runBatch(plan: Array<{ scenario: Scenario; round: number }>, options: BatchOptions): Promise<CatalogEntry[]> {
+/**
+ * Runs the plan; each finished run is pushed to `entries` as it ends, so a caller that catches an
+ * interruption still has the runs done so far.
+ */
+export async function runBatch(plan: Array<{ scenario: Scenario; round: number }>, options: BatchOptions, entries: CatalogEntry[] = []): Promise<CatalogEntry[]> {
   const { signal, log } = options;
-  const entries: CatalogEntry[] = [];
   const many = plan.length > 1 && options.freshLabs !== true;
   const rounds = Math.max(...plan.map((p) => p.round));
   try {

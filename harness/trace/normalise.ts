@@ -69,6 +69,9 @@ export interface Normalised {
   last: number;
 }
 
+/** String order that does not depend on the machine's locale (reports must render the same everywhere). */
+export const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** "spread.cache[0]" -> { group: "cache", index: 0 } */
 export function parseAllocName(name: string): { group: string; index: number } | undefined {
   const m = /\.([^.[\]]+)\[(\d+)\]$/.exec(name);
@@ -150,7 +153,7 @@ export function normalise(trace: Positioned[]): Normalised {
       final: entry.final,
     });
   }
-  allocs.sort((a, b) => a.role.localeCompare(b.role));
+  allocs.sort((a, b) => byCodePoint(a.role, b.role));
 
   const series = new Map<string, MetricSeries>();
   for (const e of trace) {

@@ -1,9 +1,9 @@
-// Lab (root, real agents; the longest lab test, about 4 minutes): two nights of `npm run nightly`.
+// Lab (root, real agents; the longest lab test, about 5 minutes): two nights of `npm run nightly`.
 // Night 1 runs the whole catalog in reverse order on the pinned Nomad: every scenario passes, every
 // run has its report, the night has its index, JUnit, Markdown summary and history. Night 2 runs
 // spread against a scenario file whose expectation is wrong on purpose (the original "never goes
 // unknown"), so the real run fails: the nightly exits 1, still writes everything, and flags spread
-// as newly failing.
+// as newly failing. Night 3 is interrupted during its second run: it keeps the first.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { scenarioNames } from '../../harness/scenario/load.ts';
-import { isRoot, ownsLab } from './support.ts';
+import { isRoot, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const lab = 't-cat';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-nightly-'));
@@ -87,6 +87,22 @@ describe.skipIf(!isRoot)('two nights of the nightly run on real agents', () => {
     const all = readFileSync(join(root, 'index.html'), 'utf8');
     expect(all.indexOf('2026-01-02/index.html')).toBeLessThan(all.indexOf('2026-01-01/index.html'));
     expect(readdirSync(root).sort()).toEqual(['2026-01-01', '2026-01-02', 'history.ndjson', 'index.html']);
+    expect(await auditLeaks(lab)).toEqual([]);
+  }, 300_000);
+
+  it('Ctrl-C during the second run: the night is written with the run that finished, the lab torn down, exit 2', async () => {
+    const running = startLabCli(['--lab', lab, '--reports', reports, '--date', '2026-01-03', '--scenarios', 'control,spread'], join(repoRoot, 'harness', 'cli', 'nightly.ts'));
+    await waitForOutput(running, /=== spread/, 240_000);
+    running.child.kill('SIGINT');
+    const { code } = await running.exited;
+    expect(code, running.stderr().slice(-2000)).toBe(2);
+    const night = JSON.parse(readFileSync(join(root, '2026-01-03', 'nightly.json'), 'utf8')) as { verdict: string; records: Array<{ scenario: string; verdict: string }> };
+    expect(night.verdict).toBe('unknown');
+    expect(night.records.map((r) => `${r.scenario} ${r.verdict}`)).toEqual(['control pass']);
+    expect(history().filter((x) => x.date === '2026-01-03').map((x) => x.scenario)).toEqual(['control']);
+    // Earlier nights untouched.
+    expect(history().filter((x) => x.date === '2026-01-01')).toHaveLength(names.length);
+    expect(readFileSync(join(root, '2026-01-03', 'index.html'), 'utf8')).toContain('class="banner unknown"');
     expect(await auditLeaks(lab)).toEqual([]);
   }, 300_000);
 });

@@ -113,11 +113,23 @@ describe('report.html', () => {
     expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain('| spread | 1.6.0 | ✅ PASS |');
   });
 
-  it('`npm run report` on a directory that is not a run: a clear message, exit 2, no stack trace', async () => {
-    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), scratch], { check: false, cwd: repoRoot });
+  it('`npm run report` on a directory that is not a run: a clear message, exit 2, no stack trace; the next directory still renders', async () => {
+    const good = join(scratch, 'after-a-bad-one');
+    cpSync(join(runs, 'spread-without-disconnect'), good, { recursive: true });
+    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), scratch, good], { check: false, cwd: repoRoot });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${scratch} is not a run directory (it needs result.json and trace.ndjson)`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout.trim()).toBe(join(good, 'report.html'));
+  });
+
+  it('a run that stopped before its first trace event still gets a report', () => {
+    const { result } = load('spread-pass');
+    const timeline = buildTimeline([], { ...result, verdict: 'unknown' });
+    expect(timeline).toMatchObject({ t0: 0, end: 0, lanes: [], segments: [], windows: [] });
+    const html = renderRunReport({ result: { ...result, verdict: 'unknown' }, timeline, svg: timelineSvg(timeline), files: [] });
+    expect(html).toContain('class="banner unknown"');
+    expect(html).toContain('The trace holds no event.');
   });
 });
 

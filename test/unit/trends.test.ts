@@ -70,6 +70,10 @@ describe('nightly trends', () => {
     const first = [rec('2026-01-01', 'spread', 'pass'), rec('2026-01-02', 'spread', 'fail')];
     const merged = mergeHistory(first, [rec('2026-01-02', 'spread', 'pass')]);
     expect(merged.map((r) => `${r.date} ${r.verdict}`)).toEqual(['2026-01-01 pass', '2026-01-02 pass']);
+    // A partial re-run of a night replaces only what it ran again.
+    const night = [rec('2026-01-03', 'spread', 'fail'), rec('2026-01-03', 'control', 'pass'), rec('2026-01-03', 'spread', 'pass', { version: '1.10.5' })];
+    const partial = mergeHistory(night, [rec('2026-01-03', 'spread', 'pass')]);
+    expect(partial.map((r) => `${r.scenario} ${r.version} ${r.verdict}`).sort()).toEqual(['control 1.6.0 pass', 'spread 1.10.5 pass', 'spread 1.6.0 pass']);
     const parsed = parseHistory(`${formatHistory(merged)}not json\n{"date":"yesterday","scenario":"x","version":"1"}\n`);
     expect(parsed.records).toEqual(merged);
     expect(parsed.problems).toHaveLength(2);
