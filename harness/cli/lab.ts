@@ -26,6 +26,7 @@ const labOptions = (cmd: Command) =>
     .addOption(new Option('--servers <n>', `number of servers (default ${DEFAULTS.servers})`))
     .addOption(new Option('--clients <n>', `number of clients (default ${DEFAULTS.clients})`))
     .option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)')
+    .option('--client-datacenters <list>', 'datacenter per client, in order, e.g. dc1,dc2,dc2 (default: all in dc1)')
     .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
 
 labOptions(program.command('up'))
@@ -153,11 +154,12 @@ export function formatStatus(s: LabStatus): string {
     `subnet ${s.subnet} on bridge ${s.bridge}; Nomad ${s.nomadVersionReported ?? s.nomad.version} from ${s.nomad.path} (${s.nomad.source})`,
   ];
   if (s.apiError) head.push(`API: ${s.apiError}`);
-  const rows = [['HOST', 'ROLE', 'ADDRESS', 'NETNS', 'PID', 'AGENT', 'NODE ID', 'STATUS']];
+  const rows = [['HOST', 'ROLE', 'DC', 'ADDRESS', 'NETNS', 'PID', 'AGENT', 'NODE ID', 'STATUS']];
   for (const h of s.hosts) {
     rows.push([
       h.name,
       h.role,
+      h.datacenter + (h.nodeDatacenter !== undefined && h.nodeDatacenter !== h.datacenter ? ` (Nomad says ${h.nodeDatacenter})` : ''),
       h.ip,
       h.netns + (h.agent === 'running' && !h.netnsOk ? ' (MISMATCH)' : ''),
       String(h.pid ?? '-'),

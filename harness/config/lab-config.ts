@@ -14,6 +14,7 @@ export interface LabFile {
   clients?: number;
   subnet?: string;
   datacenter?: string;
+  clientDatacenters?: string[];
   nomad?: string;
   agentVars?: AgentVars;
 }
@@ -24,6 +25,8 @@ export interface LabFlags {
   servers?: string;
   clients?: string;
   subnet?: string;
+  /** Comma-separated datacenter per client, in order: `dc1,dc2,dc2`. */
+  clientDatacenters?: string;
   nomad?: string;
 }
 
@@ -56,6 +59,8 @@ export function resolveLabConfig(flags: LabFlags, env: NodeJS.ProcessEnv = proce
     clients: count('clients', flags.clients) ?? file.clients ?? DEFAULTS.clients,
     datacenter: file.datacenter ?? DEFAULTS.datacenter,
   };
+  const dcs = flags.clientDatacenters !== undefined ? flags.clientDatacenters.split(',').map((d) => d.trim()) : file.clientDatacenters;
+  if (dcs !== undefined && dcs.length > 0) spec.clientDatacenters = dcs;
   const subnet = flags.subnet ?? file.subnet;
   if (subnet !== undefined) spec.subnet = subnet;
   const nomad =

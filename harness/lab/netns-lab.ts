@@ -186,6 +186,10 @@ async function waitReady(plan: LabPlan, state: LabState, options: UpOptions): Pr
 export interface HostStatus {
   name: string;
   role: string;
+  /** The datacenter the lab plans for the host. */
+  datacenter: string;
+  /** The datacenter Nomad reports for a client's node. */
+  nodeDatacenter: string | undefined;
   ip: string;
   netns: string;
   pid: number | undefined;
@@ -232,6 +236,8 @@ export async function labStatus(name: string): Promise<LabStatus | undefined> {
     return {
       name: h.name,
       role: h.role,
+      datacenter: h.datacenter,
+      nodeDatacenter: node?.Datacenter,
       ip: h.ip,
       netns: h.netns,
       pid: agent?.pid,

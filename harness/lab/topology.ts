@@ -18,7 +18,10 @@ export interface LabSpec {
   clients: number;
   /** A /24 inside LAB_RANGE; derived from the name when absent. */
   subnet?: string;
+  /** Datacenter of the servers, and of every client not named in clientDatacenters. */
   datacenter: string;
+  /** Datacenter per client, in order (client1 first); shorter lists leave the rest in `datacenter`. */
+  clientDatacenters?: string[];
 }
 
 export interface HostPlan {
@@ -48,6 +51,7 @@ export interface LabPlan {
 }
 
 const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const DATACENTER = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function labId(name: string): string {
   return NAME_PREFIX + createHash('sha256').update(name).digest('hex').slice(0, 5);
@@ -111,6 +115,11 @@ export function planLab(spec: LabSpec): LabPlan {
   if (!Number.isInteger(spec.clients) || spec.clients < 1 || spec.clients > 200) {
     throw new UsageError(`clients must be a whole number from 1 to 200, got ${spec.clients}`);
   }
+  const dcs = spec.clientDatacenters ?? [];
+  if (dcs.length > spec.clients) throw new UsageError(`${dcs.length} client datacenters given for ${spec.clients} client(s)`, 'give at most one datacenter per client, in order (client1 first)');
+  for (const dc of [spec.datacenter, ...dcs]) {
+    if (!DATACENTER.test(dc)) throw new UsageError(`invalid datacenter name ${JSON.stringify(dc)}`, 'use letters, digits, "-" and "_"');
+  }
   const subnet = spec.subnet ?? defaultSubnet(spec.name);
   const c = parseCidr(subnet);
   if (!c || c.prefixLength !== 24 || (c.base & 255) !== 0 || !cidrContains(LAB_RANGE, formatIpv4(c.base))) {
@@ -121,7 +130,7 @@ export function planLab(spec: LabSpec): LabPlan {
   const hosts: HostPlan[] = [];
   // Servers at .11 and up, as in the seed's Vagrant lab (192.168.56.11); clients at .21 and up.
   for (let i = 1; i <= spec.servers; i++) hosts.push(host(id, 'server', i, at(10 + i), spec.datacenter));
-  for (let i = 1; i <= spec.clients; i++) hosts.push(host(id, 'client', i, at(20 + i), spec.datacenter));
+  for (let i = 1; i <= spec.clients; i++) hosts.push(host(id, 'client', i, at(20 + i), dcs[i - 1] ?? spec.datacenter));
   const plan: LabPlan = {
     id,
     name: spec.name,

@@ -18,7 +18,8 @@ export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'jobFile' | 're
   header?: (text: string) => void;
 }
 
-const sameLab = (a: Scenario, b: Scenario | undefined) => b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients;
+const sameLab = (a: Scenario, b: Scenario | undefined) =>
+  b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients && (a.lab.clientDatacenters ?? []).join() === (b.lab.clientDatacenters ?? []).join();
 
 /**
  * Runs the plan; each finished run is pushed to `entries` as it ends, so a caller that catches an

@@ -83,6 +83,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     name: labName,
     servers: String(scenario.lab.servers),
     clients: String(scenario.lab.clients),
+    ...(scenario.lab.clientDatacenters === undefined ? {} : { clientDatacenters: scenario.lab.clientDatacenters.join(',') }),
     ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
   });
   let timers: Timers = { minHeartbeatTtl: 2, heartbeatGrace: 2 };

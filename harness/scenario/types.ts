@@ -39,7 +39,7 @@ export interface Scenario {
   name: string;
   summary: string;
   source?: string;
-  lab: { servers: number; clients: number };
+  lab: { servers: number; clients: number; clientDatacenters?: string[] };
   /** Job spec under jobs/ and the job's ID. */
   job: { file: string; id: string };
   /** Roles the phase timings speak of. */

@@ -1,9 +1,11 @@
 // Unit: lab file validation (ajv + yaml, line numbers) and flag > env > file > default precedence.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveLabConfig } from '../../harness/config/lab-config.ts';
+import { repoRoot } from '../../harness/config/paths.ts';
+import { planLab } from '../../harness/lab/topology.ts';
 import { InvalidFileError } from '../../harness/config/user-files.ts';
 import { UsageError } from '../../harness/util/errors.ts';
 
@@ -31,6 +33,22 @@ describe('resolveLabConfig', () => {
     const flags = resolveLabConfig({ config: file, name: 'from-flag', clients: '5', nomad: '/opt/flag/nomad' }, { NOMAD_LAB_NAME: 'from-env', NOMAD_BINARY: '/opt/env/nomad' });
     expect(flags.spec).toMatchObject({ name: 'from-flag', servers: 3, clients: 5 });
     expect(flags.nomad).toEqual({ path: '/opt/flag/nomad', source: 'flag' });
+  });
+
+  it('takes client datacenters from the flag (comma-separated) over the lab file', () => {
+    const file = labFile('clients: 3\nclientDatacenters: [dc1, edge, edge]\n');
+    expect(resolveLabConfig({ config: file }, {}).spec.clientDatacenters).toEqual(['dc1', 'edge', 'edge']);
+    expect(resolveLabConfig({ config: file, clientDatacenters: 'dc1, dc2,dc2' }, {}).spec.clientDatacenters).toEqual(['dc1', 'dc2', 'dc2']);
+    expect(() => resolveLabConfig({ config: labFile('clientDatacenters: ["a b"]\n') }, {})).toThrow(/clientDatacenters\/0/);
+  });
+
+  it('every example lab file in labs/ validates and plans (the edge one in two datacenters)', () => {
+    const dir = join(repoRoot, 'labs');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files).toEqual(expect.arrayContaining(['edge.yaml', 'three-servers.yaml']));
+    for (const f of files) planLab(resolveLabConfig({ config: join(dir, f) }, {}).spec);
+    const edge = planLab(resolveLabConfig({ config: join(dir, 'edge.yaml') }, {}).spec);
+    expect(edge.hosts.map((h) => `${h.name}:${h.datacenter}`)).toEqual(['server1:dc1', 'server2:dc1', 'server3:dc1', 'client1:dc1', 'client2:dc2', 'client3:dc2']);
   });
 
   it('reports every problem of a lab file with its line and JSON pointer', () => {
