@@ -125,6 +125,11 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(unknown)'}` : 'no partition in the trace', 'scenario');
   }
 
+  // Probes (HTTP from a namespace, refusals without a token) are checks of their own: list them when
+  // they held too, with what they saw.
+  for (const w of n.awaits.filter((a) => a.ok && a.lastSeen !== undefined)) {
+    add(`probe: ${w.what}`, 'pass', `held after ${(w.elapsedMs / 1000).toFixed(1)}s (trace line ${w.line}): ${w.lastSeen}`, 'scenario step');
+  }
   for (const w of n.awaits.filter((a) => !a.ok)) {
     const when = w.elapsedMs < w.deadlineMs ? `given up after ${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s` : `not met within ${(w.deadlineMs / 1000).toFixed(0)}s`;
     add(`await: ${w.what}`, 'fail', `${when} (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');

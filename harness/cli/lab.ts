@@ -27,6 +27,7 @@ const labOptions = (cmd: Command) =>
     .addOption(new Option('--clients <n>', `number of clients (default ${DEFAULTS.clients})`))
     .option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)')
     .option('--client-datacenters <list>', 'datacenter per client, in order, e.g. dc1,dc2,dc2 (default: all in dc1)')
+    .option('--acl', 'turn Nomad ACLs on; tokens are kept in the lab directory (mode 0600), never printed')
     .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
 
 labOptions(program.command('up'))

@@ -25,6 +25,7 @@ interface Flags {
   date?: string;
   nomad?: string[];
   scenarios?: string;
+  acl?: boolean;
   order: string;
   reports?: string;
   lab?: string;
@@ -61,6 +62,7 @@ const program = new Command('nightly')
   .description('Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.')
   .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
   .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--acl', 'run every scenario with Nomad ACLs on')
   .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
   .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
   .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
@@ -114,6 +116,7 @@ const program = new Command('nightly')
             print: out,
             header: info,
             nomad: b.nomad.path,
+            ...(flags.acl === true ? { acl: true } : {}),
             reportsDir: join(nightDir, 'runs', b.nomad.version),
             ...(flags.lab === undefined ? {} : { labName: flags.lab }),
           };

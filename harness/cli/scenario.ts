@@ -25,6 +25,8 @@ interface Flags {
   order: string;
   repeat: string;
   nomad?: string;
+  acl?: boolean;
+  servers?: string;
   job?: string;
   keep?: boolean;
   record?: boolean;
@@ -41,6 +43,8 @@ const program = new Command('scenario')
   .option('--file <scenario.yaml>', 'run a scenario file that is not in the catalog (e.g. a mutant)')
   .option('--order <order>', 'order of --all: name, reverse, or random[:seed]', 'name')
   .option('--repeat <n>', 'run each scenario n times and count verdicts that flip', '1')
+  .option('--acl', 'run with Nomad ACLs on (bootstrapped; the harness uses a scoped token)')
+  .option('--servers <n>', "number of servers instead of the scenario's (e.g. 1 for a quicker edge lab)")
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
   .option('--keep', 'leave the lab up afterwards (single runs only)')
@@ -74,6 +78,8 @@ const program = new Command('scenario')
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
 
+      const servers = flags.servers === undefined ? undefined : Number(flags.servers);
+      if (servers !== undefined && (!Number.isInteger(servers) || servers < 1 || servers > 9)) throw new UsageError(`--servers expects a whole number from 1 to 9, got ${JSON.stringify(flags.servers)}`);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const entries = await runBatch(plan, {
         keep: flags.keep === true,
@@ -85,6 +91,8 @@ const program = new Command('scenario')
         header: info,
         ...(flags.freshLabs === undefined ? {} : { freshLabs: flags.freshLabs }),
         ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
+        ...(flags.acl === true ? { acl: true } : {}),
+        ...(servers === undefined ? {} : { servers }),
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),
         ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
         ...(flags.lab === undefined ? {} : { labName: flags.lab }),

@@ -15,6 +15,7 @@ export interface LabFile {
   subnet?: string;
   datacenter?: string;
   clientDatacenters?: string[];
+  acl?: boolean;
   nomad?: string;
   agentVars?: AgentVars;
 }
@@ -27,6 +28,8 @@ export interface LabFlags {
   subnet?: string;
   /** Comma-separated datacenter per client, in order: `dc1,dc2,dc2`. */
   clientDatacenters?: string;
+  /** ACLs on (`--acl`); a lab file can also say `acl: true`. */
+  acl?: boolean;
   nomad?: string;
 }
 
@@ -61,6 +64,7 @@ export function resolveLabConfig(flags: LabFlags, env: NodeJS.ProcessEnv = proce
   };
   const dcs = flags.clientDatacenters !== undefined ? flags.clientDatacenters.split(',').map((d) => d.trim()) : file.clientDatacenters;
   if (dcs !== undefined && dcs.length > 0) spec.clientDatacenters = dcs;
+  if (flags.acl === true || file.acl === true) spec.acl = true;
   const subnet = flags.subnet ?? file.subnet;
   if (subnet !== undefined) spec.subnet = subnet;
   const nomad =

@@ -52,6 +52,7 @@ export function netnsInventory(plan: LabPlan, labDirectory: string, nomadVersion
         nomad_version: nomadVersion,
         nomad_service_manager: 'supervised',
         nomad_server_addrs: servers(plan).map((s) => s.ip),
+        nomad_acl_enabled: plan.acl,
         lab_id: plan.id,
       },
       children: { servers: { hosts: group('server') }, clients: { hosts: group('client') } },

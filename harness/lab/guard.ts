@@ -4,6 +4,7 @@ import { HarnessError } from '../util/errors.ts';
 import { linkExists } from './network.ts';
 import { cidrContains, type HostPlan, type LabPlan } from './topology.ts';
 import { NomadApi, type TargetGuard } from '../nomad/api.ts';
+import { readToken, type TokenKind } from './acl.ts';
 
 export function labGuard(plan: LabPlan): TargetGuard {
   return (ip: string) => {
@@ -17,7 +18,10 @@ export function labGuard(plan: LabPlan): TargetGuard {
   };
 }
 
-/** The HTTP API of one lab host, behind the lab's guard. */
-export function hostApi(plan: LabPlan, host: HostPlan): NomadApi {
-  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name);
+/**
+ * The HTTP API of one lab host, behind the lab's guard; on a lab with ACLs it carries the harness's
+ * scoped token (or the management token, or none, when asked).
+ */
+export function hostApi(plan: LabPlan, host: HostPlan, token: TokenKind | 'none' = 'harness'): NomadApi {
+  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name, token === 'none' ? undefined : readToken(plan, token));
 }

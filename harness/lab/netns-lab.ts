@@ -9,7 +9,8 @@ import { HarnessError, UsageError } from '../util/errors.ts';
 import { poll } from '../util/poll.ts';
 import { hostDirs, renderAgentConfig } from './ansible.ts';
 import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
-import { hostApi } from './guard.ts';
+import { hostApi, labGuard } from './guard.ts';
+import { bootstrapAcl } from './acl.ts';
 import {
   addForwardRule,
   createBridge,
@@ -136,6 +137,10 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   }
   log(`started ${state.agents.length} agents; waiting for a leader and ${clients(plan).length} ready clients`);
   const readyStart = Date.now();
+  if (plan.acl) {
+    const server = servers(plan)[0]!;
+    await bootstrapAcl(plan, hostApi(plan, server, 'none'), (token) => new NomadApi(`${server.ip}:4646`, labGuard(plan), server.name, token), { signal, log });
+  }
   await waitReady(plan, state, options);
   const readySeconds = (Date.now() - readyStart) / 1000;
   // A signal that arrived while the last wait was ending still means "stop": never report up.

@@ -22,6 +22,8 @@ export interface LabSpec {
   datacenter: string;
   /** Datacenter per client, in order (client1 first); shorter lists leave the rest in `datacenter`. */
   clientDatacenters?: string[];
+  /** Nomad ACLs on: bootstrapped when the servers are up; the harness then uses a scoped token. */
+  acl?: boolean;
 }
 
 export interface HostPlan {
@@ -47,6 +49,8 @@ export interface LabPlan {
   bridgeIp: string;
   /** Tag put on root-namespace iptables rules so teardown and audits find them. */
   ruleTag: string;
+  /** ACLs on (see LabSpec.acl). */
+  acl: boolean;
   hosts: HostPlan[];
 }
 
@@ -139,6 +143,7 @@ export function planLab(spec: LabSpec): LabPlan {
     bridge: `${id}-br`,
     bridgeIp: at(1),
     ruleTag: `nomad-lab:${id}`,
+    acl: spec.acl === true,
     hosts,
   };
   for (const n of [plan.bridge, ...hosts.map((h) => h.vethHost)]) {

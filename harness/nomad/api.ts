@@ -82,7 +82,13 @@ export class NomadApi {
     private readonly guard: TargetGuard,
     /** Lab host name for messages. */
     readonly host: string,
+    /** ACL token, sent as the X-Nomad-Token header only (never in a URL or a command line). */
+    private readonly token?: string,
   ) {}
+
+  private headers(json: boolean): Record<string, string> {
+    return { ...(json ? { 'content-type': 'application/json' } : {}), ...(this.token ? { 'x-nomad-token': this.token } : {}) };
+  }
 
   async get<T>(path: string, timeoutMs = 5000): Promise<T> {
     return this.request<T>('GET', path, undefined, timeoutMs);
@@ -104,7 +110,8 @@ export class NomadApi {
       response = await fetch(url, {
         method,
         signal: AbortSignal.timeout(timeoutMs),
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        headers: this.headers(body !== undefined),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (cause) {
       const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
@@ -127,7 +134,7 @@ export class NomadApi {
     const ip = this.address.split(':')[0] ?? '';
     this.guard(ip);
     const url = `http://${this.address}${path}`;
-    const response = await fetch(url, { signal });
+    const response = await fetch(url, { signal, headers: this.headers(false) });
     if (!response.ok || !response.body) {
       throw new HarnessError(`GET ${url} answered ${response.status}: ${(await response.text()).slice(0, 300)}`, { host: this.host });
     }
@@ -160,11 +167,36 @@ export class NomadApi {
     const ip = this.address.split(':')[0] ?? '';
     this.guard(ip);
     const url = `http://${this.address}/v1/metrics?format=prometheus`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch((cause: unknown) => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000), headers: this.headers(false) }).catch((cause: unknown) => {
       throw new HarnessError(`GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { host: this.host, cause });
     });
     if (!response.ok) throw new HarnessError(`GET ${url} answered ${response.status}`, { host: this.host });
     return response.text();
+  }
+
+  /** POST /v1/acl/bootstrap: the cluster's first management token (once per cluster). */
+  aclBootstrap(): Promise<{ AccessorID: string; SecretID: string }> {
+    return this.request('POST', '/v1/acl/bootstrap', undefined);
+  }
+
+  putAclPolicy(name: string, rules: string, description: string): Promise<unknown> {
+    return this.request('POST', `/v1/acl/policy/${encodeURIComponent(name)}`, { Name: name, Description: description, Rules: rules });
+  }
+
+  createAclToken(name: string, policies: string[]): Promise<{ AccessorID: string; SecretID: string }> {
+    return this.request('POST', '/v1/acl/token', { Name: name, Type: 'client', Policies: policies });
+  }
+
+  /** The HTTP status of a GET, whatever it is (for checks that expect a refusal). */
+  async status(path: string): Promise<number> {
+    const ip = this.address.split(':')[0] ?? '';
+    this.guard(ip);
+    const url = `http://${this.address}${path}`;
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000), headers: this.headers(false) }).catch((cause: unknown) => {
+      throw new HarnessError(`GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { host: this.host, cause });
+    });
+    await response.body?.cancel();
+    return response.status;
   }
 
   leader(): Promise<string> {

@@ -8,7 +8,7 @@ import type { CatalogEntry } from './catalog-run.ts';
 import { runScenario, type RunOptions } from './run.ts';
 import type { Scenario } from './types.ts';
 
-export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'jobFile' | 'record' | 'reportsDir' | 'signal' | 'log' | 'waiting' | 'keep'> {
+export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'acl' | 'servers' | 'jobFile' | 'record' | 'reportsDir' | 'signal' | 'log' | 'waiting' | 'keep'> {
   labName?: string;
   /** A new lab for every run instead of reusing one while the topology fits. */
   freshLabs?: boolean;
@@ -19,7 +19,11 @@ export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'jobFile' | 're
 }
 
 const sameLab = (a: Scenario, b: Scenario | undefined) =>
-  b !== undefined && a.lab.servers === b.lab.servers && a.lab.clients === b.lab.clients && (a.lab.clientDatacenters ?? []).join() === (b.lab.clientDatacenters ?? []).join();
+  b !== undefined &&
+  a.lab.servers === b.lab.servers &&
+  a.lab.clients === b.lab.clients &&
+  (a.lab.clientDatacenters ?? []).join() === (b.lab.clientDatacenters ?? []).join() &&
+  (a.lab.acl === true) === (b.lab.acl === true);
 
 /**
  * Runs the plan; each finished run is pushed to `entries` as it ends, so a caller that catches an
@@ -41,6 +45,8 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
         ...(options.record === undefined ? {} : { record: options.record }),
         ...(options.waiting === undefined ? {} : { waiting: options.waiting }),
         ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
+        ...(options.acl === true ? { acl: true } : {}),
+        ...(options.servers === undefined ? {} : { servers: options.servers }),
         ...(options.jobFile === undefined ? {} : { jobFile: options.jobFile }),
         ...(options.reportsDir === undefined ? {} : { reportsDir: options.reportsDir }),
         ...(options.labName !== undefined ? { labName: options.labName } : many ? { labName: 'sc-catalog' } : {}),
@@ -52,9 +58,10 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
     }
   } finally {
     // A run that left its lab up for the next one, and then no next one came (Ctrl-C, an error).
+    // A lab kept on purpose (--keep) is persistent: it stays.
     for (const lab of listLabs()) {
       const state = readState(lab);
-      if (state && ownedByThisProcess(state)) await teardownLab(lab, state.plan, log);
+      if (state && ownedByThisProcess(state) && !state.persistent) await teardownLab(lab, state.plan, log);
     }
   }
   return entries;

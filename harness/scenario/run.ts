@@ -35,6 +35,10 @@ import type { Scenario, ScenarioContext } from './types.ts';
 
 export interface RunOptions {
   nomad?: string;
+  /** Nomad ACLs on, whatever the scenario says. */
+  acl?: boolean;
+  /** Number of servers instead of the scenario's (e.g. 1 for a quicker edge lab). */
+  servers?: number;
   /** Keep the lab up afterwards (for a look with `nomad` or `lab status`). */
   keep: boolean;
   /** Job spec to use instead of the scenario's (a mutated job, a Docker variant). */
@@ -60,6 +64,16 @@ export interface ScenarioRun {
   runDir: string;
 }
 
+/** A GET with Python's standard library: prints the status, then the body; a timeout is an error. */
+const HTTP_GET = [
+  'import sys, urllib.request, urllib.error',
+  'try:',
+  '    r = urllib.request.urlopen(sys.argv[1], timeout=3)',
+  '    print(r.status); print(r.read(4096).decode("utf-8", "replace"))',
+  'except urllib.error.HTTPError as e:',
+  '    print(e.code); print(e.read(4096).decode("utf-8", "replace"))',
+].join('\n');
+
 export function newRunId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${randomBytes(2).toString('hex')}`;
@@ -81,9 +95,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
   const config = resolveLabConfig({
     name: labName,
-    servers: String(scenario.lab.servers),
+    servers: String(options.servers ?? scenario.lab.servers),
     clients: String(scenario.lab.clients),
     ...(scenario.lab.clientDatacenters === undefined ? {} : { clientDatacenters: scenario.lab.clientDatacenters.join(',') }),
+    ...(scenario.lab.acl === true || options.acl === true ? { acl: true } : {}),
     ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
   });
   let timers: Timers = { minHeartbeatTtl: 2, heartbeatGrace: 2 };
@@ -194,6 +209,32 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           log(`${what}: NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`);
           return false;
         }
+      },
+      async awaitProbe(what, probe, timeoutMs) {
+        const started = Date.now();
+        let seen = 'nothing yet';
+        try {
+          await poll(async () => probe().then((r) => ((seen = r.seen), r)), (r) => r.ok, { what, timeoutMs, signal, intervalsMs: [250, 500], describe: () => seen });
+          trace.add({ kind: 'await', t: Date.now(), what, ok: true, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: seen });
+          log(`${what}: after ${((Date.now() - started) / 1000).toFixed(1)}s (${seen})`);
+          return true;
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: seen });
+          log(`${what}: NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${seen}`);
+          return false;
+        }
+      },
+      async httpGet(host, url) {
+        // Python's standard library is on every lab host (Ansible needs python3); the URL is an argument.
+        const r = await inHost(host, ['python3', '-c', HTTP_GET, url], { check: false });
+        if (r.exitCode !== 0) throw new HarnessError(`GET ${url} in ${host.name}'s namespace failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, { host: host.name });
+        const [status, ...body] = r.stdout.split('\n');
+        return { status: Number(status), body: body.join('\n') };
+      },
+      async statusWithoutToken(path) {
+        const server = plan!.hosts.find((h) => h.ip === leaderHost.ip)!;
+        return hostApi(plan!, server, 'none').status(path);
       },
       async registerJob(file) {
         const path = options.jobFile ?? join(repoRoot, 'jobs', file);

@@ -27,6 +27,7 @@ export function holds(c: Condition, r: Recorder): boolean {
     if (!node || (c.status !== undefined && r.nodes.get(node) !== c.status)) return false;
   }
   if (c.metric !== undefined && r.metric(c.metric, c.labels ?? {}) !== c.value) return false;
+  if (c.service !== undefined && r.serviceRoles(c.service).join() !== [...(c.instances ?? [])].sort().join()) return false;
   if (c.blockedEval === true && !r.hasBlockedEval()) return false;
   if (c.running !== undefined && r.runningAtVersion(c.version ?? 0) !== c.running) return false;
   return true;
@@ -70,6 +71,10 @@ function stepLabel(step: Step): string {
       return 'stop job';
     case 'sleep':
       return `sleep ${step.duration}`;
+    case 'http_probe':
+      return `http probe: ${step.for}`;
+    case 'refused_without_token':
+      return 'API without a token';
     default:
       return `${step.do.replace('_', ' ')} of ${step.clientOf}`;
   }
@@ -152,6 +157,33 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           return ctx.stopJob();
         case 'sleep':
           return ctx.sleepUntil(Date.now() + parseDuration(step.duration), step.why);
+        case 'http_probe': {
+          const from = clientHost(step.from.clientOf, i);
+          await ctx.awaitProbe(
+            step.for,
+            async () => {
+              const at = r.serviceAddress(step.service, step.alloc);
+              if (!at) return { ok: false, seen: `${step.alloc} is not registered under service ${step.service}; ${r.describe()}` };
+              const url = `http://${at.address}:${at.port}${step.path ?? '/'}`;
+              const got = await ctx.httpGet(from, url).catch((e: unknown) => ({ status: 0, body: e instanceof Error ? e.message : String(e) }));
+              const ok = got.status === 200 && got.body.includes(step.expect);
+              return { ok, seen: `GET ${url} from ${from.name}: ${got.status === 0 ? 'no answer' : `HTTP ${got.status}`}, body ${JSON.stringify(got.body.slice(0, 120))}` };
+            },
+            parseDuration(step.within),
+          );
+          return;
+        }
+        case 'refused_without_token': {
+          await ctx.awaitProbe(
+            `without a token the API refuses ${step.paths.join(', ')}`,
+            async () => {
+              const statuses = await Promise.all(step.paths.map(async (p) => [p, await ctx.statusWithoutToken(p)] as const));
+              return { ok: statuses.every(([, s]) => s === 403), seen: statuses.map(([p, s]) => `${p} -> ${s}`).join(', ') };
+            },
+            5_000,
+          );
+          return;
+        }
       }
     });
   }

@@ -20,6 +20,9 @@ export interface Condition {
   /** With version: this many allocations running (desired run) at that job version. */
   running?: number;
   version?: number;
+  /** With instances: exactly these allocation roles are registered under this Nomad service. */
+  service?: string;
+  instances?: string[];
 }
 
 export type Step =
@@ -33,13 +36,17 @@ export type Step =
   | { do: 'stop_alloc'; alloc: string }
   | { do: 'stop_job' }
   /** For what the servers cannot see (a task failing on a partitioned client): say why. */
-  | { do: 'sleep'; duration: string; why: string };
+  | { do: 'sleep'; duration: string; why: string }
+  /** GET an allocation's service instance from inside a client's namespace; the body must contain `expect`. */
+  | { do: 'http_probe'; for: string; from: { clientOf: string }; service: string; alloc: string; path?: string; expect: string; within: string }
+  /** The API refuses these reads without a token (a lab with ACLs). */
+  | { do: 'refused_without_token'; paths: string[] };
 
 export interface Scenario {
   name: string;
   summary: string;
   source?: string;
-  lab: { servers: number; clients: number; clientDatacenters?: string[] };
+  lab: { servers: number; clients: number; clientDatacenters?: string[]; acl?: boolean };
   /** Job spec under jobs/ and the job's ID. */
   job: { file: string; id: string };
   /** Roles the phase timings speak of. */
@@ -79,6 +86,15 @@ export interface ScenarioContext {
   writeFile(allocId: string, node: string, task: string, path: string, content: string): Promise<void>;
   stopAlloc(allocId: string): Promise<void>;
   stopJob(): Promise<void>;
+  /**
+   * Waits until an asynchronous probe says ok (`seen` tells what it saw); records the outcome like
+   * `await`; false on timeout.
+   */
+  awaitProbe(what: string, probe: () => Promise<{ ok: boolean; seen: string }>, timeoutMs: number): Promise<boolean>;
+  /** HTTP GET run inside a lab host's network namespace. */
+  httpGet(host: HostPlan, url: string): Promise<{ status: number; body: string }>;
+  /** The HTTP status the leader answers to a GET without any token. */
+  statusWithoutToken(path: string): Promise<number>;
   /** Sleeps until `at` (ms, harness clock), or returns at once if it has passed. */
   sleepUntil(at: number, what: string): Promise<void>;
   host(name: string): HostPlan;

@@ -26,6 +26,8 @@ export class Recorder {
   readonly nodes = new Map<string, string>();
   private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
   readonly evals = new Map<string, { status: string; triggeredBy: string }>();
+  /** Nomad-provider service instances of this job: service name -> allocation ID -> address. */
+  readonly services = new Map<string, Map<string, { address: string; port: number }>>();
   /** When an allocation of the job was first seen unknown (harness clock). */
   firstUnknownAt: number | undefined;
   private readonly stream: EventStream;
@@ -38,12 +40,12 @@ export class Recorder {
     private readonly job: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.stream = new EventStream(leader, ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`], {
+    this.stream = new EventStream(leader, ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, 'Service'], {
       onEvents: (index, events) => {
         const t = this.now();
         for (const e of events) {
           this.trace.add({ kind: 'nomad', t, index, topic: e.Topic, type: e.Type, key: e.Key, payload: trimPayload(e.Topic, e.Payload) });
-          this.observe(e.Topic, e.Payload);
+          this.observe(e.Topic, e.Type, e.Payload);
         }
       },
       onStatus: (message) => this.trace.add({ kind: 'note', t: this.now(), message }),
@@ -61,10 +63,17 @@ export class Recorder {
     this.scraping = this.scrapeLoop().catch(() => undefined);
   }
 
-  private observe(topic: string, payload: Record<string, unknown>): void {
+  private observe(topic: string, type: string, payload: Record<string, unknown>): void {
     if (topic === 'Node') {
       const n = payload['Node'] as { Name?: string; Status?: string } | undefined;
       if (n?.Name && n.Status) this.nodes.set(n.Name, n.Status);
+    } else if (topic === 'Service') {
+      const s = payload['Service'] as { ServiceName?: string; JobID?: string; AllocID?: string; Address?: string; Port?: number } | undefined;
+      if (!s?.ServiceName || !s.AllocID || s.JobID !== this.job) return;
+      const instances = this.services.get(s.ServiceName) ?? new Map<string, { address: string; port: number }>();
+      if (type === 'ServiceDeregistration') instances.delete(s.AllocID);
+      else instances.set(s.AllocID, { address: s.Address ?? '', port: s.Port ?? 0 });
+      this.services.set(s.ServiceName, instances);
     } else if (topic === 'Evaluation') {
       const e = payload['Evaluation'] as { ID?: string; Status?: string; TriggeredBy?: string } | undefined;
       if (e?.ID) this.evals.set(e.ID, { status: e.Status ?? '', triggeredBy: e.TriggeredBy ?? '' });
@@ -108,6 +117,17 @@ export class Recorder {
     return [...this.allocs.values()].filter((a) => a.client === 'running' && a.desired === 'run' && a.jobVersion === version).length;
   }
 
+  /** Roles of the allocations registered under a service, sorted. */
+  serviceRoles(name: string): string[] {
+    return [...(this.services.get(name)?.keys() ?? [])].map((id) => this.role(id) ?? id.slice(0, 8)).sort();
+  }
+
+  /** Where a role's instance of a service listens, as registered. */
+  serviceAddress(name: string, role: string): { address: string; port: number } | undefined {
+    const id = [...(this.services.get(name)?.keys() ?? [])].find((i) => this.role(i) === role);
+    return id === undefined ? undefined : this.services.get(name)?.get(id);
+  }
+
   hasBlockedEval(): boolean {
     return [...this.evals.values()].some((e) => e.status === 'blocked');
   }
@@ -137,7 +157,8 @@ export class Recorder {
   describe(): string {
     const allocs = [...this.allocs.keys()].map((id) => `${this.role(id) ?? id.slice(0, 8)}@${this.allocs.get(id)!.node}=${this.allocs.get(id)!.client}/${this.allocs.get(id)!.desired}`);
     const nodes = [...this.nodes].map(([h, s]) => `${h}=${s}`);
-    return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}`;
+    const services = [...this.services.keys()].map((s) => `${s}=[${this.serviceRoles(s).join(',')}]`);
+    return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}${services.length > 0 ? `; services ${services.join(' ')}` : ''}`;
   }
 
   private async scrapeLoop(): Promise<void> {

@@ -62,6 +62,8 @@ export function trimPayload(topic: string, payload: Record<string, unknown>): Re
     }
     case 'Evaluation':
       return { Evaluation: pick(payload['Evaluation'], ['ID', 'JobID', 'TriggeredBy', 'Status', 'StatusDescription', 'WaitUntil', 'NodeID', 'Type', 'PreviousEval', 'BlockedEval', 'CreateIndex', 'ModifyIndex']) };
+    case 'Service':
+      return { Service: pick(payload['Service'], ['ID', 'ServiceName', 'Namespace', 'NodeID', 'Datacenter', 'JobID', 'AllocID', 'Address', 'Port', 'CreateIndex', 'ModifyIndex']) };
     case 'Job':
       return { Job: pick(payload['Job'], ['ID', 'Version', 'Status', 'Stop', 'Type', 'JobModifyIndex']) };
     default:
