@@ -94,7 +94,9 @@ const program = new Command('nightly')
           nomad: await resolveNomad(path !== undefined ? { path, source: 'flag' } : envBinary ? { path: envBinary, source: 'env' } : undefined),
         })),
       );
-      const versions = binaries.map((b) => b.nomad.version);
+      // A night with ACLs on is its own column (and history key): `1.6.0+acl`.
+      const label = (version: string) => `${version}${flags.acl === true ? '+acl' : ''}`;
+      const versions = binaries.map((b) => label(b.nomad.version));
       const dup = versions.find((v, i) => versions.indexOf(v) !== i);
       if (dup !== undefined) throw new UsageError(`two of the --nomad binaries report version ${dup}; give each version once`);
 
@@ -105,7 +107,8 @@ const program = new Command('nightly')
       let stopped: unknown;
       try {
         for (const b of binaries) {
-          info(`=== Nomad ${b.nomad.version} (${b.nomad.path})`);
+          const version = label(b.nomad.version);
+          info(`=== Nomad ${version} (${b.nomad.path})`);
           const done: CatalogEntry[] = [];
           const plan = scenarios.map((scenario) => ({ scenario, round: 1 }));
           const batch = {
@@ -117,14 +120,14 @@ const program = new Command('nightly')
             header: info,
             nomad: b.nomad.path,
             ...(flags.acl === true ? { acl: true } : {}),
-            reportsDir: join(nightDir, 'runs', b.nomad.version),
+            reportsDir: join(nightDir, 'runs', version),
             ...(flags.lab === undefined ? {} : { labName: flags.lab }),
           };
           try {
             await runBatch(plan, batch, done);
           } finally {
             // The runs this binary finished, also when the batch was interrupted half-way.
-            entries.push(...done.map((e) => ({ ...e, version: b.nomad.version })));
+            entries.push(...done.map((e) => ({ ...e, version })));
           }
         }
       } catch (error) {

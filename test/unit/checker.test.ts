@@ -1,6 +1,9 @@
 // Unit: sequence matching and the job read-back check.
 import { describe, expect, it } from 'vitest';
-import { matchSequence } from '../../harness/check/checker.ts';
+import { join } from 'node:path';
+import { check, matchSequence } from '../../harness/check/checker.ts';
+import { findScenario } from '../../harness/scenario/catalog.ts';
+import { readTrace } from '../../harness/trace/writer.ts';
 import { disconnectSettingDropped } from '../../harness/jobs/readback.ts';
 
 const seq = (...v: string[]) => v.map((value, line) => ({ value, line: line + 1 }));
@@ -27,5 +30,26 @@ describe('disconnectSettingDropped', () => {
   it('names the group and both values when Nomad dropped it (as 1.10 does with max_client_disconnect)', () => {
     expect(disconnectSettingDropped(job({ MaxClientDisconnect: 3.6e12 }), job({ MaxClientDisconnect: null }))).toEqual(['group cache: submitted MaxClientDisconnect=3600000000000, read back nothing']);
     expect(disconnectSettingDropped(job({ Disconnect: { LostAfter: 3.6e12 } }), job({ Disconnect: null }))).toHaveLength(1);
+  });
+});
+
+describe('probes in the verdict', () => {
+  const dir = join(import.meta.dirname, '..', 'fixtures', 'runs', 'spread-pass');
+  const trace = readTrace(join(dir, 'trace.ndjson'));
+  const expectations = findScenario('spread').expect;
+  const withAwait = (ok: boolean, lastSeen?: string) => [
+    ...trace,
+    { kind: 'await' as const, t: trace.at(-1)!.t, what: 'the frontend answers', ok, elapsedMs: 200, deadlineMs: 10_000, ...(lastSeen ? { lastSeen } : {}), line: trace.length + 1 },
+  ];
+
+  it('a probe that held is listed as a passing check with what it saw; one that did not fails the run', () => {
+    const held = check(withAwait(true, 'GET http://198.18.1.22:2000/ from client2: HTTP 200'), expectations);
+    expect(held.verdict).toBe('pass');
+    expect(held.checks.find((c) => c.check === 'probe: the frontend answers')).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('HTTP 200') });
+    const failed = check(withAwait(false, 'GET http://198.18.1.22:2000/ from client2: no answer'), expectations);
+    expect(failed.verdict).toBe('fail');
+    expect(failed.reasons[0]).toMatchObject({ check: 'await: the frontend answers', detail: expect.stringContaining('no answer') });
+    // Plain awaits that were met stay out of the list, as before.
+    expect(check(withAwait(true), expectations).checks.some((c) => c.check.includes('the frontend answers'))).toBe(false);
   });
 });

@@ -38,7 +38,7 @@ expect:
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
     const all = listScenarios();
-    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'expired', 'failed-replacement', 'failed-task', 'job-version', 'no-replacement', 'spread']);
+    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'job-version', 'no-replacement', 'spread']);
     for (const s of all) {
       expect(s.expect.transitions.length).toBeGreaterThan(0);
       for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
@@ -71,6 +71,22 @@ describe('scenario files', () => {
         expect.stringMatching(/broken\.yaml:18: \/expect\/transitions\/0\/field must be one of/),
       ]),
     );
+  });
+
+  it('checks the probe steps: an http_probe needs what to expect, token refusals need API paths', () => {
+    const probes = valid.replace(
+      '  - do: run_job',
+      '  - do: run_job\n  - do: http_probe\n    for: the web answers\n    from: { clientOf: "web[0]#1" }\n    service: web\n    alloc: "web[0]#1"\n    within: 10s\n  - do: refused_without_token\n    paths: [nodes]',
+    );
+    let error: unknown;
+    try {
+      loadScenarioFile(file('probes.yaml', probes));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidFileError);
+    expect((error as Error).message).toMatch(/probes\.yaml:\d+: \/steps\/1 must have required property 'expect'/);
+    expect((error as Error).message).toMatch(/probes\.yaml:\d+: \/steps\/2\/paths\/0 must match pattern/);
   });
 
   it('rejects a scenario whose key transitions are all optional, and a job file that does not exist', () => {
