@@ -62,7 +62,7 @@ describe.skipIf(!isRoot)('netns lab lifecycle', () => {
   it('lab status shows the same lab and exits 0 while it is healthy', async () => {
     const status = await labCli(['status', '--name', name]);
     expect(status.exitCode, status.stderr).toBe(0);
-    expect(status.stdout).toMatch(/client1\s+client\s+198\.\d+\.\d+\.21\s+nl[0-9a-f]{5}-c1\s+\d+\s+running\s+[0-9a-f]{8}\s+ready/);
+    expect(status.stdout).toMatch(/client1\s+client\s+dc1\s+198\.\d+\.\d+\.21\s+nl[0-9a-f]{5}-c1\s+\d+\s+running\s+[0-9a-f]{8}\s+ready/);
     expect(status.stdout).toMatch(/server1\s+server\s+.*leader/);
   }, 30_000);
 
