@@ -13,8 +13,13 @@ import type { LabPlan } from './topology.ts';
 export type TokenKind = 'management' | 'harness';
 
 /** What the harness does with a lab (run and stop jobs, read allocations, nodes, events, agent
- * config, metrics), and nothing more: no ACL, operator or quota rights. */
-export const HARNESS_POLICY = `namespace "default" {
+ * config, metrics), and nothing more: no ACL, operator or quota rights. Read on every namespace,
+ * because the event stream is subscribed with namespace=* (newer Nomads check that). */
+export const HARNESS_POLICY = `namespace "*" {
+  policy = "read"
+}
+
+namespace "default" {
   policy       = "read"
   capabilities = ["submit-job", "parse-job", "alloc-lifecycle", "read-logs", "read-fs"]
 }

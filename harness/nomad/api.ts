@@ -176,7 +176,8 @@ export class NomadApi {
 
   /** POST /v1/acl/bootstrap: the cluster's first management token (once per cluster). */
   aclBootstrap(): Promise<{ AccessorID: string; SecretID: string }> {
-    return this.request('POST', '/v1/acl/bootstrap', undefined);
+    // Not idempotent: an answer lost to a timeout cannot be asked for again, so wait long for it.
+    return this.request('POST', '/v1/acl/bootstrap', undefined, 30_000);
   }
 
   putAclPolicy(name: string, rules: string, description: string): Promise<unknown> {

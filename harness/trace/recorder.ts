@@ -26,8 +26,8 @@ export class Recorder {
   readonly nodes = new Map<string, string>();
   private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
   readonly evals = new Map<string, { status: string; triggeredBy: string }>();
-  /** Nomad-provider service instances of this job: service name -> allocation ID -> address. */
-  readonly services = new Map<string, Map<string, { address: string; port: number }>>();
+  /** Nomad-provider service instances of this job: service name -> registration ID -> instance. */
+  readonly services = new Map<string, Map<string, { allocId: string; address: string; port: number }>>();
   /** When an allocation of the job was first seen unknown (harness clock). */
   firstUnknownAt: number | undefined;
   private readonly stream: EventStream;
@@ -68,11 +68,14 @@ export class Recorder {
       const n = payload['Node'] as { Name?: string; Status?: string } | undefined;
       if (n?.Name && n.Status) this.nodes.set(n.Name, n.Status);
     } else if (topic === 'Service') {
-      const s = payload['Service'] as { ServiceName?: string; JobID?: string; AllocID?: string; Address?: string; Port?: number } | undefined;
+      const s = payload['Service'] as { ID?: string; ServiceName?: string; JobID?: string; AllocID?: string; Address?: string; Port?: number } | undefined;
       if (!s?.ServiceName || !s.AllocID || s.JobID !== this.job) return;
-      const instances = this.services.get(s.ServiceName) ?? new Map<string, { address: string; port: number }>();
-      if (type === 'ServiceDeregistration') instances.delete(s.AllocID);
-      else instances.set(s.AllocID, { address: s.Address ?? '', port: s.Port ?? 0 });
+      const instances = this.services.get(s.ServiceName) ?? new Map<string, { allocId: string; address: string; port: number }>();
+      const key = s.ID ?? s.AllocID;
+      // Only a registration adds; a removal done inside another write (the servers dropping a terminal
+      // allocation's services) carries that write's type, so every other type removes.
+      if (type === 'ServiceRegistration') instances.set(key, { allocId: s.AllocID, address: s.Address ?? '', port: s.Port ?? 0 });
+      else instances.delete(key);
       this.services.set(s.ServiceName, instances);
     } else if (topic === 'Evaluation') {
       const e = payload['Evaluation'] as { ID?: string; Status?: string; TriggeredBy?: string } | undefined;
@@ -81,6 +84,10 @@ export class Recorder {
       const a = payload['Allocation'] as Record<string, unknown> | undefined;
       if (!a || typeof a['ID'] !== 'string') return;
       if (a['ClientStatus'] === 'unknown' && this.firstUnknownAt === undefined) this.firstUnknownAt = this.now();
+      // A terminal allocation serves nothing, whatever the service events said last.
+      if (['complete', 'failed', 'lost'].includes(String(a['ClientStatus']))) {
+        for (const instances of this.services.values()) for (const [key, i] of instances) if (i.allocId === a['ID']) instances.delete(key);
+      }
       const taskStates = (a['TaskStates'] ?? {}) as Record<string, { Events?: TaskEvent[] }>;
       const prev = this.allocs.get(a['ID']);
       if (!prev) this.readVersion(a['ID']);
@@ -119,13 +126,14 @@ export class Recorder {
 
   /** Roles of the allocations registered under a service, sorted. */
   serviceRoles(name: string): string[] {
-    return [...(this.services.get(name)?.keys() ?? [])].map((id) => this.role(id) ?? id.slice(0, 8)).sort();
+    const allocs = new Set([...(this.services.get(name)?.values() ?? [])].map((i) => i.allocId));
+    return [...allocs].map((id) => this.role(id) ?? id.slice(0, 8)).sort();
   }
 
   /** Where a role's instance of a service listens, as registered. */
   serviceAddress(name: string, role: string): { address: string; port: number } | undefined {
-    const id = [...(this.services.get(name)?.keys() ?? [])].find((i) => this.role(i) === role);
-    return id === undefined ? undefined : this.services.get(name)?.get(id);
+    const found = [...(this.services.get(name)?.values() ?? [])].find((i) => this.role(i.allocId) === role);
+    return found === undefined ? undefined : { address: found.address, port: found.port };
   }
 
   hasBlockedEval(): boolean {
