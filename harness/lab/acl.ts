@@ -45,15 +45,10 @@ export function readToken(plan: LabPlan, kind: TokenKind = 'harness'): string | 
 }
 
 /**
- * Bootstraps ACLs through the leader: the management token, the harness policy, a token with only
- * that policy. `api` must carry no token; `withToken` makes a client that carries the given one.
+ * Bootstraps ACLs through a server: the management token, the harness policy, a token with only
+ * that policy. `api` carries no token yet.
  */
-export async function bootstrapAcl(
-  plan: LabPlan,
-  api: NomadApi,
-  withToken: (token: string) => NomadApi,
-  options: { signal?: AbortSignal; log: (m: string) => void },
-): Promise<void> {
+export async function bootstrapAcl(plan: LabPlan, api: NomadApi, options: { signal?: AbortSignal; log: (m: string) => void }): Promise<void> {
   mkdirSync(aclDir(plan.name), { recursive: true, mode: 0o700 });
   // Bootstrap is refused until a leader exists and has applied its first entries: retry briefly.
   const { value: management } = await poll(
@@ -62,7 +57,7 @@ export async function bootstrapAcl(
     { what: 'the ACL bootstrap', timeoutMs: 30_000, ...(options.signal ? { signal: options.signal } : {}), describe: () => 'no management token yet' },
   );
   writeFileAtomic(tokenFile(plan.name, 'management'), `${management.SecretID}\n`, 0o600);
-  const admin = withToken(management.SecretID);
+  const admin = api.withToken(management.SecretID);
   await admin.putAclPolicy(HARNESS_POLICY_NAME, HARNESS_POLICY, 'What nomad-lab needs to run scenarios: jobs, allocations, nodes and events, read; no ACL or operator rights.');
   const harness = await admin.createAclToken('nomad-lab harness', [HARNESS_POLICY_NAME]);
   writeFileAtomic(tokenFile(plan.name, 'harness'), `${harness.SecretID}\n`, 0o600);

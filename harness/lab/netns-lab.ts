@@ -9,7 +9,7 @@ import { HarnessError, UsageError } from '../util/errors.ts';
 import { poll } from '../util/poll.ts';
 import { hostDirs, renderAgentConfig } from './ansible.ts';
 import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
-import { hostApi, labGuard } from './guard.ts';
+import { hostApi } from './guard.ts';
 import { bootstrapAcl } from './acl.ts';
 import {
   addForwardRule,
@@ -138,8 +138,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   log(`started ${state.agents.length} agents; waiting for a leader and ${clients(plan).length} ready clients`);
   const readyStart = Date.now();
   if (plan.acl) {
-    const server = servers(plan)[0]!;
-    await bootstrapAcl(plan, hostApi(plan, server, 'none'), (token) => new NomadApi(`${server.ip}:4646`, labGuard(plan), server.name, token), { signal, log });
+    await bootstrapAcl(plan, hostApi(plan, servers(plan)[0]!, 'none'), { signal, log });
   }
   await waitReady(plan, state, options);
   const readySeconds = (Date.now() - readyStart) / 1000;

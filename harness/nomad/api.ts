@@ -86,6 +86,11 @@ export class NomadApi {
     private readonly token?: string,
   ) {}
 
+  /** The same host's API with another token (the management token right after the bootstrap). */
+  withToken(token: string): NomadApi {
+    return new NomadApi(this.address, this.guard, this.host, token);
+  }
+
   private headers(json: boolean): Record<string, string> {
     return { ...(json ? { 'content-type': 'application/json' } : {}), ...(this.token ? { 'x-nomad-token': this.token } : {}) };
   }
@@ -101,22 +106,26 @@ export class NomadApi {
     return { value, index };
   }
 
-  async request<T>(method: string, path: string, body: unknown, timeoutMs = 5000, onHeaders?: (headers: Headers) => void): Promise<T> {
-    const ip = this.address.split(':')[0] ?? '';
-    this.guard(ip);
+  /** One HTTP exchange behind the guard, with the token header; a failure names the method and URL. */
+  private async send(method: string, path: string, options: { body?: unknown; signal: AbortSignal }): Promise<{ url: string; response: Response }> {
+    this.guard(this.address.split(':')[0] ?? '');
     const url = `http://${this.address}${path}`;
-    let response: Response;
     try {
-      response = await fetch(url, {
+      const response = await fetch(url, {
         method,
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: this.headers(body !== undefined),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: options.signal,
+        headers: this.headers(options.body !== undefined),
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       });
+      return { url, response };
     } catch (cause) {
       const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
       throw new HarnessError(`${method} ${url} failed: ${why}`, { host: this.host, cause });
     }
+  }
+
+  async request<T>(method: string, path: string, body: unknown, timeoutMs = 5000, onHeaders?: (headers: Headers) => void): Promise<T> {
+    const { url, response } = await this.send(method, path, { body, signal: AbortSignal.timeout(timeoutMs) });
     onHeaders?.(response.headers);
     const text = await response.text();
     if (!response.ok) {
@@ -131,10 +140,7 @@ export class NomadApi {
 
   /** Opens a streaming GET (the event stream); the caller reads the body. */
   async openStream(path: string, signal: AbortSignal): Promise<Response> {
-    const ip = this.address.split(':')[0] ?? '';
-    this.guard(ip);
-    const url = `http://${this.address}${path}`;
-    const response = await fetch(url, { signal, headers: this.headers(false) });
+    const { url, response } = await this.send('GET', path, { signal });
     if (!response.ok || !response.body) {
       throw new HarnessError(`GET ${url} answered ${response.status}: ${(await response.text()).slice(0, 300)}`, { host: this.host });
     }
@@ -164,12 +170,7 @@ export class NomadApi {
 
   /** /v1/metrics in Prometheus text: live gauge values (the JSON form lags one in-memory interval). */
   async metricsPrometheus(): Promise<string> {
-    const ip = this.address.split(':')[0] ?? '';
-    this.guard(ip);
-    const url = `http://${this.address}/v1/metrics?format=prometheus`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000), headers: this.headers(false) }).catch((cause: unknown) => {
-      throw new HarnessError(`GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { host: this.host, cause });
-    });
+    const { url, response } = await this.send('GET', '/v1/metrics?format=prometheus', { signal: AbortSignal.timeout(5000) });
     if (!response.ok) throw new HarnessError(`GET ${url} answered ${response.status}`, { host: this.host });
     return response.text();
   }
@@ -190,12 +191,7 @@ export class NomadApi {
 
   /** The HTTP status of a GET, whatever it is (for checks that expect a refusal). */
   async status(path: string): Promise<number> {
-    const ip = this.address.split(':')[0] ?? '';
-    this.guard(ip);
-    const url = `http://${this.address}${path}`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000), headers: this.headers(false) }).catch((cause: unknown) => {
-      throw new HarnessError(`GET ${url} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { host: this.host, cause });
-    });
+    const { response } = await this.send('GET', path, { signal: AbortSignal.timeout(5000) });
     await response.body?.cancel();
     return response.status;
   }
