@@ -4,12 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildResult, type RunResult } from '../report/result.ts';
 import { findScenario } from '../scenario/catalog.ts';
-import { readTrace } from '../trace/writer.ts';
+import { readTrace, traceFileOf } from '../trace/writer.ts';
 import { UsageError } from '../util/errors.ts';
 
 /** Re-checks a run directory; the scenario comes from the trace's run header. */
 export function recheck(runDir: string): RunResult {
-  const file = ['trace.ndjson', 'trace.ndjson.partial'].map((f) => join(runDir, f)).find((f) => existsSync(f));
+  const file = traceFileOf(runDir);
   if (!file) throw new UsageError(`no trace.ndjson in ${runDir}`, 'pass a run directory such as reports/spread/<run-id>');
   let trace;
   try {

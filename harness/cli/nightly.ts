@@ -12,7 +12,8 @@ import { renderNightIndex, renderNightsIndex } from '../nightly/index-html.ts';
 import { analyse, DEFAULT_TRENDS, formatHistory, mergeHistory, parseHistory, type NightRecord, type Trends } from '../nightly/trends.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { junitXml } from '../report/junit.ts';
-import { detectionSeconds, markdownSummary, reconnectSeconds } from '../report/markdown.ts';
+import { markdownSummary } from '../report/markdown.ts';
+import { detectionSeconds, exitCodeFor, reconnectSeconds, worstVerdict } from '../report/result.ts';
 import { runBatch } from '../scenario/batch.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, type CatalogEntry } from '../scenario/catalog-run.ts';
@@ -152,7 +153,8 @@ const program = new Command('nightly')
       const history = mergeHistory(stored.records, records);
       const trends = analyse(history, date, options);
       const verdicts: Verdict[] = records.map((r) => r.verdict);
-      const verdict: Verdict = stopped !== undefined || verdicts.includes('unknown') ? (verdicts.includes('fail') ? 'fail' : 'unknown') : verdicts.includes('fail') ? 'fail' : 'pass';
+      // A night that was stopped early proves nothing about what did not run.
+      const verdict = worstVerdict(stopped === undefined ? verdicts : [...verdicts, 'unknown']);
 
       writeFileAtomic(historyFile, formatHistory(history));
       writeFileAtomic(join(nightDir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
@@ -173,7 +175,7 @@ const program = new Command('nightly')
       if (news.length === 0) out('  nothing new against earlier nights');
       out(`nightly report: ${join(nightDir, 'index.html')}`);
       if (stopped !== undefined) throw stopped;
-      return verdict === 'pass' ? ExitCode.pass : verdict === 'fail' ? ExitCode.fail : ExitCode.infra;
+      return exitCodeFor(verdict);
     });
   });
 

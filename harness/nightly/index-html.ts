@@ -3,6 +3,7 @@
 // reports/nightly/index.html (every night). Pure string building.
 import type { Verdict } from '../check/checker.ts';
 import { badge, esc, page, seconds, table } from '../report/html-kit.ts';
+import { worstVerdict } from '../report/result.ts';
 import type { NightRecord, Trends } from './trends.ts';
 
 export interface NightPage {
@@ -22,10 +23,7 @@ const fromNight = (link: string | undefined) => (link === undefined ? undefined 
 
 const pct = (x: number) => (Number.isFinite(x) ? `${x > 0 ? '+' : ''}${Math.round(x * 100)} %` : 'new');
 
-function worst(records: NightRecord[]): Verdict | 'none' {
-  if (records.length === 0) return 'none';
-  return records.some((r) => r.verdict === 'fail') ? 'fail' : records.some((r) => r.verdict === 'unknown') ? 'unknown' : 'pass';
-}
+const worst = (records: NightRecord[]): Verdict | 'none' => (records.length === 0 ? 'none' : worstVerdict(records.map((r) => r.verdict)));
 
 function trendSection(t: Trends): string {
   const parts: string[] = ['<h2>Trends</h2>'];

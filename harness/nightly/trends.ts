@@ -2,6 +2,7 @@
 // and the trends of tonight against earlier nights (newly failing, fixed, flaky, timings that
 // moved beyond a threshold). Pure: history in, trends out.
 import type { Verdict } from '../check/checker.ts';
+import { worstVerdict } from '../report/result.ts';
 
 export interface NightRecord {
   date: string;
@@ -51,11 +52,7 @@ function median(values: number[]): number {
 }
 
 /** One night's verdict for a key: any non-pass run of the night makes the night non-pass. */
-function nightVerdict(records: NightRecord[]): Verdict {
-  if (records.some((r) => r.verdict === 'fail')) return 'fail';
-  if (records.some((r) => r.verdict === 'unknown')) return 'unknown';
-  return 'pass';
-}
+const nightVerdict = (records: NightRecord[]): Verdict => worstVerdict(records.map((r) => r.verdict));
 
 const measureOf = (r: NightRecord, m: Measure) => (m === 'wall' ? r.wallSeconds : m === 'detection' ? r.detectSeconds : r.reconnectSeconds);
 

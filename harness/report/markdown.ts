@@ -1,6 +1,6 @@
 // A Markdown summary for CI job summaries ($GITHUB_STEP_SUMMARY): one row per run with verdict,
 // wall time, detection and reconnect times, and the checker's reasons under the table. Pure.
-import type { RunResult } from './result.ts';
+import { detectionSeconds, reconnectSeconds, totalSeconds, type RunResult } from './result.ts';
 
 export interface SummaryRow {
   result: RunResult;
@@ -10,15 +10,12 @@ export interface SummaryRow {
   link?: string;
 }
 
-const phase = (r: RunResult, name: string) => r.timings.find((t) => t.phase === name)?.seconds;
 const secs = (s: number | undefined) => (s === undefined ? '–' : `${s.toFixed(1)} s`);
 const icon = { pass: '✅ PASS', fail: '❌ FAIL', unknown: '⚠️ UNKNOWN' } as const;
 // Table cells hold no pipes or line breaks.
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 
-export const detectionSeconds = (r: RunResult) => phase(r, 'partition -> alloc unknown');
-export const reconnectSeconds = (r: RunResult) => phase(r, 'heal -> Reconnected');
-export const wallOf = (row: SummaryRow) => row.wallSeconds ?? phase(row.result, 'total');
+const wallOf = (row: SummaryRow) => row.wallSeconds ?? totalSeconds(row.result);
 
 export function markdownSummary(title: string, rows: SummaryRow[]): string {
   const lines = [`## ${title}`, ''];

@@ -28,6 +28,14 @@ export interface RunResult {
 
 export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
 
+/** The verdict of several runs together: any fail fails, else any unknown is unknown. */
+export const worstVerdict = (verdicts: Verdict[]): Verdict => (verdicts.includes('fail') ? 'fail' : verdicts.includes('unknown') ? 'unknown' : 'pass');
+
+const phaseSeconds = (r: RunResult, phase: string) => r.timings.find((t) => t.phase === phase)?.seconds;
+export const detectionSeconds = (r: RunResult) => phaseSeconds(r, 'partition -> alloc unknown');
+export const reconnectSeconds = (r: RunResult) => phaseSeconds(r, 'heal -> Reconnected');
+export const totalSeconds = (r: RunResult) => phaseSeconds(r, 'total');
+
 export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
   const run = trace.find((e) => e.kind === 'run')?.run;
   const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };

@@ -3,7 +3,7 @@
 // re-renders them; the inputs are the same files, so the bytes are the same.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTrace } from '../trace/writer.ts';
+import { readTrace, traceFileOf } from '../trace/writer.ts';
 import { UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { timelineSvg } from './chart.ts';
@@ -16,7 +16,7 @@ const LINKED = ['result.json', 'trace.ndjson', 'trace.ndjson.partial', 'junit.xm
 
 export function readRunDir(runDir: string): { result: RunResult; traceFile: string } {
   const resultFile = join(runDir, 'result.json');
-  const traceFile = ['trace.ndjson', 'trace.ndjson.partial'].map((f) => join(runDir, f)).find((f) => existsSync(f));
+  const traceFile = traceFileOf(runDir);
   if (!existsSync(resultFile) || !traceFile) throw new UsageError(`${runDir} is not a run directory (it needs result.json and trace.ndjson)`, 'pass a directory such as reports/spread/<run-id>');
   let result: RunResult;
   try {

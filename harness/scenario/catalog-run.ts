@@ -1,7 +1,7 @@
 // Running many scenarios: the order (name, reverse, seeded random) and the summary (verdict and
 // wall time per run, verdicts that flip across repeats, the exit code of the whole). Pure.
 import type { Verdict } from '../check/checker.ts';
-import type { RunResult } from '../report/result.ts';
+import { exitCodeFor, worstVerdict, type RunResult } from '../report/result.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import type { Scenario } from './types.ts';
 
@@ -56,7 +56,7 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
   const flipped = rows.filter((r) => r.flips).length;
   const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
   lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown; ${flipped} flipped; ${total.toFixed(1)}s in all`);
-  const exitCode = all.includes('fail') ? ExitCode.fail : all.includes('unknown') ? ExitCode.infra : ExitCode.pass;
+  const exitCode = exitCodeFor(worstVerdict(all));
   return {
     text: lines.join('\n'),
     exitCode,

@@ -27,6 +27,11 @@ export class TraceWriter {
   }
 }
 
+/** A run directory's trace: the finished one, else what a run that died left (.partial). */
+export function traceFileOf(runDir: string): string | undefined {
+  return ['trace.ndjson', 'trace.ndjson.partial'].map((f) => join(runDir, f)).find((f) => existsSync(f));
+}
+
 export function readTrace(file: string): Positioned[] {
   return readFileSync(file, 'utf8')
     .split('\n')
