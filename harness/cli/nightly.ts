@@ -21,6 +21,7 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
+import { numberFlag } from './flags.ts';
 
 interface Flags {
   date?: string;
@@ -39,14 +40,6 @@ function validDate(text: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
   const d = new Date(`${text}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(text);
-}
-
-function numberFlag(name: string, text: string, min: number, max: number, integer = false): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} expects ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return n;
 }
 
 function trendLines(t: Trends): string[] {

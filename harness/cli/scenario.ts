@@ -17,6 +17,7 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
+import { numberFlag } from './flags.ts';
 
 interface Flags {
   list?: boolean;
@@ -60,8 +61,7 @@ const program = new Command('scenario')
         for (const s of listScenarios()) out(`${s.name.padEnd(20)} ${s.summary}`);
         return ExitCode.pass;
       }
-      const repeat = Number(flags.repeat);
-      if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) throw new UsageError(`--repeat expects a whole number from 1 to 100, got ${JSON.stringify(flags.repeat)}`);
+      const repeat = numberFlag('repeat', flags.repeat, 1, 100, true);
       let scenarios: Scenario[];
       if (flags.all) {
         if (name !== undefined || flags.file) throw new UsageError('--all runs the whole catalog; give no name and no --file with it');
@@ -78,8 +78,7 @@ const program = new Command('scenario')
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
 
-      const servers = flags.servers === undefined ? undefined : Number(flags.servers);
-      if (servers !== undefined && (!Number.isInteger(servers) || servers < 1 || servers > 9)) throw new UsageError(`--servers expects a whole number from 1 to 9, got ${JSON.stringify(flags.servers)}`);
+      const servers = flags.servers === undefined ? undefined : numberFlag('servers', flags.servers, 1, 9, true);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const entries = await runBatch(plan, {
         keep: flags.keep === true,
