@@ -170,6 +170,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const rec = recorder;
     const serverIps = servers(plan).map((s) => s.ip);
     const labPlan = plan;
+    // Every wait ends as one `await` event in the trace and one line of progress.
+    const took = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
+    const settle = (what: string, started: number, deadlineMs: number, ok: boolean, lastSeen: string | undefined, line: string): boolean => {
+      trace.add({ kind: 'await', t: Date.now(), what, ok, elapsedMs: Date.now() - started, deadlineMs, ...(lastSeen === undefined ? {} : { lastSeen }) });
+      log(`${what}: ${line}`);
+      return ok;
+    };
     const ctx: ScenarioContext = {
       plan,
       jobId,
@@ -197,19 +204,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             describe: () => rec.describe(),
             ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
           });
-          if (gaveUp !== undefined && !condition(rec)) {
-            trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: `gave up: ${gaveUp}; ${rec.describe()}` });
-            log(`${what}: gave up after ${((Date.now() - started) / 1000).toFixed(1)}s: ${gaveUp}`);
-            return false;
-          }
-          trace.add({ kind: 'await', t: Date.now(), what, ok: true, elapsedMs: Date.now() - started, deadlineMs: timeoutMs });
-          log(`${what}: after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-          return true;
+          if (gaveUp !== undefined && !condition(rec)) return settle(what, started, timeoutMs, false, `gave up: ${gaveUp}; ${rec.describe()}`, `gave up after ${took(started)}s: ${gaveUp}`);
+          return settle(what, started, timeoutMs, true, undefined, `after ${took(started)}s`);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
-          trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: rec.describe() });
-          log(`${what}: NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`);
-          return false;
+          return settle(what, started, timeoutMs, false, rec.describe(), `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`);
         }
       },
       async awaitProbe(what, probe, timeoutMs) {
@@ -217,14 +216,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         let seen = 'nothing yet';
         try {
           await poll(async () => probe().then((r) => ((seen = r.seen), r)), (r) => r.ok, { what, timeoutMs, signal, intervalsMs: [250, 500], describe: () => seen });
-          trace.add({ kind: 'await', t: Date.now(), what, ok: true, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: seen });
-          log(`${what}: after ${((Date.now() - started) / 1000).toFixed(1)}s (${seen})`);
-          return true;
+          return settle(what, started, timeoutMs, true, seen, `after ${took(started)}s (${seen})`);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
-          trace.add({ kind: 'await', t: Date.now(), what, ok: false, elapsedMs: Date.now() - started, deadlineMs: timeoutMs, lastSeen: seen });
-          log(`${what}: NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${seen}`);
-          return false;
+          return settle(what, started, timeoutMs, false, seen, `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${seen}`);
         }
       },
       async httpGet(host, url) {
