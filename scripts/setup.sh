@@ -6,21 +6,25 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quiet=0
-browser=0
+tests=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
-    --browser) browser=1 ;;   # the test command: Chromium for the browser tests of the HTML report
-    *) echo "setup: unknown option $arg (known: --quiet, --browser)" >&2; exit 2 ;;
+    # The test command: Chromium for the browser tests of the HTML report; vagrant (validate only)
+    # and ansible-lint for the static checks of the VM lab. --browser is the old name.
+    --tests|--browser) tests=1 ;;
+    *) echo "setup: unknown option $arg (known: --quiet, --tests)" >&2; exit 2 ;;
   esac
 done
 say() { [[ $quiet == 1 ]] || echo "setup: $*"; }
 act() { echo "setup: $*"; }   # always printed: setup is about to change the machine
 
 # Debian packages the lab needs (iproute2/util-linux are on a fresh machine but listed for clarity);
-# with --browser also Chromium and a font, for the browser tests of the HTML report.
-apt_packages=(iptables ansible-core iproute2 util-linux procps psmisc)
-((browser)) && apt_packages+=(chromium fonts-liberation)
+# with --tests also Chromium and a font (browser tests), vagrant and ansible-lint (static checks).
+# openssh-server/-client: the SSH-reachable lab (`lab up --sshd`) and the inventory provider's
+# provisioning (Ansible's ssh connection); the package does not start sshd here.
+apt_packages=(iptables ansible-core iproute2 util-linux procps psmisc openssh-server openssh-client)
+((tests)) && apt_packages+=(chromium fonts-liberation vagrant ansible-lint)
 missing=()
 for p in "${apt_packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
