@@ -1,4 +1,4 @@
-// `npm run lab -- up|down|status|audit`: bring a netns lab up, tear it down, show it, audit for leaks.
+// `npm run lab -- up|down|status|audit|shell`: bring a netns lab up, tear it down, show it, audit for leaks, open a shell on a host.
 import { Command, CommanderError, Option } from 'commander';
 import { resolveLabConfig, DEFAULTS, type LabFlags } from '../config/lab-config.ts';
 import { labRoot } from '../config/paths.ts';
@@ -8,8 +8,10 @@ import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
-import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
+import { ExitCode, HarnessError, UsageError, showCommand } from '../util/errors.ts';
 import { isAlive } from '../exec/procs.ts';
+import { interactive } from '../exec/pty.ts';
+import { shellCommand } from '../lab/shell.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
@@ -33,6 +35,7 @@ const labOptions = (cmd: Command) =>
 labOptions(program.command('up'))
   .description('create the lab and start its agents; returns when a leader exists and every client is ready')
   .option('--json', 'print the status as JSON')
+  .option('--sshd', 'no agents: an OpenSSH server per host and an Ansible inventory, for `--inventory` runs and the fault playbooks')
   .action(async (flags: LabFlags & { json?: boolean }) => {
     await runCommand(async ({ signal }) => {
       requireRoot();
@@ -131,6 +134,28 @@ program
     });
   });
 
+program
+  .command('shell')
+  .description("open an interactive shell on a lab host: bash in the host's network namespace, NOMAD_ADDR set to its API")
+  .argument('<host>', 'lab host, e.g. client1 or server1 (see lab status)')
+  .option('-n, --name <name>', 'lab name (env NOMAD_LAB_NAME)')
+  .action(async (hostName: string, flags: { name?: string }) => {
+    await runCommand(async ({ signal }) => {
+      requireRoot();
+      const labName = resolveLabConfig(flags.name === undefined ? {} : { name: flags.name }).spec.name;
+      const shell = shellCommand(labName, hostName);
+      if (!process.stdin.isTTY || !process.stdout.isTTY) {
+        throw new UsageError(
+          'lab shell needs a terminal; its stdin and stdout are not both a TTY (a pipe, a script or CI)',
+          `for a script, run its command in the host's namespace: NOMAD_ADDR=${shell.env['NOMAD_ADDR']} ${shell.scriptHint}`,
+        );
+      }
+      info(`${showCommand(shell.argv)} (lab ${labName}, NOMAD_ADDR=${shell.env['NOMAD_ADDR']}); exit or Ctrl-D leaves it`);
+      // The shell's own exit status, as ssh and nsenter pass it on.
+      return (await interactive(shell.argv, { env: { ...process.env, ...shell.env } as Record<string, string>, signal })) as ExitCode;
+    });
+  });
+
 /** Every lab command reads root-only state and changes namespaces: say so before anything else. */
 function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -144,7 +169,8 @@ async function printStatus(name: string, json: boolean): Promise<ExitCode> {
     throw new UsageError(`no lab named ${name} on this machine`, 'start one with `npm run lab -- up`');
   }
   out(json ? JSON.stringify(status, null, 2) : formatStatus(status));
-  const clientsReady = status.hosts.filter((h) => h.role === 'client').every((h) => h.status === 'ready');
+  // An sshd lab has no agents of its own: up means every sshd runs.
+  const clientsReady = status.inventory !== undefined || status.hosts.filter((h) => h.role === 'client').every((h) => h.status === 'ready');
   const agentsUp = status.hosts.every((h) => h.agent === 'running');
   return status.phase === 'up' && clientsReady && agentsUp ? ExitCode.pass : ExitCode.fail;
 }
@@ -154,8 +180,9 @@ export function formatStatus(s: LabStatus): string {
     `lab ${s.name} (id ${s.id}, netns provider): ${s.phase}${s.persistent ? '' : ', owned by a running command'}, since ${s.createdAt}`,
     `subnet ${s.subnet} on bridge ${s.bridge}; Nomad ${s.nomadVersionReported ?? s.nomad.version} from ${s.nomad.path} (${s.nomad.source})`,
   ];
-  if (s.apiError) head.push(`API: ${s.apiError}`);
-  const rows = [['HOST', 'ROLE', 'DC', 'ADDRESS', 'NETNS', 'PID', 'AGENT', 'NODE ID', 'STATUS']];
+  if (s.inventory) head.push(`SSH-reachable hosts (sshd, no agents of the lab's own); inventory: ${s.inventory}`);
+  if (s.apiError && !s.inventory) head.push(`API: ${s.apiError}`);
+  const rows = [['HOST', 'ROLE', 'DC', 'ADDRESS', 'NETNS', 'PID', s.inventory ? 'SSHD' : 'AGENT', 'NODE ID', 'STATUS']];
   for (const h of s.hosts) {
     rows.push([
       h.name,

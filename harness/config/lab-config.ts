@@ -30,6 +30,8 @@ export interface LabFlags {
   clientDatacenters?: string;
   /** ACLs on (`--acl`); a lab file can also say `acl: true`. */
   acl?: boolean;
+  /** `--sshd`: an OpenSSH server per host instead of agents (the inventory provider's test lab). */
+  sshd?: boolean;
   nomad?: string;
 }
 
@@ -65,6 +67,7 @@ export function resolveLabConfig(flags: LabFlags, env: NodeJS.ProcessEnv = proce
   const dcs = flags.clientDatacenters !== undefined ? flags.clientDatacenters.split(',').map((d) => d.trim()) : file.clientDatacenters;
   if (dcs !== undefined && dcs.length > 0) spec.clientDatacenters = dcs;
   if (flags.acl === true || file.acl === true) spec.acl = true;
+  if (flags.sshd === true) spec.sshd = true;
   const subnet = flags.subnet ?? file.subnet;
   if (subnet !== undefined) spec.subnet = subnet;
   const nomad =

@@ -26,6 +26,9 @@ import {
   taggedRules,
 } from './network.ts';
 import { preflight, preflightError } from './preflight.ts';
+import { hostSshd, sshdPaths, startSshdHosts } from './sshd.ts';
+import { cmdline } from '../exec/procs.ts';
+import { SshPool } from '../exec/ssh.ts';
 import { isLeftover, listLabs, readState, selfIdentity, writeState, type LabState } from './state.ts';
 import { killProcesses, teardownLab } from './teardown.ts';
 import { deleteArgv, ruleComment } from './iptables.ts';
@@ -127,6 +130,18 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   }
   const networkSeconds = (Date.now() - started) / 1000;
 
+  if (plan.sshd === true) {
+    // Hosts reachable over SSH and nothing else: Nomad comes through the inventory provider.
+    state.sshd = await startSshdHosts(plan, dir, log);
+    await checkSshd(plan, dir, signal);
+    signal.throwIfAborted();
+    state.phase = 'up';
+    state.persistent = options.persistent;
+    writeState(state);
+    const totalSeconds = (Date.now() - started) / 1000;
+    return { state, nomad, reused: false, timings: { networkSeconds, ansibleSeconds: 0, readySeconds: totalSeconds - networkSeconds, totalSeconds } };
+  }
+
   log('rendering agent configuration with Ansible (role nomad)');
   const ansible = await renderAgentConfig(plan, dir, nomad.version, config.agentVars, signal);
 
@@ -150,6 +165,20 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   writeState(state);
   const totalSeconds = (Date.now() - started) / 1000;
   return { state, nomad, reused: false, timings: { networkSeconds, ansibleSeconds: ansible.seconds, readySeconds, totalSeconds } };
+}
+
+/** Every sshd answers a command over SSH with the lab's key, its host key checked against known_hosts. */
+async function checkSshd(plan: LabPlan, dir: string, signal: AbortSignal): Promise<void> {
+  const paths = sshdPaths(dir);
+  const pool = new SshPool();
+  try {
+    for (const h of plan.hosts) {
+      signal.throwIfAborted();
+      await pool.run({ name: h.name, address: h.ip, port: 22, user: 'root', identityFile: paths.clientKey, knownHosts: paths.knownHosts }, ['true'], { timeoutMs: 15_000 });
+    }
+  } finally {
+    await pool.closeAll();
+  }
 }
 
 interface Readiness {
@@ -215,6 +244,8 @@ export interface LabStatus {
   createdAt: string;
   nomad: LabState['nomad'];
   nomadVersionReported: string | undefined;
+  /** sshd labs: the inventory their hosts are reached with (the AGENT column is then sshd). */
+  inventory?: string;
   hosts: HostStatus[];
   apiError: string | undefined;
 }
@@ -235,7 +266,9 @@ export async function labStatus(name: string): Promise<LabStatus | undefined> {
   }
   const hosts = plan.hosts.map((h): HostStatus => {
     const agent = state.agents.find((a) => a.host === h.name);
-    const running = agent !== undefined && isOurAgent(agent);
+    const sshd = state.sshd?.find((x) => x.host === h.name);
+    // An sshd lab's AGENT column is its sshd: the Nomad agents there belong to the inventory provider.
+    const running = plan.sshd === true ? sshd !== undefined && cmdline(sshd.pid).join(' ').includes(hostSshd(state.dir, h).config) : agent !== undefined && isOurAgent(agent);
     const node = nodes.find((n) => n.Name === h.name);
     return {
       name: h.name,
@@ -244,11 +277,11 @@ export async function labStatus(name: string): Promise<LabStatus | undefined> {
       nodeDatacenter: node?.Datacenter,
       ip: h.ip,
       netns: h.netns,
-      pid: agent?.pid,
+      pid: plan.sshd === true ? sshd?.pid : agent?.pid,
       agent: running ? 'running' : 'stopped',
-      netnsOk: running && agentNetnsMatches(agent, h),
+      netnsOk: running && (plan.sshd === true || (agent !== undefined && agentNetnsMatches(agent, h))),
       nodeId: node?.ID,
-      status: h.role === 'client' ? node?.Status : running ? (leader.startsWith(`${h.ip}:`) ? 'leader' : 'follower') : undefined,
+      status: h.role === 'client' ? node?.Status : leader.startsWith(`${h.ip}:`) ? 'leader' : running && plan.sshd !== true ? 'follower' : undefined,
       leader: leader.startsWith(`${h.ip}:`),
     };
   });
@@ -262,6 +295,7 @@ export async function labStatus(name: string): Promise<LabStatus | undefined> {
     createdAt: state.createdAt,
     nomad: state.nomad,
     nomadVersionReported: nodes[0]?.Version,
+    ...(plan.sshd === true ? { inventory: sshdPaths(state.dir).inventory } : {}),
     hosts,
     apiError,
   };

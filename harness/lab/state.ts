@@ -30,6 +30,8 @@ export interface LabState {
   nomad: { path: string; version: string; source: string };
   createdAt: string;
   agents: AgentRecord[];
+  /** sshd labs: the OpenSSH server of each host (the agents are the inventory provider's). */
+  sshd?: Array<{ host: string; pid: number }>;
   /** Lab root at creation time (the data, config and log directories live under it). */
   dir: string;
 }

@@ -24,6 +24,11 @@ export interface LabSpec {
   clientDatacenters?: string[];
   /** Nomad ACLs on: bootstrapped when the servers are up; the harness then uses a scoped token. */
   acl?: boolean;
+  /**
+   * An SSH-reachable lab: each host runs an OpenSSH server in its namespace and no agent; the
+   * inventory provider provisions and runs Nomad over SSH (`lab up --sshd`).
+   */
+  sshd?: boolean;
 }
 
 export interface HostPlan {
@@ -51,6 +56,8 @@ export interface LabPlan {
   ruleTag: string;
   /** ACLs on (see LabSpec.acl). */
   acl: boolean;
+  /** SSH-reachable hosts without agents (see LabSpec.sshd); absent on labs made before it existed. */
+  sshd?: boolean;
   hosts: HostPlan[];
 }
 
@@ -144,6 +151,7 @@ export function planLab(spec: LabSpec): LabPlan {
     bridgeIp: at(1),
     ruleTag: `nomad-lab:${id}`,
     acl: spec.acl === true,
+    ...(spec.sshd === true ? { sshd: true } : {}),
     hosts,
   };
   for (const n of [plan.bridge, ...hosts.map((h) => h.vethHost)]) {
