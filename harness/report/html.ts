@@ -1,8 +1,11 @@
 // report.html of one run: verdict and reasons first, then the timeline, phase timings against
-// their bounds, every check, the faults as run, what ran (Nomad, lab), and links to the raw files.
-// A pure function of the stored result, the timeline and the list of files beside it.
+// their bounds, every check, the faults as run, terminal captures, what ran (Nomad, lab), and links
+// to the raw files. A pure function of the stored result, the timeline, the captures and the list
+// of files beside it.
 import { SERIES, STATUS_COLOURS, WINDOW_COLOUR } from './chart.ts';
 import { badge, esc, jsonBlock, page, seconds, table } from './html-kit.ts';
+import type { ScreenEvent } from '../trace/types.ts';
+import { showCommand } from '../util/errors.ts';
 import type { RunResult } from './result.ts';
 import type { Timeline } from './timeline.ts';
 
@@ -12,6 +15,8 @@ export interface RunReportInput {
   svg: string;
   /** Files of the run directory to link, relative to it (trace.ndjson, logs/server1.log...). */
   files: string[];
+  /** Terminal captures, in trace order. */
+  screens?: ScreenEvent[];
 }
 
 // Hover details for the chart: maps an element's ECharts series/data index to the timeline's data.
@@ -47,7 +52,17 @@ function legend(tl: Timeline): string {
   return `<div class="legend">${items.join('')}</div>`;
 }
 
-export function renderRunReport({ result: r, timeline: tl, svg, files }: RunReportInput): string {
+/** Each capture as the terminal showed it: title, when, exit code and the exact command, then the screen. */
+function captures(screens: ScreenEvent[], t0: number): string {
+  const items = screens.map((s, i) => {
+    const at = t0 > 0 ? ` · at ${((s.t - t0) / 1000).toFixed(2)} s` : '';
+    const exit = s.exitCode === 0 ? 'exit 0' : `<span class="over">exit ${esc(s.exitCode)}</span>`;
+    return `<figure class="screen" id="screen-${i + 1}" style="margin:8px 0 16px"><figcaption><b>${esc(s.title)}</b>${at} · ${exit} · <code>${esc(showCommand(s.argv))}</code></figcaption><pre>${esc(s.text)}</pre></figure>`;
+  });
+  return `<p class="muted">Final screens of commands run on a pseudo-terminal of a fixed size during the run, as a person at that terminal would have seen them.</p>\n${items.join('\n')}`;
+}
+
+export function renderRunReport({ result: r, timeline: tl, svg, files, screens = [] }: RunReportInput): string {
   const title = `${r.scenario}: ${r.verdict.toUpperCase()}`;
   const parts: string[] = [];
   parts.push(`<div class="banner ${esc(r.verdict)}" id="verdict"><span class="verdict">${esc(r.verdict.toUpperCase())}</span><span class="scenario"><b>${esc(r.scenario)}</b></span>
@@ -81,6 +96,11 @@ export function renderRunReport({ result: r, timeline: tl, svg, files }: RunRepo
   if (tl.windows.length > 0) {
     parts.push('<h2>Faults</h2>');
     parts.push(table(['fault', 'host', 'from', 'to', 'as run'], tl.windows.map((w) => [esc(w.kind), esc(w.host), `${w.from.toFixed(2)} s`, w.healed ? `${w.to.toFixed(2)} s` : 'never healed', `<code>${esc(w.detail)}</code>`])));
+  }
+
+  if (screens.length > 0) {
+    parts.push('<h2>Terminal captures</h2>');
+    parts.push(captures(screens, tl.t0));
   }
 
   if (r.goldenDiff !== undefined) {

@@ -1,9 +1,13 @@
 // A Markdown summary for CI job summaries ($GITHUB_STEP_SUMMARY): one row per run with verdict,
-// wall time, detection and reconnect times, and the checker's reasons under the table. Pure.
+// wall time, detection and reconnect times, the checker's reasons and any terminal captures under
+// the table. Pure.
+import type { ScreenEvent } from '../trace/types.ts';
 import { detectionSeconds, reconnectSeconds, totalSeconds, type RunResult } from './result.ts';
 
 export interface SummaryRow {
   result: RunResult;
+  /** Terminal captures of the run, shown under the table (a single run's summary). */
+  screens?: ScreenEvent[];
   /** Wall time of the run as the caller measured it; else the trace's total. */
   wallSeconds?: number;
   /** Link to the run's report.html, relative to where the summary is read. */
@@ -34,5 +38,19 @@ export function markdownSummary(title: string, rows: SummaryRow[]): string {
       for (const x of r.reasons) lines.push(`- **${cell(r.scenario)}** (Nomad ${cell(r.nomad?.version ?? '?')}), ${x.check}: ${cell(x.detail)}`);
     }
   }
+  const captured = rows.filter((x) => (x.screens ?? []).length > 0);
+  if (captured.length > 0) {
+    lines.push('', '### Terminal captures');
+    for (const { result: r, screens = [] } of captured) {
+      for (const s of screens) lines.push('', `**${cell(r.scenario)}**: ${cell(s.title)} (exit ${s.exitCode})`, '', ...fenced(s.text));
+    }
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** A code block that the text cannot close: its fence is longer than any backtick run inside. */
+function fenced(text: string): string[] {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}text`, text, fence];
 }

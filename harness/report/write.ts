@@ -3,6 +3,7 @@
 // re-renders them; the inputs are the same files, so the bytes are the same.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Positioned, ScreenEvent } from '../trace/types.ts';
 import { readTrace, traceFileOf } from '../trace/writer.ts';
 import { UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
@@ -30,11 +31,13 @@ export function readRunDir(runDir: string): { result: RunResult; traceFile: stri
 /** Renders report.html (and summary.md) of a run directory; returns the report's path. */
 export function writeRunReports(runDir: string): string {
   const { result, traceFile } = readRunDir(runDir);
-  writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(`nomad-lab: ${result.scenario}`, [{ result }]));
-  const timeline = buildTimeline(readTrace(traceFile), result);
+  const trace = readTrace(traceFile);
+  const screens = trace.filter((e): e is Positioned<ScreenEvent> => e.kind === 'screen');
+  writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(`nomad-lab: ${result.scenario}`, [{ result, screens }]));
+  const timeline = buildTimeline(trace, result);
   const logs = existsSync(join(runDir, 'logs')) ? readdirSync(join(runDir, 'logs')).filter((f) => f.endsWith('.log')).sort().map((f) => `logs/${f}`) : [];
   const files = [...LINKED.filter((f) => existsSync(join(runDir, f))), ...logs];
-  const html = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files });
+  const html = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files, screens });
   const out = join(runDir, 'report.html');
   writeFileAtomic(out, html);
   return out;

@@ -53,6 +53,8 @@ function describeCondition(c: Condition): string {
   return parts.join(' ');
 }
 
+const captureTitle = (step: Extract<Step, { do: 'capture' }>) => step.title ?? `nomad alloc status ${step.alloc}`;
+
 function stepLabel(step: Step): string {
   switch (step.do) {
     case 'run_job':
@@ -75,6 +77,8 @@ function stepLabel(step: Step): string {
       return `http probe: ${step.for}`;
     case 'refused_without_token':
       return 'API without a token';
+    case 'capture':
+      return `capture ${captureTitle(step)}`;
     default:
       return `${step.do.replace('_', ' ')} of ${step.clientOf}`;
   }
@@ -184,6 +188,8 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           );
           return;
         }
+        case 'capture':
+          return ctx.captureCli(captureTitle(step), ['alloc', 'status', alloc(step.alloc, i).id]);
       }
     });
   }

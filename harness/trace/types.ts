@@ -7,7 +7,7 @@ export interface RunInfo {
   scenario: string;
   startedAt: string;
   nomad: { path: string; version: string; source: string };
-  lab: { provider: 'netns'; name: string; id: string; subnet: string; hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }> };
+  lab: { provider: 'netns' | 'inventory' | 'vagrant'; name: string; id: string; subnet: string; hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }> };
   /** Server heartbeat timers in seconds, as /v1/agent/self reported them. */
   timers: { minHeartbeatTtl: number; heartbeatGrace: number };
   gitCommit: string | undefined;
@@ -33,10 +33,19 @@ export type TraceEvent =
   | { kind: 'node-read'; t: number; nodes: Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }> }
   /** The outcome of a wait: met, or timed out with what it saw last. */
   | { kind: 'await'; t: number; what: string; ok: boolean; elapsedMs: number; deadlineMs: number; lastSeen?: string }
+  /**
+   * A command's final screen on a pseudo-terminal of a fixed size (`nomad alloc status <id>`), for
+   * the reports: what a person at the terminal would have seen. Tokens travel in the environment,
+   * never in `argv`.
+   */
+  | { kind: 'screen'; t: number; title: string; argv: string[]; text: string; exitCode: number }
   /** Event-stream connection changes and other facts worth keeping. */
   | { kind: 'note'; t: number; message: string };
 
 export type TraceKind = TraceEvent['kind'];
+
+/** A terminal capture: a command's final screen. */
+export type ScreenEvent = Extract<TraceEvent, { kind: 'screen' }>;
 
 export type FaultKind = 'partition' | 'heal' | 'kill-agent' | 'restart-agent' | 'pause-agent' | 'resume-agent' | 'write-file' | 'stop-alloc' | 'stop-job';
 

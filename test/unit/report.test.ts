@@ -1,7 +1,7 @@
 // Unit: the HTML report of committed real runs: what the timeline holds (lanes, segments, fault
 // windows, bounds), that rendering is deterministic, that the page is self-contained and leads with
 // the verdict, and the Markdown summary. Browser checks of the drawn page are in test/browser.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import type { RunResult } from '../../harness/report/result.ts';
 import { buildTimeline } from '../../harness/report/timeline.ts';
 import { writeRunReports } from '../../harness/report/write.ts';
 import { normalise } from '../../harness/trace/normalise.ts';
+import type { ScreenEvent } from '../../harness/trace/types.ts';
 import { readTrace } from '../../harness/trace/writer.ts';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
@@ -144,5 +145,63 @@ describe('the Markdown summary', () => {
     expect(md).toContain('### Reasons');
     expect(md).toContain('expected unknown after running, observed lost');
     expect(markdownSummary('all good', [{ result: pass }])).not.toContain('### Reasons');
+  });
+});
+
+describe('terminal captures', () => {
+  const { result, timeline } = load('spread-pass');
+  const screen = (over: Partial<ScreenEvent> = {}): ScreenEvent => ({
+    kind: 'screen',
+    t: timeline.t0 + 31_250,
+    title: 'nomad alloc status cache[0]#1',
+    argv: ['/opt/nomad', 'alloc', 'status', '6d02ecf6-0000-0000-0000-000000000000'],
+    text: 'Recent Events:\nTime                       Type         Description\n2026-11-23T18:41:00Z       Reconnected  Client reconnected',
+    exitCode: 0,
+    ...over,
+  });
+  const render = (screens: ScreenEvent[]) => renderRunReport({ result, timeline, svg: timelineSvg(timeline), files: [], screens });
+
+  it('report.html shows each screen in a <pre> under its title, with when it was taken, the exit code and the command', () => {
+    const html = render([screen(), screen({ title: 'nomad node status', argv: ['/opt/nomad', 'node', 'status'], text: 'No nodes', exitCode: 1 })]);
+    expect(html).toContain('<h2>Terminal captures</h2>');
+    expect(html).toContain('<pre>Recent Events:\nTime                       Type         Description\n2026-11-23T18:41:00Z       Reconnected  Client reconnected</pre>');
+    expect(html).toContain('<b>nomad alloc status cache[0]#1</b> · at 31.25 s · exit 0 · <code>/opt/nomad alloc status 6d02ecf6-0000-0000-0000-000000000000</code>');
+    expect(html).toContain('<span class="over">exit 1</span>');
+    expect(html.indexOf('id="screen-1"')).toBeLessThan(html.indexOf('id="screen-2"'));
+    // After the checks, before what ran.
+    expect(html.indexOf('<h2>Checks</h2>')).toBeLessThan(html.indexOf('<h2>Terminal captures</h2>'));
+    expect(html.indexOf('<h2>Terminal captures</h2>')).toBeLessThan(html.indexOf('<h2>What ran</h2>'));
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('a report without captures has no such section; with them it renders the same bytes twice', () => {
+    expect(render([])).not.toContain('Terminal captures');
+    expect(render([screen()])).toBe(render([screen()]));
+  });
+
+  it('what the command printed stays text: markup in a screen is escaped', () => {
+    const html = render([screen({ text: '</pre><script>alert(1)</script>', title: '<b>t</b>' })]);
+    expect(html).toContain('<pre>&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;</pre>');
+    expect(html).toContain('&lt;b&gt;t&lt;/b&gt;');
+    expect(html).not.toContain('<script>alert(1)');
+  });
+
+  it('summary.md shows each screen in a code block the screen cannot close', () => {
+    const md = markdownSummary('one run', [{ result, screens: [screen(), screen({ title: 'ticks', text: 'a ``` b ```` c', exitCode: 2 })] }]);
+    expect(md).toContain('### Terminal captures');
+    expect(md).toContain('**spread**: nomad alloc status cache[0]#1 (exit 0)\n\n```text\nRecent Events:');
+    expect(md).toContain('**spread**: ticks (exit 2)\n\n`````text\na ``` b ```` c\n`````\n');
+    expect(markdownSummary('one run', [{ result }])).not.toContain('Terminal captures');
+  });
+
+  it('a run directory whose trace holds a screen: report.html and summary.md show it, and re-render byte for byte', () => {
+    const dir = join(scratch, 'spread-with-capture');
+    cpSync(join(runs, 'spread-pass'), dir, { recursive: true });
+    const { kind, t, title, argv, text, exitCode } = screen();
+    appendFileSync(join(dir, 'trace.ndjson'), `${JSON.stringify({ kind, t, title, argv, text, exitCode })}\n`);
+    const first = readFileSync(writeRunReports(dir), 'utf8');
+    expect(first).toContain('Reconnected  Client reconnected</pre>');
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain('Reconnected  Client reconnected\n```');
+    expect(readFileSync(writeRunReports(dir), 'utf8')).toBe(first);
   });
 });

@@ -8,10 +8,11 @@ import { InvalidFileError } from '../../harness/config/user-files.ts';
 import { findScenario, listScenarios } from '../../harness/scenario/catalog.ts';
 import { orderScenarios, summarizeCatalog } from '../../harness/scenario/catalog-run.ts';
 import { loadScenarioFile } from '../../harness/scenario/load.ts';
-import { hopeless, holds, parseDuration } from '../../harness/scenario/steps.ts';
+import { hopeless, holds, parseDuration, runSteps } from '../../harness/scenario/steps.ts';
+import type { Scenario, ScenarioContext } from '../../harness/scenario/types.ts';
 import type { Recorder } from '../../harness/trace/recorder.ts';
 import type { RunResult } from '../../harness/report/result.ts';
-import { UsageError } from '../../harness/util/errors.ts';
+import { HarnessError, UsageError } from '../../harness/util/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-scenarios-'));
 function file(name: string, text: string): string {
@@ -89,6 +90,37 @@ describe('scenario files', () => {
     expect((error as Error).message).toMatch(/probes\.yaml:\d+: \/steps\/2\/paths\/0 must match pattern/);
   });
 
+  it('accepts a capture step naming an allocation role, with an optional title', () => {
+    const capture = valid.replace('  - do: run_job', '  - do: run_job\n  - do: capture\n    alloc: "cache[0]#1"\n  - do: capture\n    alloc: "cache[1]#2"\n    title: the other one');
+    expect(loadScenarioFile(file('capture.yaml', capture)).steps.slice(1)).toEqual([
+      { do: 'capture', alloc: 'cache[0]#1' },
+      { do: 'capture', alloc: 'cache[1]#2', title: 'the other one' },
+    ]);
+  });
+
+  it('rejects a capture step without an allocation, with a host instead of a role, or with a command of its own', () => {
+    const bad = valid.replace(
+      '  - do: run_job',
+      '  - do: run_job\n  - do: capture\n  - do: capture\n    alloc: client1\n  - do: capture\n    alloc: "cache[0]#1"\n    argv: [nomad, node, status]',
+    );
+    let error: unknown;
+    try {
+      loadScenarioFile(file('capture-bad.yaml', bad));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidFileError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/capture-bad\.yaml:\d+: \/steps\/1 must have required property 'alloc'/);
+    expect(message).toMatch(/capture-bad\.yaml:\d+: \/steps\/2\/alloc must match pattern/);
+    expect(message).toMatch(/capture-bad\.yaml:13: \/steps\/3\/argv is not a known property/);
+  });
+
+  it("spread ends with the seed's last look: a capture of the reconnected original", () => {
+    const spread = findScenario('spread');
+    expect(spread.steps.at(-1)).toEqual({ do: 'capture', alloc: spread.roles.original });
+  });
+
   it('rejects a scenario whose key transitions are all optional, and a job file that does not exist', () => {
     const optional = valid.replace('sequence: [running]', 'sequence: [{ optional: running }]').replace('spread.nomad.hcl', 'nope.nomad.hcl');
     expect(() => loadScenarioFile(file('optional.yaml', optional))).toThrow(/\/expect\/transitions\/0\/sequence has only optional statuses[\s\S]*jobs\/nope\.nomad\.hcl does not exist/);
@@ -143,6 +175,41 @@ describe('conditions', () => {
     expect(parseDuration('30s')).toBe(30_000);
     expect(parseDuration('2m')).toBe(120_000);
     expect(() => parseDuration('soon')).toThrow(UsageError);
+  });
+});
+
+describe('the capture step', () => {
+  // The interpreter against a context that only records what it was asked to do.
+  const runCaptures = async (steps: Scenario['steps'], r: Recorder) => {
+    const calls: Array<[string, string[]]> = [];
+    const labels: string[] = [];
+    const ctx = {
+      recorder: r,
+      signal: new AbortController().signal,
+      log: () => undefined,
+      step: async (name: string, body: () => Promise<unknown>) => (labels.push(name), body()),
+      captureCli: async (title: string, args: string[]) => void calls.push([title, args]),
+    } as unknown as ScenarioContext;
+    const scenario = { steps, expect: { transitions: [] } } as unknown as Scenario;
+    await runSteps(scenario, ctx);
+    return { calls, steps: labels };
+  };
+
+  it("runs `nomad alloc status` with the role's allocation ID, titled by the role unless the scenario names it", async () => {
+    const r = recorder({ 'cache[0]#1': { client: 'running' }, 'cache[1]#1': { client: 'running' } });
+    const { calls, steps } = await runCaptures([{ do: 'capture', alloc: 'cache[0]#1' }, { do: 'capture', alloc: 'cache[1]#1', title: 'the other one' }], r);
+    // The fake recorder's allocation ID is the role itself.
+    expect(calls).toEqual([
+      ['nomad alloc status cache[0]#1', ['alloc', 'status', 'cache[0]#1']],
+      ['the other one', ['alloc', 'status', 'cache[1]#1']],
+    ]);
+    expect(steps).toEqual(['capture nomad alloc status cache[0]#1', 'capture the other one']);
+  });
+
+  it('stops with a harness error naming the step when the role was never seen', async () => {
+    const r = recorder({}, {}, { describe: () => 'no allocations yet' });
+    await expect(runCaptures([{ do: 'capture', alloc: 'cache[0]#2' }], r)).rejects.toThrow(HarnessError);
+    await expect(runCaptures([{ do: 'capture', alloc: 'cache[0]#2' }], r)).rejects.toThrow(/step 1: no allocation cache\[0\]#2 has been seen/);
   });
 });
 

@@ -1,0 +1,66 @@
+// Which command opens an interactive shell on host X of lab Y, and with what environment; one case per kind of lab.
+import { UsageError } from '../util/errors.ts';
+import { readState, type LabState } from './state.ts';
+import type { HostPlan } from './topology.ts';
+
+export interface ShellCommand {
+  /** The command to run on this machine's terminal. */
+  argv: string[];
+  /** Variables to add to this process's environment for it. */
+  env: Record<string, string>;
+  host: HostPlan;
+  /** How a script gets the same place without a terminal: argv with `<command>` where its command goes. */
+  scriptHint: string;
+}
+
+/** The kind of lab a state file describes; every lab so far is a netns lab. */
+type LabKind = 'netns';
+const kindOf = (_state: LabState): LabKind => 'netns';
+
+/** Reads the lab's state and says how to open a shell on one of its hosts. */
+export function shellCommand(labName: string, hostName: string): ShellCommand {
+  const state = readState(labName);
+  if (!state) throw new UsageError(`no lab named ${labName} on this machine`, 'start one with `npm run lab -- up`, or name another with --name');
+  return shellCommandFor(state, hostName);
+}
+
+/** As shellCommand, from a state already read and the environment the shell starts from (pure). */
+export function shellCommandFor(state: LabState, hostName: string, baseEnv: NodeJS.ProcessEnv = process.env): ShellCommand {
+  const { plan } = state;
+  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
+  const host = plan.hosts.find((h) => h.name === hostName);
+  if (!host) {
+    const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
+    throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `npm run lab -- shell ${plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>'} --name ${plan.name}`);
+  }
+  const kind = kindOf(state);
+  switch (kind) {
+    case 'netns':
+      return netnsShell(state, host, baseEnv);
+  }
+}
+
+/**
+ * A root bash inside the host's network namespace (the mount namespace stays the host's, as for the
+ * agents). The prompt is set by PROMPT_COMMAND, which rc files leave alone while they overwrite PS1.
+ */
+function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv): ShellCommand {
+  const netns = `/run/netns/${host.netns}`;
+  const prompt = `[${state.plan.name}/${host.name} ${host.ip}] \\w\\$ `;
+  const noProxy = [baseEnv['NO_PROXY'] ?? baseEnv['no_proxy'], state.plan.subnet].filter((x) => x !== undefined && x !== '').join(',');
+  return {
+    argv: ['nsenter', `--net=${netns}`, '--', 'bash'],
+    env: {
+      NOMAD_ADDR: `http://${host.ip}:4646`,
+      NOMAD_LAB_NAME: state.plan.name,
+      NOMAD_LAB_HOST: host.name,
+      PS1: prompt,
+      PROMPT_COMMAND: `PS1='${prompt}'`,
+      // The namespace has no route out: a proxy of the host's environment is unreachable from it.
+      NO_PROXY: noProxy,
+      no_proxy: noProxy,
+    },
+    host,
+    scriptHint: `nsenter --net=${netns} -- <command>`,
+  };
+}
