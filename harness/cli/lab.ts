@@ -1,11 +1,12 @@
 // `npm run lab -- up|down|status|audit|shell`: bring a netns lab up, tear it down, show it, audit for leaks, open a shell on a host.
 import { Command, CommanderError, Option } from 'commander';
 import { resolveLabConfig, DEFAULTS, type LabFlags } from '../config/lab-config.ts';
-import { labRoot } from '../config/paths.ts';
 import { auditLeaks, formatLeaks } from '../lab/audit.ts';
 import { cleanLeftovers, labStatus, labUp, type LabStatus } from '../lab/netns-lab.ts';
 import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
+import { inventoryLabName, listSshLabs, ownedByMe, planRemote, readSshState, remoteLabDown, remoteLabStatus, remoteLabUp, type RemoteLabStatus, type RemoteSource } from '../lab/ssh-lab.ts';
+import { labRoot, repoRoot } from '../config/paths.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { ExitCode, HarnessError, UsageError, showCommand } from '../util/errors.ts';
@@ -36,9 +37,14 @@ labOptions(program.command('up'))
   .description('create the lab and start its agents; returns when a leader exists and every client is ready')
   .option('--json', 'print the status as JSON')
   .option('--sshd', 'no agents: an OpenSSH server per host and an Ansible inventory, for `--inventory` runs and the fault playbooks')
-  .action(async (flags: LabFlags & { json?: boolean }) => {
+  .option('--inventory <file>', 'existing hosts from an Ansible inventory (groups servers, clients), over SSH: provision with the role, start, wait until ready')
+  .option('--no-provision', 'with --inventory: take the hosts as they are (agents already running)')
+  .option('--vagrant', 'the VMs of `vagrant up` (vagrant/topology.yaml), over SSH: check they are ready')
+  .action(async (flags: LabFlags & { json?: boolean; inventory?: string; provision: boolean; vagrant?: boolean }) => {
     await runCommand(async ({ signal }) => {
       requireRoot();
+      if (flags.inventory !== undefined || flags.vagrant) return remoteUp(flags, signal);
+      if (!flags.provision) throw new UsageError('--no-provision applies to --inventory');
       const config = resolveLabConfig(flags);
       const plan = planLab(config.spec);
       await cleanLeftovers(info);
@@ -75,8 +81,17 @@ labOptions(program.command('down'))
     await runCommand(async () => {
       requireRoot();
       await cleanLeftovers(info);
-      const names = flags.all ? listLabs() : [resolveLabConfig(flags).spec.name];
+      const names = flags.all ? [...listLabs(), ...listSshLabs()] : [resolveLabConfig(flags).spec.name];
       for (const name of names) {
+        const remote = readSshState(name);
+        if (remote) {
+          if (!remote.persistent && isAlive(remote.owner) && !flags.force) {
+            throw new UsageError(`lab ${name} belongs to a running command (process ${remote.owner.pid}, ${remote.phase})`, 'stop that command (it brings its lab down), or pass --force');
+          }
+          await remoteLabDown(name, info);
+          info(`lab ${name} is down: jobs stopped, agents it started stopped (${remote.started.join(', ') || 'none'}); the hosts stay`);
+          continue;
+        }
         const state = readState(name);
         if (!state) {
           info(`lab ${name} is not up; nothing to do`);
@@ -105,7 +120,7 @@ labOptions(program.command('status'))
       requireRoot();
       await cleanLeftovers(info);
       if (flags.all) {
-        const names = listLabs();
+        const names = [...listLabs(), ...listSshLabs()];
         if (names.length === 0) out(`no labs under ${labRoot()}`);
         for (const n of names) await printStatus(n, flags.json === true);
         return ExitCode.pass;
@@ -163,7 +178,49 @@ function requireRoot(): void {
   }
 }
 
+async function remoteUp(flags: LabFlags & { json?: boolean; inventory?: string; provision: boolean; vagrant?: boolean }, signal: AbortSignal): Promise<ExitCode> {
+  if (flags.inventory !== undefined && flags.vagrant) throw new UsageError('--inventory and --vagrant both name the hosts; give one');
+  if (flags.sshd) throw new UsageError('--sshd makes a netns lab; it does not go with --inventory or --vagrant');
+  const source: RemoteSource = flags.inventory !== undefined ? { kind: 'inventory', file: flags.inventory, provision: flags.provision } : { kind: 'vagrant', dir: repoRoot, provision: false };
+  const name = flags.name ?? (source.kind === 'inventory' ? inventoryLabName(source.file) : 'vagrant');
+  const plan = await planRemote(source, name);
+  const nomad = await resolveNomad(resolveLabConfig(flags).nomad);
+  try {
+    const up = await remoteLabUp({ plan, nomad, provision: source.provision, persistent: true, signal, log: info, waiting });
+    await up.driver.close();
+    info(`lab ${name} up (${up.provisionSeconds.toFixed(1)}s provisioning, ${up.readySeconds.toFixed(1)}s to ready)`);
+  } catch (error) {
+    const state = readSshState(name);
+    if (state && ownedByMe(state)) await remoteLabDown(name, info);
+    throw error;
+  }
+  return printStatus(name, flags.json === true);
+}
+
+async function printRemoteStatus(status: RemoteLabStatus, json: boolean): Promise<ExitCode> {
+  if (json) out(JSON.stringify(status, null, 2));
+  else {
+    const head = [
+      `lab ${status.name} (${status.provider} provider: ${status.source}): ${status.phase}${status.persistent ? '' : ', owned by a running command'}, since ${status.createdAt}`,
+      `Nomad ${status.nomadVersionReported ?? status.nomad.version} (${status.nomad.path} provisioned from here when the lab came up)`,
+    ];
+    if (status.apiError) head.push(`API: ${status.apiError}`);
+    const rows = [['HOST', 'ROLE', 'DC', 'ADDRESS', 'SSH', 'MANAGER', 'AGENT', 'NODE ID', 'STATUS']];
+    for (const h of status.hosts) rows.push([h.name, h.role, h.datacenter, h.ip, h.ssh, h.manager, h.agent, h.nodeId?.slice(0, 8) ?? '-', h.status ?? '-']);
+    out([...head, ...table(rows)].join('\n'));
+  }
+  const ready = status.hosts.every((h) => h.agent === 'running' && (h.role !== 'client' || h.status === 'ready'));
+  return status.phase === 'up' && ready ? ExitCode.pass : ExitCode.fail;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
 async function printStatus(name: string, json: boolean): Promise<ExitCode> {
+  const remote = await remoteLabStatus(name);
+  if (remote) return printRemoteStatus(remote, json);
   const status = await labStatus(name);
   if (!status) {
     throw new UsageError(`no lab named ${name} on this machine`, 'start one with `npm run lab -- up`');
@@ -196,8 +253,7 @@ export function formatStatus(s: LabStatus): string {
       h.status ?? '-',
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return [...head, ...rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())].join('\n');
+  return [...head, ...table(rows)].join('\n');
 }
 
 if (process.argv.length <= 2) {

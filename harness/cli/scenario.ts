@@ -10,6 +10,7 @@ import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, summarizeCatalog } from '../scenario/catalog-run.ts';
 import { runBatch } from '../scenario/batch.ts';
 import { newRunId } from '../scenario/run.ts';
+import { inventoryLabName, type RemoteSource } from '../lab/ssh-lab.ts';
 import { markdownSummary } from '../report/markdown.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { junitXml } from '../report/junit.ts';
@@ -33,11 +34,13 @@ interface Flags {
   record?: boolean;
   reports?: string;
   lab?: string;
+  inventory?: string;
+  provision: boolean;
   freshLabs?: boolean;
 }
 
 const program = new Command('scenario')
-  .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root) and check what Nomad did.')
+  .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root), or on hosts over SSH and check what Nomad did.')
   .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
   .option('--list', 'list the scenarios with a one-line description')
   .option('--all', 'run every scenario of the catalog')
@@ -50,7 +53,9 @@ const program = new Command('scenario')
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
   .option('--keep', 'leave the lab up afterwards (single runs only)')
   .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
-  .option('--lab <name>', 'name of the lab a run creates (default sc-<scenario>)')
+  .option('--lab <name>', 'name of the lab a run creates (default sc-<scenario>); `vagrant`: the VMs of `vagrant up` (README, "The VM lab")')
+  .option('--inventory <file>', 'run on existing hosts from an Ansible inventory (groups servers, clients), over SSH; provisioned with the role first')
+  .option('--no-provision', 'with --inventory: take the hosts as they are (agents already running)')
   .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
   .option('--reports <dir>', 'where run directories go (default: reports/)')
   .exitOverride()
@@ -78,6 +83,15 @@ const program = new Command('scenario')
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
 
+      if (flags.inventory !== undefined && flags.lab === 'vagrant') throw new UsageError('--inventory and --lab vagrant both name the hosts; give one');
+      if (flags.inventory !== undefined && !existsSync(flags.inventory)) throw new UsageError(`inventory ${flags.inventory} does not exist`);
+      if (!flags.provision && flags.inventory === undefined) throw new UsageError('--no-provision applies to --inventory');
+      const remote: RemoteSource | undefined =
+        flags.inventory !== undefined
+          ? { kind: 'inventory', file: flags.inventory, provision: flags.provision }
+          : flags.lab === 'vagrant'
+            ? { kind: 'vagrant', dir: repoRoot, provision: false }
+            : undefined;
       const servers = flags.servers === undefined ? undefined : numberFlag('servers', flags.servers, 1, 9, true);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const entries = await runBatch(plan, {
@@ -95,6 +109,7 @@ const program = new Command('scenario')
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),
         ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
         ...(flags.lab === undefined ? {} : { labName: flags.lab }),
+        ...(remote === undefined ? {} : { remote, labName: flags.lab ?? (remote.kind === 'inventory' ? inventoryLabName(remote.file) : 'vagrant') }),
       });
       if (entries.length === 1) return entries[0]!.result.exitCode;
       const summary = summarizeCatalog(entries);

@@ -1,7 +1,7 @@
 // The partition fault, as the seed bench test does it by hand: inside the client's namespace, drop
 // everything from every server (`iptables -I INPUT -s <server-ip> -j DROP`), and heal with -D.
-// The argv is computed here (pure); applying it is the one effect.
-import { run } from '../exec/local.ts';
+// The argv is computed here (pure); it runs through the lab's driver (namespace or SSH).
+import { run, type RunResult } from '../exec/local.ts';
 import { HarnessError } from '../util/errors.ts';
 import { parseRules } from '../lab/iptables.ts';
 import type { HostPlan } from '../lab/topology.ts';
@@ -14,16 +14,19 @@ export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map(
 export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
 
 /** Runs argv inside the host's network namespace. */
-export function inHost(host: HostPlan, argv: string[], options: { check?: boolean } = {}) {
+export function inHost(host: HostPlan, argv: string[], options: { check?: boolean; timeoutMs?: number; input?: string } = {}) {
   return run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...argv], { host: host.name, timeoutMs: 20_000, ...options });
 }
 
-export async function applyAll(host: HostPlan, commands: string[][]): Promise<void> {
-  for (const argv of commands) await inHost(host, argv);
+/** Runs one command on a lab host: in its namespace, or over SSH (lab/driver.ts). */
+export type HostExec = (argv: string[], options?: { check?: boolean }) => Promise<RunResult>;
+
+export async function applyAll(exec: HostExec, commands: string[][]): Promise<void> {
+  for (const argv of commands) await exec(argv);
 }
 
-export async function iptablesRules(host: HostPlan): Promise<string> {
-  return (await inHost(host, ['iptables', '-S'])).stdout;
+export async function iptablesRules(exec: HostExec): Promise<string> {
+  return (await exec(['iptables', '-w', '-S'])).stdout;
 }
 
 /** The DROP rules for the given servers that are present in the host's INPUT chain. */
@@ -33,10 +36,18 @@ export function partitionRulesIn(listing: string, serverIps: string[]): string[]
     .map((r) => r.line);
 }
 
-/** After a heal: the namespace must still exist and hold none of the partition's rules. */
-export async function assertHealed(host: HostPlan, serverIps: string[]): Promise<string> {
-  const listing = await iptablesRules(host);
+/** After a heal: the host must still answer and hold none of the partition's rules. */
+export async function assertHealed(exec: HostExec, hostName: string, serverIps: string[]): Promise<string> {
+  const listing = await iptablesRules(exec);
   const left = partitionRulesIn(listing, serverIps);
-  if (left.length > 0) throw new HarnessError(`partition rules still present after heal: ${left.join('; ')}`, { host: host.name });
+  if (left.length > 0) throw new HarnessError(`partition rules still present after heal: ${left.join('; ')}`, { host: hostName });
   return listing;
+}
+
+/** Deletes the partition's rules until iptables says there are none (a host partitioned twice holds two). */
+export async function healFully(exec: HostExec, serverIps: string[]): Promise<string[]> {
+  for (const a of healArgv(serverIps)) {
+    for (let i = 0; i < 10; i++) if ((await exec(a, { check: false })).exitCode !== 0) break;
+  }
+  return iptablesRules(exec).then((rules) => partitionRulesIn(rules, serverIps), () => ['(could not list the rules)']);
 }

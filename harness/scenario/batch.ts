@@ -3,12 +3,13 @@
 // by the nightly run.
 import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
+import { listSshLabs, ownedByMe, readSshState, remoteLabDown } from '../lab/ssh-lab.ts';
 import { formatSummary } from '../report/terminal.ts';
 import type { CatalogEntry } from './catalog-run.ts';
 import { runScenario, type RunOptions } from './run.ts';
 import type { Scenario } from './types.ts';
 
-export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'acl' | 'servers' | 'jobFile' | 'record' | 'reportsDir' | 'signal' | 'log' | 'waiting' | 'keep'> {
+export interface BatchOptions extends Pick<RunOptions, 'nomad' | 'acl' | 'servers' | 'jobFile' | 'record' | 'reportsDir' | 'signal' | 'log' | 'waiting' | 'keep' | 'remote'> {
   labName?: string;
   /** A new lab for every run instead of reusing one while the topology fits. */
   freshLabs?: boolean;
@@ -49,9 +50,15 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
         ...(options.servers === undefined ? {} : { servers: options.servers }),
         ...(options.jobFile === undefined ? {} : { jobFile: options.jobFile }),
         ...(options.reportsDir === undefined ? {} : { reportsDir: options.reportsDir }),
+        ...(options.remote === undefined ? {} : { remote: options.remote }),
         ...(options.labName !== undefined ? { labName: options.labName } : many ? { labName: 'sc-catalog' } : {}),
         // Shared labs: the next run reuses this one when the topology fits.
-        ...(many ? { reuseLab: { reuse: i > 0 && sameLab(scenario, plan[i - 1]?.scenario), leaveUp: sameLab(scenario, plan[i + 1]?.scenario) } } : {}),
+        // An SSH lab is the same hosts for every scenario: always shared.
+        ...(many
+          ? options.remote
+            ? { reuseLab: { reuse: i > 0, leaveUp: i < plan.length - 1 } }
+            : { reuseLab: { reuse: i > 0 && sameLab(scenario, plan[i - 1]?.scenario), leaveUp: sameLab(scenario, plan[i + 1]?.scenario) } }
+          : {}),
       });
       options.print(formatSummary(result, runDir));
       entries.push({ scenario: scenario.name, round, result, runDir, wallSeconds: (Date.now() - started) / 1000 });
@@ -62,6 +69,10 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
     for (const lab of listLabs()) {
       const state = readState(lab);
       if (state && ownedByThisProcess(state) && !state.persistent) await teardownLab(lab, state.plan, log);
+    }
+    for (const lab of listSshLabs()) {
+      const state = readSshState(lab);
+      if (state && ownedByMe(state) && !state.persistent) await remoteLabDown(lab, log);
     }
   }
   return entries;

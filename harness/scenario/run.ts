@@ -2,26 +2,28 @@
 // every partition, stop recording, write the reports (even when the run failed or was interrupted),
 // and tear the lab down. The verdict comes from the checker alone.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from '../lab/agents.ts';
+import { isOurAgent } from '../lab/agents.ts';
 import { runSteps } from './steps.ts';
 import { scenariosDir } from './load.ts';
 import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
-import { applyAll, assertHealed, healArgv, inHost, iptablesRules, partitionArgv, partitionRulesIn } from '../faults/partition.ts';
+import { applyAll, assertHealed, healArgv, healFully, iptablesRules, partitionArgv } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
-import { hostDirs } from '../lab/ansible.ts';
 import { hostApi } from '../lab/guard.ts';
+import { readToken } from '../lab/acl.ts';
+import { NetnsDriver, type ExecOptions, type LabDriver, type LabHost } from '../lab/driver.ts';
+import { markSshLabKept, ownedByMe, planRemote, readSshState, remoteLabDown, remoteLabUp, SshDriver, type RemoteSource } from '../lab/ssh-lab.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
 import { ownedByThisProcess, readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
-import { planLab, servers, type HostPlan, type LabPlan } from '../lab/topology.ts';
-import { resolveNomad } from '../nomad/binary.ts';
+import { planLab, type LabPlan } from '../lab/topology.ts';
+import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
 import { junitXml } from '../report/junit.ts';
 import { writeRunReports } from '../report/write.ts';
 import { buildResult, type RunResult } from '../report/result.ts';
@@ -54,6 +56,8 @@ export interface RunOptions {
    */
   reuseLab?: { reuse: boolean; leaveUp: boolean };
   reportsDir?: string;
+  /** Run on hosts reached over SSH (an Ansible inventory, or the Vagrant VMs) instead of a netns lab. */
+  remote?: RemoteSource;
   signal: AbortSignal;
   log: (message: string) => void;
   waiting?: (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
@@ -105,36 +109,66 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   });
   let timers: Timers = { minHeartbeatTtl: 2, heartbeatGrace: 2 };
   let harnessError: string | undefined;
+  // The netns lab's plan (netns runs only) and the driver every step goes through (any provider).
   let plan: LabPlan | undefined;
-  const partitioned = new Set<HostPlan>();
-  const paused = new Set<number>();
+  let driver: LabDriver | undefined;
+  const partitioned = new Set<LabHost>();
   let recorder: Recorder | undefined;
   let interrupted: unknown;
 
   log(`run ${runId}: scenario ${scenario.name} (${scenario.summary})`);
   try {
-    await cleanLeftovers(log);
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
-    const previous = readState(labName);
-    const reusable =
-      options.reuseLab?.reuse === true && previous !== undefined && ownedByThisProcess(previous) && previous.phase === 'up' &&
-      JSON.stringify(previous.plan) === JSON.stringify(planLab(config.spec)) && previous.agents.every((a) => isOurAgent(a));
-    const up = reusable
-      ? { state: previous, nomad: await resolveNomad(config.nomad), reused: false, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 } }
-      : await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
-    if (reusable) log(`reusing lab ${labName} from the previous run (same topology)`);
-    else if (previous !== undefined && ownedByThisProcess(previous)) await teardownLab(labName, previous.plan, log); // ours, but unfit
-    if (up.reused) {
-      // A lab kept by an earlier run (--keep) still holds that run's job and allocations.
-      throw new UsageError(`lab ${labName} is still up from an earlier run (--keep)`, `remove it first: npm run lab -- down --name ${labName}`);
+    let nomad: NomadBinary;
+    let upDetail: string;
+    if (options.remote) {
+      // Hosts reached over SSH: an inventory, or Vagrant's VMs.
+      nomad = await resolveNomad(config.nomad);
+      const previous = readSshState(labName);
+      if (options.reuseLab?.reuse === true && previous !== undefined && ownedByMe(previous) && previous.phase === 'up') {
+        driver = new SshDriver(previous.plan);
+        upDetail = 'reused';
+        log(`reusing lab ${labName} from the previous run`);
+      } else {
+        if (previous !== undefined && ownedByMe(previous)) await remoteLabDown(labName, log);
+        const remotePlan = await planRemote(options.remote, labName);
+        const need = { servers: options.servers ?? scenario.lab.servers, clients: scenario.lab.clients };
+        const have = { servers: remotePlan.hosts.filter((h) => h.role === 'server').length, clients: remotePlan.hosts.filter((h) => h.role === 'client').length };
+        if (have.clients < need.clients) throw new UsageError(`scenario ${scenario.name} needs ${need.clients} clients; ${remotePlan.source} has ${have.clients}`);
+        if (scenario.lab.acl === true || options.acl === true) throw new UsageError('ACLs are not set up on SSH labs yet', 'run this scenario on the netns lab (drop --inventory/--lab vagrant)');
+        const remoteUp = await remoteLabUp({ plan: remotePlan, nomad, provision: options.remote.provision, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+        driver = remoteUp.driver;
+        upDetail = `${remoteUp.provisionSeconds.toFixed(1)}s provisioning, ${remoteUp.readySeconds.toFixed(1)}s to ready`;
+      }
+    } else {
+      await cleanLeftovers(log);
+      const previous = readState(labName);
+      const reusable =
+        options.reuseLab?.reuse === true && previous !== undefined && ownedByThisProcess(previous) && previous.phase === 'up' &&
+        JSON.stringify(previous.plan) === JSON.stringify(planLab(config.spec)) && previous.agents.every((a) => isOurAgent(a));
+      const up = reusable
+        ? { state: previous, nomad: await resolveNomad(config.nomad), reused: false, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 } }
+        : await labUp({ config, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+      if (reusable) log(`reusing lab ${labName} from the previous run (same topology)`);
+      else if (previous !== undefined && ownedByThisProcess(previous)) await teardownLab(labName, previous.plan, log); // ours, but unfit
+      if (up.reused) {
+        // A lab kept by an earlier run (--keep) still holds that run's job and allocations.
+        throw new UsageError(`lab ${labName} is still up from an earlier run (--keep)`, `remove it first: npm run lab -- down --name ${labName}`);
+      }
+      if (up.state.plan.sshd === true) throw new UsageError(`lab ${labName} is an sshd lab (no agents)`, `run scenarios on it through its inventory: --inventory ${up.state.dir}/ssh/inventory.json`);
+      plan = up.state.plan;
+      driver = new NetnsDriver(plan);
+      nomad = up.nomad;
+      upDetail = reusable ? 'reused' : `${up.timings.totalSeconds.toFixed(1)}s`;
     }
-    plan = up.state.plan;
-    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: reusable ? 'reused' : `${up.timings.totalSeconds.toFixed(1)}s` });
+    const lab = driver;
+    trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: upDetail });
 
-    const first = servers(plan)[0]!;
-    const leaderAddr = await hostApi(plan, first).leader();
-    const leaderHost = plan.hosts.find((h) => leaderAddr.startsWith(`${h.ip}:`)) ?? first;
-    const leader = hostApi(plan, leaderHost);
+    const serverHosts = lab.hosts.filter((h) => h.role === 'server');
+    const first = serverHosts[0]!;
+    const leaderAddr = await lab.api(first).leader();
+    const leaderHost = lab.hosts.find((h) => leaderAddr.startsWith(`${h.ip}:`)) ?? first;
+    const leader = lab.api(leaderHost);
     const self = await leader.agentSelf();
     timers = {
       minHeartbeatTtl: Number(self.config.Server?.['MinHeartbeatTTL'] ?? 2e9) / 1e9,
@@ -148,13 +182,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         runId,
         scenario: scenario.name,
         startedAt: new Date().toISOString(),
-        nomad: { path: up.nomad.path, version: up.nomad.version, source: up.nomad.source },
+        nomad: { path: nomad.path, version: nomad.version, source: nomad.source },
         lab: {
-          provider: 'netns',
-          name: plan.name,
-          id: plan.id,
-          subnet: plan.subnet,
-          hosts: plan.hosts.map((h) => {
+          provider: lab.provider,
+          name: lab.name,
+          id: lab.id,
+          subnet: lab.subnet ?? '',
+          hosts: lab.hosts.map((h) => {
             const nodeId = nodes.find((n) => n.Name === h.name)?.ID;
             return { name: h.name, role: h.role, ip: h.ip, ...(nodeId ? { nodeId } : {}) };
           }),
@@ -168,8 +202,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     recorder = new Recorder(trace, leader, jobId);
     await recorder.start();
     const rec = recorder;
-    const serverIps = servers(plan).map((s) => s.ip);
-    const labPlan = plan;
+    const serverIps = serverHosts.map((s) => s.ip);
+    const netnsPlan = plan;
     // Every wait ends as one `await` event in the trace and one line of progress.
     const took = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
     const settle = (what: string, started: number, deadlineMs: number, ok: boolean, lastSeen: string | undefined, line: string): boolean => {
@@ -178,12 +212,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       return ok;
     };
     const ctx: ScenarioContext = {
-      plan,
+      hosts: lab.hosts,
       jobId,
       leader,
       recorder: rec,
       trace,
-      nomadVersion: up.nomad.version,
+      nomadVersion: nomad.version,
       signal,
       log,
       async step(name, body) {
@@ -224,19 +258,26 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       },
       async httpGet(host, url) {
         // Python's standard library is on every lab host (Ansible needs python3); the URL is an argument.
-        const r = await inHost(host, ['python3', '-c', HTTP_GET, url], { check: false });
-        if (r.exitCode !== 0) throw new HarnessError(`GET ${url} in ${host.name}'s namespace failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, { host: host.name });
+        const r = await lab.exec(host, ['python3', '-c', HTTP_GET, url], { check: false });
+        if (r.exitCode !== 0) throw new HarnessError(`GET ${url} on ${host.name} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, { host: host.name });
         const [status, ...body] = r.stdout.split('\n');
         return { status: Number(status), body: body.join('\n') };
       },
       async statusWithoutToken(path) {
-        const server = plan!.hosts.find((h) => h.ip === leaderHost.ip)!;
-        return hostApi(plan!, server, 'none').status(path);
+        return lab.api(leaderHost, 'none').status(path);
+      },
+      async captureCli(title, args) {
+        // Imported here to keep this change to one block while run.ts is refactored; hoist when convenient.
+        const { captureNomad } = await import('./capture.ts');
+        const token = netnsPlan ? readToken(netnsPlan) : undefined;
+        const shot = await captureNomad({ nomadPath: nomad.path, address: `http://${leaderHost.ip}:4646`, ...(token === undefined ? {} : { token }), args, signal });
+        trace.add({ kind: 'screen', t: Date.now(), title, argv: shot.argv, text: shot.text, exitCode: shot.exitCode });
+        log(`captured ${title}: exit ${shot.exitCode}${shot.timedOut ? ' (timed out)' : ''} in ${(shot.elapsedMs / 1000).toFixed(2)}s${shot.scrolledOff > 0 ? `, ${shot.scrolledOff} line(s) scrolled off the screen` : ''}`);
       },
       async registerJob(file) {
         const path = options.jobFile ?? join(repoRoot, 'jobs', file);
         if (!existsSync(path)) throw new UsageError(`job file ${path} does not exist`);
-        const hcl = renderJob(readFileSync(path, 'utf8'), up.nomad.version, relative(repoRoot, path));
+        const hcl = renderJob(readFileSync(path, 'utf8'), nomad.version, relative(repoRoot, path));
         writeFileSync(join(runDir, 'job.nomad.hcl'), hcl);
         const job = await leader.parseJob(hcl);
         if (job.ID !== scenario.job.id) throw new HarnessError(`${relative(repoRoot, path)} defines job ${JSON.stringify(job.ID)}, but the scenario says ${JSON.stringify(scenario.job.id)}`);
@@ -247,61 +288,38 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         const readBack = await leader.readJob(job.ID);
         trace.add({ kind: 'job-read', t: Date.now(), job: { ID: readBack.ID, Version: readBack.Version, TaskGroups: readBack.TaskGroups.map((g) => ({ Name: g.Name, Count: g.Count, MaxClientDisconnect: g.MaxClientDisconnect ?? null, Disconnect: g.Disconnect ?? null })) } });
         const dropped = disconnectSettingDropped(job, readBack);
-        if (dropped.length > 0) throw new HarnessError(`Nomad ${up.nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, { host: leader.host, hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there' });
+        if (dropped.length > 0) throw new HarnessError(`Nomad ${nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, { host: leader.host, hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there' });
         log(`registered job ${job.ID}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
         return job;
       },
       async partition(host) {
         const argv = partitionArgv(serverIps);
+        const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
         partitioned.add(host);
-        await applyAll(host, argv);
+        await applyAll(exec, argv);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv });
-        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(host) });
+        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(exec) });
         log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
       },
       async heal(host) {
         const argv = healArgv(serverIps);
-        await applyAll(host, argv);
+        const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
+        await applyAll(exec, argv);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
-        // The namespace still exists here: the rule must be gone from it, not gone with it.
-        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(host, serverIps) });
+        // The host still exists here: the rule must be gone from it, not gone with it.
+        trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(exec, host.name, serverIps) });
         partitioned.delete(host);
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
-        const state = readState(labName);
-        const record = state?.agents.find((a) => a.host === host.name);
-        if (!state || !record) throw new HarnessError(`no agent recorded for ${host.name}`);
-        const alive = isOurAgent(record);
-        let argv: string[][] = [];
-        if (action === 'kill' && alive) {
-          argv = [['kill', '-KILL', String(record.pid)]];
-          signalProcess(record.pid, 'SIGKILL');
-        } else if (action === 'pause' && alive) {
-          argv = [['kill', '-STOP', String(record.pid)]];
-          signalProcess(record.pid, 'SIGSTOP');
-          paused.add(record.pid);
-        } else if (action === 'resume' && alive) {
-          argv = [['kill', '-CONT', String(record.pid)]];
-          signalProcess(record.pid, 'SIGCONT');
-          paused.delete(record.pid);
-        } else if (action === 'restart') {
-          if (alive) await stopProcess(record, 5000);
-          const fresh = await startAgent(state.nomad.path, host, hostDirs(state.dir, host));
-          state.agents = state.agents.map((a) => (a.host === host.name ? fresh : a));
-          writeState(state);
-          argv = [agentArgv(state.nomad.path, host, hostDirs(state.dir, host))];
-        }
-        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail: alive || action === 'restart' ? undefined : 'agent was not running' });
+        const { argv, wasRunning } = await lab.agent(host, action);
+        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail: wasRunning || action === 'restart' ? undefined : 'agent was not running' });
         log(`${action} agent on ${host.name}${argv.length ? '' : ' (it was not running)'}`);
       },
       async writeFile(allocId, node, task, path, content) {
-        const host = labPlan.hosts.find((h) => h.name === node);
-        const state = readState(labName);
-        if (!host || !state) throw new HarnessError(`no lab host ${node}`);
-        const file = join(hostDirs(state.dir, host).dataDir, 'alloc', allocId, task, path);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, content);
+        const host = lab.hosts.find((h) => h.name === node);
+        if (!host) throw new HarnessError(`no lab host ${node}`);
+        const file = await lab.writeAllocFile(host, allocId, task, path, content);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'write-file', host: node, argv: [], detail: file });
         log(`wrote ${path} into ${task} of ${allocId.slice(0, 8)} on ${node}`);
       },
@@ -321,7 +339,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         });
       },
       host(name) {
-        const h = labPlan.hosts.find((x) => x.name === name);
+        const h = lab.hosts.find((x) => x.name === name);
         if (!h) throw new HarnessError(`no lab host named ${name}`);
         return h;
       },
@@ -333,35 +351,27 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     log(`run stopped: ${harnessError}`);
   } finally {
     // Always resume and heal: a stopped agent or a DROP rule must never outlive the run.
-    for (const pid of paused) signalProcess(pid, 'SIGCONT');
-    for (const host of partitioned) {
-      const ips = servers(plan!).map((s) => s.ip);
-      const argv = healArgv(ips);
-      // Delete until iptables says there is no such rule (a host partitioned twice holds two), then check.
-      for (const a of argv) {
-        for (let i = 0; i < 10; i++) if ((await inHost(host, a, { check: false })).exitCode !== 0) break;
-      }
-      trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
-      const left = await iptablesRules(host).then((rules) => partitionRulesIn(rules, ips), () => ['(could not list the rules)']);
-      if (left.length > 0) {
-        harnessError ??= `the cleanup heal of ${host.name} left DROP rules: ${left.join('; ')}`;
-        log(`cleanup heal of ${host.name} left rules: ${left.join('; ')}; the lab will be torn down`);
-      } else {
-        log(`healed ${host.name} (cleanup)`);
+    if (driver) {
+      const lab = driver;
+      await lab.resumePaused().catch((error: unknown) => log(`cleanup resume failed: ${describeError(error)}`));
+      const ips = lab.hosts.filter((h) => h.role === 'server').map((s) => s.ip);
+      for (const host of partitioned) {
+        const left = await healFully((a, o) => lab.exec(host, a, o), ips).catch((error: unknown) => [`(heal failed: ${describeError(error)})`]);
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv: healArgv(ips) });
+        if (left.length > 0) {
+          harnessError ??= `the cleanup heal of ${host.name} left DROP rules: ${left.join('; ')}`;
+          log(`cleanup heal of ${host.name} left rules: ${left.join('; ')}; the lab will be torn down`);
+        } else {
+          log(`healed ${host.name} (cleanup)`);
+        }
       }
     }
     await recorder?.stop();
     // Agent logs go with the report, also when the lab never came up (that is when they matter most).
-    const labState = readState(labName);
-    const logPlan = plan ?? (labState !== undefined && ownedByThisProcess(labState) ? labState.plan : undefined);
-    if (logPlan) {
-      mkdirSync(join(runDir, 'logs'), { recursive: true });
-      const dir = labState?.dir;
-      for (const h of logPlan.hosts) {
-        const src = dir ? hostDirs(dir, h).logFile : undefined;
-        if (src && existsSync(src)) copyFileSync(src, join(runDir, 'logs', `${h.name}.log`));
-      }
-    }
+    const labState = options.remote ? undefined : readState(labName);
+    const logDriver = driver ?? (labState !== undefined && ownedByThisProcess(labState) ? new NetnsDriver(labState.plan) : undefined);
+    await logDriver?.collectLogs(join(runDir, 'logs')).catch((error: unknown) => log(`agent logs not collected: ${describeError(error)}`));
+    await driver?.close();
   }
 
   // Reports, then the lab's fate. Whatever fails while reporting, the lab decision still runs.
@@ -393,7 +403,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   } finally {
     // Only a lab this run created is this run's to keep or tear down. A signal that came at any
     // point (also while reporting) means: tear down.
-    const state = readState(labName);
+    if (options.remote) await remoteLabFate(labName, jobId, partitioned.size === 0, !signal.aborted && harnessError === undefined, options);
+    const state = options.remote ? undefined : readState(labName);
     const ours = state !== undefined && ownedByThisProcess(state);
     const clean = !signal.aborted && harnessError === undefined;
     if (ours && options.keep && !signal.aborted && state.phase === 'up' && partitioned.size === 0) {
@@ -412,4 +423,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
   if (signal.aborted) throw interrupted ?? signal.reason;
   return { result: result!, runDir };
+}
+/** The end of a run on an SSH lab: kept (--keep), left up for the next run, or brought down. */
+async function remoteLabFate(labName: string, jobId: string, healed: boolean, clean: boolean, options: RunOptions): Promise<void> {
+  const { log, signal } = options;
+  const state = readSshState(labName);
+  if (!state || !ownedByMe(state)) return;
+  if (options.keep && !signal.aborted && state.phase === 'up' && healed) {
+    markSshLabKept(state);
+    log(`lab ${labName} kept up: npm run lab -- status --name ${labName}; bring its agents down with npm run lab -- down --name ${labName}`);
+  } else if (options.reuseLab?.leaveUp === true && clean && state.phase === 'up') {
+    const driver = new SshDriver(state.plan);
+    await driver.api(state.plan.hosts.find((h) => h.role === 'server')!).stopJob(jobId, 'default').catch(() => undefined);
+    await driver.close();
+    log(`lab ${labName} left up for the next run (job ${jobId} purged)`);
+  } else {
+    await remoteLabDown(labName, log);
+  }
 }

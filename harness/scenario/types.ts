@@ -1,6 +1,6 @@
 // What a scenario is (the data of a scenarios/*.yaml file), and what its steps get to work with.
 import type { Expectations } from '../check/expectations.ts';
-import type { LabPlan, HostPlan } from '../lab/topology.ts';
+import type { AgentAction, LabHost } from '../lab/driver.ts';
 import type { NomadApi, NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import type { TraceWriter } from '../trace/writer.ts';
@@ -40,7 +40,9 @@ export type Step =
   /** GET an allocation's service instance from inside a client's namespace; the body must contain `expect`. */
   | { do: 'http_probe'; for: string; from: { clientOf: string }; service: string; alloc: string; path?: string; expect: string; within: string }
   /** The API refuses these reads without a token (a lab with ACLs). */
-  | { do: 'refused_without_token'; paths: string[] };
+  | { do: 'refused_without_token'; paths: string[] }
+  /** `nomad alloc status <id>` of an allocation role on a fixed-size terminal, kept for the reports. */
+  | { do: 'capture'; alloc: string; title?: string };
 
 export interface Scenario {
   name: string;
@@ -57,10 +59,11 @@ export interface Scenario {
   file?: string;
 }
 
-export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
+export type { AgentAction };
 
 export interface ScenarioContext {
-  plan: LabPlan;
+  /** The lab's hosts (netns namespaces, or hosts reached over SSH). */
+  hosts: LabHost[];
   /** The job's name in this run (the scenario's, or a fresh one on a shared lab). */
   jobId: string;
   leader: NomadApi;
@@ -79,9 +82,9 @@ export interface ScenarioContext {
   await(what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined): Promise<boolean>;
   /** Registers a job from jobs/<file>, rendered for the Nomad under test; returns what was submitted. */
   registerJob(file: string): Promise<NomadJob>;
-  partition(host: HostPlan): Promise<void>;
-  heal(host: HostPlan): Promise<void>;
-  agent(host: HostPlan, action: AgentAction): Promise<void>;
+  partition(host: LabHost): Promise<void>;
+  heal(host: LabHost): Promise<void>;
+  agent(host: LabHost, action: AgentAction): Promise<void>;
   /** Writes a file into a task's directory of an allocation (on its client). */
   writeFile(allocId: string, node: string, task: string, path: string, content: string): Promise<void>;
   stopAlloc(allocId: string): Promise<void>;
@@ -92,10 +95,15 @@ export interface ScenarioContext {
    */
   awaitProbe(what: string, probe: () => Promise<{ ok: boolean; seen: string }>, timeoutMs: number): Promise<boolean>;
   /** HTTP GET run inside a lab host's network namespace. */
-  httpGet(host: HostPlan, url: string): Promise<{ status: number; body: string }>;
+  httpGet(host: LabHost, url: string): Promise<{ status: number; body: string }>;
   /** The HTTP status the leader answers to a GET without any token. */
   statusWithoutToken(path: string): Promise<number>;
+  /**
+   * Runs the Nomad CLI under test (`nomad <args>`) against the leader on a fixed-size
+   * pseudo-terminal and records its final screen in the trace (kind `screen`) under `title`.
+   */
+  captureCli(title: string, args: string[]): Promise<void>;
   /** Sleeps until `at` (ms, harness clock), or returns at once if it has passed. */
   sleepUntil(at: number, what: string): Promise<void>;
-  host(name: string): HostPlan;
+  host(name: string): LabHost;
 }

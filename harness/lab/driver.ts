@@ -1,0 +1,149 @@
+// What a scenario run needs from a lab, whatever provides it: hosts, their APIs, commands on a host,
+// the agent's life (kill, pause, restart), files in an allocation, agent logs. The netns driver is
+// here; the SSH driver (inventory, vagrant) is in ssh-lab.ts.
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { RunResult } from '../exec/local.ts';
+import type { NomadApi } from '../nomad/api.ts';
+import { HarnessError } from '../util/errors.ts';
+import type { TokenKind } from './acl.ts';
+import { hostDirs } from './ansible.ts';
+import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from './agents.ts';
+import { inHost } from '../faults/partition.ts';
+import { hostApi } from './guard.ts';
+import { readState, writeState } from './state.ts';
+import type { LabPlan, Role } from './topology.ts';
+
+export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
+export type LabProvider = 'netns' | 'inventory' | 'vagrant';
+
+/** A lab host as a scenario sees it. */
+export interface LabHost {
+  name: string;
+  role: Role;
+  index: number;
+  datacenter: string;
+  /** The address Nomad advertises (API, partitions). */
+  ip: string;
+}
+
+export interface ExecOptions {
+  check?: boolean;
+  timeoutMs?: number;
+  input?: string;
+}
+
+export interface LabDriver {
+  readonly provider: LabProvider;
+  readonly name: string;
+  readonly id: string;
+  /** The netns lab's subnet; SSH labs have none. */
+  readonly subnet: string | undefined;
+  readonly hosts: LabHost[];
+  readonly acl: boolean;
+  api(host: LabHost, token?: TokenKind | 'none'): NomadApi;
+  /** Runs argv on the host (in its namespace, or over SSH). */
+  exec(host: LabHost, argv: string[], options?: ExecOptions): Promise<RunResult>;
+  /** Acts on the host's agent; returns the commands it ran, or none when the agent was not running. */
+  agent(host: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }>;
+  /** Writes a file on the host; returns where. */
+  writeAllocFile(host: LabHost, allocId: string, task: string, path: string, content: string): Promise<string>;
+  /** Copies every agent's log into `dir` as <host>.log (best effort: the run's report must not fail on it). */
+  collectLogs(dir: string): Promise<void>;
+  /** Continues every agent this driver paused (the run's cleanup). */
+  resumePaused(): Promise<void>;
+  /** Ends connections; the lab itself stays as it is. */
+  close(): Promise<void>;
+}
+
+/** The netns lab: commands through nsenter, agents supervised by pid, files on this machine. */
+export class NetnsDriver implements LabDriver {
+  readonly provider = 'netns';
+  private readonly paused = new Set<number>();
+
+  constructor(private readonly plan: LabPlan) {}
+
+  get name(): string {
+    return this.plan.name;
+  }
+  get id(): string {
+    return this.plan.id;
+  }
+  get subnet(): string {
+    return this.plan.subnet;
+  }
+  get hosts(): LabHost[] {
+    return this.plan.hosts;
+  }
+  get acl(): boolean {
+    return this.plan.acl;
+  }
+
+  private host(h: LabHost) {
+    const found = this.plan.hosts.find((x) => x.name === h.name);
+    if (!found) throw new HarnessError(`no lab host named ${h.name} in lab ${this.plan.name}`);
+    return found;
+  }
+
+  api(host: LabHost, token: TokenKind | 'none' = 'harness'): NomadApi {
+    return hostApi(this.plan, this.host(host), token);
+  }
+
+  exec(host: LabHost, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
+    return inHost(this.host(host), argv, options);
+  }
+
+  async agent(h: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }> {
+    const host = this.host(h);
+    const state = readState(this.plan.name);
+    const record = state?.agents.find((a) => a.host === host.name);
+    if (!state || !record) throw new HarnessError(`no agent recorded for ${host.name}`);
+    const alive = isOurAgent(record);
+    let argv: string[][] = [];
+    if (action === 'kill' && alive) {
+      argv = [['kill', '-KILL', String(record.pid)]];
+      signalProcess(record.pid, 'SIGKILL');
+    } else if (action === 'pause' && alive) {
+      argv = [['kill', '-STOP', String(record.pid)]];
+      signalProcess(record.pid, 'SIGSTOP');
+      this.paused.add(record.pid);
+    } else if (action === 'resume' && alive) {
+      argv = [['kill', '-CONT', String(record.pid)]];
+      signalProcess(record.pid, 'SIGCONT');
+      this.paused.delete(record.pid);
+    } else if (action === 'restart') {
+      if (alive) await stopProcess(record, 5000);
+      const fresh = await startAgent(state.nomad.path, host, hostDirs(state.dir, host));
+      state.agents = state.agents.map((a) => (a.host === host.name ? fresh : a));
+      writeState(state);
+      argv = [agentArgv(state.nomad.path, host, hostDirs(state.dir, host))];
+    }
+    return { argv, wasRunning: alive };
+  }
+
+  async writeAllocFile(h: LabHost, allocId: string, task: string, path: string, content: string): Promise<string> {
+    const state = readState(this.plan.name);
+    if (!state) throw new HarnessError(`lab ${this.plan.name} has no state`);
+    const file = join(hostDirs(state.dir, this.host(h)).dataDir, 'alloc', allocId, task, path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content);
+    return file;
+  }
+
+  async collectLogs(dir: string): Promise<void> {
+    const state = readState(this.plan.name);
+    if (!state) return;
+    mkdirSync(dir, { recursive: true });
+    for (const h of this.plan.hosts) {
+      const src = hostDirs(state.dir, h).logFile;
+      if (existsSync(src)) copyFileSync(src, join(dir, `${h.name}.log`));
+    }
+  }
+
+  async resumePaused(): Promise<void> {
+    for (const pid of this.paused) signalProcess(pid, 'SIGCONT');
+    this.paused.clear();
+  }
+
+  async close(): Promise<void> {}
+}

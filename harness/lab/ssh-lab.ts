@@ -1,0 +1,423 @@
+// Labs of hosts reached over SSH (the inventory and vagrant providers): provision with the repo's
+// role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
+// logs over SSH, stop what the lab started. State per lab under <lab root>/ssh-labs/<name>/.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ansibleDir, labRoot } from '../config/paths.ts';
+import { run, type RunResult } from '../exec/local.ts';
+import { identify, isAlive, type ProcessIdentity } from '../exec/procs.ts';
+import { SshPool, type SshTarget } from '../exec/ssh.ts';
+import { NomadApi, type NomadNodeStub, type TargetGuard } from '../nomad/api.ts';
+import type { NomadBinary } from '../nomad/binary.ts';
+import { HarnessError, UsageError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import { poll } from '../util/poll.ts';
+import type { TokenKind } from './acl.ts';
+import type { AgentAction, ExecOptions, LabDriver, LabHost } from './driver.ts';
+import { cidrContains } from './topology.ts';
+import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
+import { vagrantPlan } from './vagrant.ts';
+import { serviceArgv } from './service.ts';
+
+type Log = (message: string) => void;
+type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
+
+export interface SshLabState {
+  version: 1;
+  plan: RemotePlan;
+  phase: 'creating' | 'up' | 'destroying';
+  owner: ProcessIdentity;
+  persistent: boolean;
+  nomad: { path: string; version: string; source: string };
+  createdAt: string;
+  /** Hosts whose agent this lab started (provisioning or a restart): the ones teardown stops. */
+  started: string[];
+  provisioned: boolean;
+}
+
+export const sshLabDir = (name: string): string => join(labRoot(), 'ssh-labs', name);
+const stateFile = (name: string) => join(sshLabDir(name), 'state.json');
+/** Host keys pinned on first use by the harness, for hosts whose inventory names no known_hosts. */
+export const pinnedKnownHosts = (): string => join(labRoot(), 'known_hosts');
+
+export function readSshState(name: string): SshLabState | undefined {
+  const file = stateFile(name);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SshLabState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeSshState(state: SshLabState): void {
+  mkdirSync(sshLabDir(state.plan.name), { recursive: true, mode: 0o700 });
+  writeFileAtomic(stateFile(state.plan.name), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+}
+
+export function listSshLabs(): string[] {
+  const dir = join(labRoot(), 'ssh-labs');
+  return existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+}
+
+const self = (): ProcessIdentity => identify(process.pid)!;
+export const ownedByMe = (s: SshLabState): boolean => {
+  const me = self();
+  return s.owner.pid === me.pid && s.owner.startTicks === me.startTicks;
+};
+const leftover = (s: SshLabState) => !isAlive(s.owner) && (!s.persistent || s.phase !== 'up');
+
+/** Only the lab's own hosts (and loopback) may be contacted. */
+export function remoteGuard(plan: RemotePlan): TargetGuard {
+  const allowed = new Set(plan.hosts.map((h) => h.ip));
+  return (ip: string) => {
+    if (cidrContains('127.0.0.0/8', ip) || allowed.has(ip)) return;
+    throw new HarnessError(`refusing to contact ${ip}: not a host of lab ${plan.name} (${plan.source})`);
+  };
+}
+
+/** The SSH lab's driver: everything a scenario does to a host goes over SSH. */
+export class SshDriver implements LabDriver {
+  readonly subnet = undefined;
+  readonly acl = false;
+  readonly pool = new SshPool();
+  private readonly paused = new Set<string>();
+
+  constructor(readonly plan: RemotePlan) {}
+
+  get provider() {
+    return this.plan.provider;
+  }
+  get name() {
+    return this.plan.name;
+  }
+  get id() {
+    return `ssh-${this.plan.name}`;
+  }
+  get hosts(): LabHost[] {
+    return this.plan.hosts;
+  }
+
+  remote(h: LabHost): RemoteHost {
+    const found = this.plan.hosts.find((x) => x.name === h.name);
+    if (!found) throw new HarnessError(`no host named ${h.name} in lab ${this.plan.name}`);
+    return found;
+  }
+
+  api(host: LabHost, token: TokenKind | 'none' = 'harness'): NomadApi {
+    void token; // ACLs are not set up on SSH labs yet: no token to send.
+    return new NomadApi(`${this.remote(host).ip}:4646`, remoteGuard(this.plan), host.name);
+  }
+
+  exec(host: LabHost, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
+    return this.pool.run(this.remote(host).ssh, argv, { timeoutMs: options.timeoutMs ?? 30_000, ...(options.check === undefined ? {} : { check: options.check }), ...(options.input === undefined ? {} : { input: options.input }) });
+  }
+
+  async running(host: LabHost): Promise<boolean> {
+    const [status] = serviceArgv(this.remote(host), 'status');
+    return (await this.exec(host, status!, { check: false })).exitCode === 0;
+  }
+
+  async agent(host: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }> {
+    const h = this.remote(host);
+    const wasRunning = await this.running(host);
+    if (action !== 'restart' && !wasRunning) return { argv: [], wasRunning };
+    const argv = serviceArgv(h, action);
+    for (const a of argv) await this.exec(host, a, { timeoutMs: 60_000 });
+    if (action === 'pause') this.paused.add(h.name);
+    if (action === 'resume') this.paused.delete(h.name);
+    return { argv, wasRunning };
+  }
+
+  async writeAllocFile(host: LabHost, allocId: string, task: string, path: string, content: string): Promise<string> {
+    const dir = `${this.remote(host).dataDir}/alloc/${allocId}/${task}`;
+    const file = `${dir}/${path}`;
+    await this.exec(host, ['mkdir', '-p', file.replace(/\/[^/]+$/, '')]);
+    await this.exec(host, ['tee', file], { input: content });
+    return `${host.name}:${file}`;
+  }
+
+  async collectLogs(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    for (const h of this.plan.hosts) {
+      const [argv] = serviceArgv(h, 'logs');
+      const r = await this.exec(h, argv!, { check: false, timeoutMs: 60_000 }).catch((e: unknown) => ({ exitCode: -1, stdout: '', stderr: String(e) }));
+      writeFileSync(join(dir, `${h.name}.log`), r.exitCode === 0 ? `${r.stdout}\n` : `(could not read the agent log over SSH: ${r.stderr.trim()})\n`);
+    }
+  }
+
+  async resumePaused(): Promise<void> {
+    for (const name of this.paused) {
+      const h = this.plan.hosts.find((x) => x.name === name)!;
+      for (const a of serviceArgv(h, 'resume')) await this.exec(h, a, { check: false });
+    }
+    this.paused.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.closeAll();
+  }
+}
+
+export interface RemoteUpOptions {
+  plan: RemotePlan;
+  nomad: NomadBinary;
+  /** Run the role over the hosts first (install, configure, start); false: take them as they are. */
+  provision: boolean;
+  persistent: boolean;
+  signal: AbortSignal;
+  log: Log;
+  waiting?: Waiting;
+  readyTimeoutMs?: number;
+}
+
+/** Variables the harness supplies under the inventory's own (a first `-i`: the user's file wins). */
+export const harnessInventory = (): object => ({ all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3' } } });
+
+async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log): Promise<number> {
+  const ans = join(dir, 'ansible');
+  mkdirSync(join(ans, 'tmp'), { recursive: true, mode: 0o700 });
+  const defaults = join(ans, 'harness-inventory.json');
+  writeFileAtomic(defaults, JSON.stringify(harnessInventory(), null, 2), 0o600);
+  const vars = join(ans, 'vars.json');
+  // The binary under test goes to every host; its version decides the role's version-specific settings.
+  writeFileAtomic(vars, JSON.stringify({ nomad_version: nomad.version, nomad_binary_src: nomad.path }), 0o600);
+  const roles = ansibleDir();
+  const argv = ['ansible-playbook', '-i', defaults, '-i', plan.source, '-e', `@${vars}`, join(roles, 'site.yml')];
+  log(`provisioning ${plan.hosts.length} hosts over SSH with the role (ansible-playbook -i ${plan.source})`);
+  const started = Date.now();
+  const r = await run(argv, {
+    host: 'local',
+    check: false,
+    timeoutMs: 900_000,
+    signal,
+    env: {
+      ...(process.env as Record<string, string>),
+      ANSIBLE_CONFIG: join(roles, 'ansible.cfg'),
+      ANSIBLE_ROLES_PATH: join(roles, 'roles'),
+      ANSIBLE_HOME: ans,
+      ANSIBLE_LOCAL_TEMP: join(ans, 'tmp'),
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_FORCE_COLOR: '0',
+      ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
+    },
+  });
+  writeFileSync(join(ans, 'ansible.log'), `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}\n`);
+  if (r.exitCode !== 0) {
+    const failed = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /fatal:|FAILED|ERROR|UNREACHABLE/.test(l)).slice(0, 8).join('\n    ');
+    throw new HarnessError(`provisioning failed (ansible-playbook exit code ${r.exitCode}):\n    ${failed || r.stderr.trim().slice(-800)}`, { host: 'local', command: argv, hint: `full output: ${join(ans, 'ansible.log')}` });
+  }
+  return (Date.now() - started) / 1000;
+}
+
+/** Brings an SSH lab up: reach every host, provision (or check the agents run), wait until ready. */
+export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: SshLabState; driver: SshDriver; provisionSeconds: number; readySeconds: number }> {
+  const { plan, nomad, signal, log } = options;
+  await cleanSshLeftovers(log);
+  const existing = readSshState(plan.name);
+  if (existing) {
+    if (existing.phase === 'up' && existing.persistent) throw new UsageError(`lab ${plan.name} is already up (lab up)`, `use it with --lab ${plan.name}... or bring it down: npm run lab -- down --name ${plan.name}`);
+    throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
+  }
+  const state: SshLabState = {
+    version: 1,
+    plan,
+    phase: 'creating',
+    owner: self(),
+    persistent: false,
+    nomad: { path: nomad.path, version: nomad.version, source: nomad.source },
+    createdAt: new Date().toISOString(),
+    started: [],
+    provisioned: options.provision,
+  };
+  writeSshState(state);
+  const driver = new SshDriver(plan);
+  log(`lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`);
+  for (const h of plan.hosts) {
+    signal.throwIfAborted();
+    await driver.exec(h, ['true'], { timeoutMs: 20_000 });
+  }
+  const before = new Map<string, boolean>();
+  for (const h of plan.hosts) before.set(h.name, await driver.running(h));
+  let provisionSeconds = 0;
+  if (options.provision) {
+    provisionSeconds = await provision(plan, nomad, sshLabDir(plan.name), signal, log);
+  } else {
+    const down = plan.hosts.filter((h) => !before.get(h.name));
+    if (down.length > 0) {
+      throw new HarnessError(`--no-provision: no Nomad agent runs on ${down.map((h) => h.name).join(', ')}`, { hint: 'start them (ansible/scenarios/start-all.yml) or let the harness provision (drop --no-provision)' });
+    }
+  }
+  // Agents running now that were not before are this lab's: teardown stops them.
+  for (const h of plan.hosts) if (!before.get(h.name) && (await driver.running(h))) state.started.push(h.name);
+  writeSshState(state);
+  const readyStart = Date.now();
+  await waitRemoteReady(driver, options);
+  signal.throwIfAborted();
+  state.phase = 'up';
+  state.persistent = options.persistent;
+  writeSshState(state);
+  return { state, driver, provisionSeconds, readySeconds: (Date.now() - readyStart) / 1000 };
+}
+
+async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Promise<void> {
+  const serversOf = driver.plan.hosts.filter((h) => h.role === 'server');
+  const wanted = driver.plan.hosts.filter((h) => h.role === 'client').map((h) => h.name);
+  const timeoutMs = options.readyTimeoutMs ?? 120_000;
+  const what = `a leader and ${wanted.length} ready clients`;
+  await poll<{ leader: string; nodes: NomadNodeStub[] }>(
+    async () => {
+      for (const s of serversOf) {
+        try {
+          const api = driver.api(s);
+          const leader = await api.leader();
+          return { leader, nodes: leader ? await api.nodes() : [] };
+        } catch {
+          // try the next server
+        }
+      }
+      return { leader: '', nodes: [] };
+    },
+    (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')),
+    {
+      what,
+      timeoutMs,
+      signal: options.signal,
+      describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
+      onObservation: (r, elapsed) => options.waiting?.(what, elapsed, timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
+    },
+  );
+}
+
+/** A run's lab kept on purpose (--keep): it outlives the run until `lab down`. */
+export function markSshLabKept(state: SshLabState): void {
+  state.persistent = true;
+  state.phase = 'up';
+  writeSshState(state);
+}
+
+/** Stops the jobs, then the agents this lab started; forgets the lab. The hosts stay as they are. */
+export async function remoteLabDown(name: string, log: Log): Promise<void> {
+  const state = readSshState(name);
+  if (!state) return;
+  state.phase = 'destroying';
+  writeSshState(state);
+  const driver = new SshDriver(state.plan);
+  try {
+    const server = state.plan.hosts.find((h) => h.role === 'server')!;
+    try {
+      const api = driver.api(server);
+      for (const job of await api.jobs()) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
+      log(`teardown ${name}: jobs stopped`);
+    } catch (error) {
+      log(`teardown ${name}: jobs not stopped (${error instanceof Error ? error.message : String(error)})`);
+    }
+    // Clients first: a client that outlives its servers only logs reconnect noise.
+    const order = [...state.plan.hosts].sort((a, b) => (a.role === b.role ? 0 : a.role === 'client' ? -1 : 1));
+    for (const h of order.filter((x) => state.started.includes(x.name))) {
+      for (const argv of serviceArgv(h, 'stop')) {
+        const r = await driver.exec(h, argv, { check: false, timeoutMs: 60_000 }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }) as RunResult);
+        log(`teardown ${name}: stop agent on ${h.name}: ${r.exitCode === 0 ? 'ok' : `FAILED (${r.stderr.trim()})`}`);
+      }
+    }
+  } finally {
+    await driver.close();
+    rmSync(sshLabDir(name), { recursive: true, force: true });
+  }
+}
+
+/** SSH labs whose owner died before they were up, or while tearing down: stop what they started. */
+export async function cleanSshLeftovers(log: Log): Promise<string[]> {
+  const cleaned: string[] = [];
+  for (const name of listSshLabs()) {
+    const state = readSshState(name);
+    if (state && !leftover(state)) continue;
+    if (state) await remoteLabDown(name, () => undefined);
+    else rmSync(sshLabDir(name), { recursive: true, force: true });
+    log(`cleaned leftovers of SSH lab ${name}${state ? ` (left by process ${state.owner.pid} while ${state.phase})` : ''}`);
+    cleaned.push(name);
+  }
+  return cleaned;
+}
+
+/** Where an SSH lab's hosts come from, as plain data: an inventory file or a Vagrant directory. */
+export type RemoteSource = { kind: 'inventory'; file: string; provision: boolean } | { kind: 'vagrant'; dir: string; provision: boolean };
+
+/** The plan of an SSH lab, read from its source (ansible-inventory, or the Vagrant topology + ssh-config). */
+export async function planRemote(source: RemoteSource, name: string): Promise<RemotePlan> {
+  if (source.kind === 'inventory') {
+    const identity = defaultIdentity();
+    return planFromInventory(await readInventory(source.file), name, resolve(source.file), { knownHosts: pinnedKnownHosts(), ...(identity ? { identityFile: identity } : {}) });
+  }
+  return vagrantPlan(source.dir, name);
+}
+
+/** A lab name for an inventory file when none is given: inv-<file name without extension>. */
+export function inventoryLabName(file: string): string {
+  const base = basename(file).replace(/\.[^.]+$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `inv-${base || 'hosts'}`.slice(0, 32);
+}
+
+
+export interface RemoteHostStatus {
+  name: string;
+  role: string;
+  datacenter: string;
+  ip: string;
+  ssh: string;
+  manager: string;
+  agent: 'running' | 'stopped' | 'unreachable';
+  nodeId: string | undefined;
+  status: string | undefined;
+}
+
+export interface RemoteLabStatus {
+  name: string;
+  provider: string;
+  source: string;
+  phase: string;
+  persistent: boolean;
+  createdAt: string;
+  nomad: SshLabState['nomad'];
+  nomadVersionReported: string | undefined;
+  hosts: RemoteHostStatus[];
+  apiError: string | undefined;
+}
+
+/** Hosts, their agents (asked over SSH) and what Nomad says of them. */
+export async function remoteLabStatus(name: string): Promise<RemoteLabStatus | undefined> {
+  const state = readSshState(name);
+  if (!state) return undefined;
+  const driver = new SshDriver(state.plan);
+  let nodes: NomadNodeStub[] = [];
+  let leader = '';
+  let apiError: string | undefined;
+  try {
+    const api = driver.api(state.plan.hosts.find((h) => h.role === 'server')!);
+    leader = await api.leader();
+    nodes = await api.nodes();
+  } catch (error) {
+    apiError = error instanceof Error ? error.message : String(error);
+  }
+  try {
+    const hosts: RemoteHostStatus[] = [];
+    for (const h of state.plan.hosts) {
+      const agent: RemoteHostStatus['agent'] = await driver.running(h).then((up) => (up ? 'running' : 'stopped'), () => 'unreachable');
+      const node = nodes.find((n) => n.Name === h.name);
+      hosts.push({
+        name: h.name,
+        role: h.role,
+        datacenter: h.datacenter,
+        ip: h.ip,
+        ssh: `${h.ssh.user}@${h.ssh.address}:${h.ssh.port}`,
+        manager: h.manager,
+        agent,
+        nodeId: node?.ID,
+        status: h.role === 'client' ? node?.Status : leader.startsWith(`${h.ip}:`) ? 'leader' : agent === 'running' ? 'follower' : undefined,
+      });
+    }
+    return { name, provider: state.plan.provider, source: state.plan.source, phase: state.phase, persistent: state.persistent, createdAt: state.createdAt, nomad: state.nomad, nomadVersionReported: nodes[0]?.Version, hosts, apiError };
+  } finally {
+    await driver.close();
+  }
+}
