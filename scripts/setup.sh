@@ -20,11 +20,12 @@ say() { [[ $quiet == 1 ]] || echo "setup: $*"; }
 act() { echo "setup: $*"; }   # always printed: setup is about to change the machine
 
 # Debian packages the lab needs (iproute2/util-linux are on a fresh machine but listed for clarity);
-# with --tests also Chromium and a font (browser tests), vagrant and ansible-lint (static checks).
+# with --tests also Chromium and a font (browser tests), vagrant, ansible-lint and systemd-analyze
+# (static checks of the VM lab).
 # openssh-server/-client: the SSH-reachable lab (`lab up --sshd`) and the inventory provider's
 # provisioning (Ansible's ssh connection); the package does not start sshd here.
 apt_packages=(iptables ansible-core iproute2 util-linux procps psmisc openssh-server openssh-client)
-((tests)) && apt_packages+=(chromium fonts-liberation vagrant ansible-lint)
+((tests)) && apt_packages+=(chromium fonts-liberation vagrant ansible-lint systemd)
 missing=()
 for p in "${apt_packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

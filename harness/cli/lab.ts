@@ -151,7 +151,7 @@ program
 
 program
   .command('shell')
-  .description("open an interactive shell on a lab host: bash in the host's network namespace, NOMAD_ADDR set to its API")
+  .description("open an interactive shell on a lab host: bash in the host's network namespace (netns), or ssh (inventory, vagrant); NOMAD_ADDR set to its API")
   .argument('<host>', 'lab host, e.g. client1 or server1 (see lab status)')
   .option('-n, --name <name>', 'lab name (env NOMAD_LAB_NAME)')
   .action(async (hostName: string, flags: { name?: string }) => {
@@ -162,7 +162,7 @@ program
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         throw new UsageError(
           'lab shell needs a terminal; its stdin and stdout are not both a TTY (a pipe, a script or CI)',
-          `for a script, run its command in the host's namespace: NOMAD_ADDR=${shell.env['NOMAD_ADDR']} ${shell.scriptHint}`,
+          `for a script, run its command on the host: NOMAD_ADDR=${shell.env['NOMAD_ADDR']} ${shell.scriptHint}`,
         );
       }
       info(`${showCommand(shell.argv)} (lab ${labName}, NOMAD_ADDR=${shell.env['NOMAD_ADDR']}); exit or Ctrl-D leaves it`);

@@ -10,7 +10,8 @@ const daemonStart = (h: RemoteHost) => ['start-stop-daemon', '--start', '--oknod
 const daemonStop = (h: RemoteHost) => ['start-stop-daemon', '--stop', '--oknodo', '--retry', 'INT/15/KILL/5', '--remove-pidfile', ...match(h)];
 const daemonSignal = (h: RemoteHost, sig: string) => ['start-stop-daemon', '--stop', '--signal', sig, ...match(h)];
 // Only the agent's own process: its tasks (in the unit's cgroup) must not get the signal.
-const systemdSignal = (h: RemoteHost, sig: string) => ['systemctl', 'kill', '--kill-whom=main', `--signal=${sig}`, `${h.service}.service`];
+// --kill-who: systemd < 252 knows no other spelling; later ones accept it still.
+const systemdSignal = (h: RemoteHost, sig: string) => ['systemctl', 'kill', '--kill-who=main', `--signal=${sig}`, `${h.service}.service`];
 
 /** The commands of one action, run in order; status exits 0 only while the agent runs. */
 export function serviceArgv(host: RemoteHost, action: ServiceAction): string[][] {

@@ -1,5 +1,7 @@
 // Which command opens an interactive shell on host X of lab Y, and with what environment; one case per kind of lab.
 import { UsageError } from '../util/errors.ts';
+import type { LabHost } from './driver.ts';
+import { readSshState, type SshLabState } from './ssh-lab.ts';
 import { readState, type LabState } from './state.ts';
 import type { HostPlan } from './topology.ts';
 
@@ -8,17 +10,15 @@ export interface ShellCommand {
   argv: string[];
   /** Variables to add to this process's environment for it. */
   env: Record<string, string>;
-  host: HostPlan;
+  host: LabHost;
   /** How a script gets the same place without a terminal: argv with `<command>` where its command goes. */
   scriptHint: string;
 }
 
-/** The kind of lab a state file describes; every lab so far is a netns lab. */
-type LabKind = 'netns';
-const kindOf = (_state: LabState): LabKind => 'netns';
-
 /** Reads the lab's state and says how to open a shell on one of its hosts. */
 export function shellCommand(labName: string, hostName: string): ShellCommand {
+  const remote = readSshState(labName);
+  if (remote) return sshShellFor(remote, hostName);
   const state = readState(labName);
   if (!state) throw new UsageError(`no lab named ${labName} on this machine`, 'start one with `npm run lab -- up`, or name another with --name');
   return shellCommandFor(state, hostName);
@@ -33,11 +33,30 @@ export function shellCommandFor(state: LabState, hostName: string, baseEnv: Node
     const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
     throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `npm run lab -- shell ${plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>'} --name ${plan.name}`);
   }
-  const kind = kindOf(state);
-  switch (kind) {
-    case 'netns':
-      return netnsShell(state, host, baseEnv);
+  return netnsShell(state, host, baseEnv);
+}
+
+/**
+ * An SSH lab's host: OpenSSH's client with the same key, user and port as the harness, checking the
+ * host key against the same known_hosts (never accept-new here: the harness pinned it). NOMAD_ADDR
+ * is set on this side for the user's own nomad CLI; the remote login shell is the host's own.
+ */
+export function sshShellFor(state: SshLabState, hostName: string): ShellCommand {
+  const { plan } = state;
+  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
+  const host = plan.hosts.find((h) => h.name === hostName);
+  if (!host) {
+    const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
+    throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`);
   }
+  const { ssh } = host;
+  const base = ['ssh', '-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-i', ssh.identityFile, '-p', String(ssh.port), '-o', `UserKnownHostsFile=${ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${ssh.user}@${ssh.address}`];
+  return {
+    argv: [...base.slice(0, -1), '-t', base.at(-1)!],
+    env: { NOMAD_ADDR: `http://${host.ip}:4646`, NOMAD_LAB_NAME: plan.name, NOMAD_LAB_HOST: host.name },
+    host,
+    scriptHint: `${base.join(' ')} -- <command>`,
+  };
 }
 
 /**

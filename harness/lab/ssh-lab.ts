@@ -18,6 +18,7 @@ import { cidrContains } from './topology.ts';
 import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
 import { vagrantPlan } from './vagrant.ts';
 import { serviceArgv } from './service.ts';
+import { healFully } from '../faults/partition.ts';
 
 type Log = (message: string) => void;
 type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
@@ -311,6 +312,14 @@ export async function remoteLabDown(name: string, log: Log): Promise<void> {
       log(`teardown ${name}: jobs stopped`);
     } catch (error) {
       log(`teardown ${name}: jobs not stopped (${error instanceof Error ? error.message : String(error)})`);
+    }
+    // A run killed mid-fault leaves DROP rules and stopped agents on hosts that outlive it: heal every
+    // host (idempotent: delete until iptables has no such rule) and continue every agent first.
+    const serverIps = state.plan.hosts.filter((h) => h.role === 'server').map((h) => h.ip);
+    for (const h of state.plan.hosts) {
+      const left = await healFully((argv, o) => driver.exec(h, argv, o), serverIps).catch((e: unknown) => [`(${e instanceof Error ? e.message : String(e)})`]);
+      if (left.length > 0) log(`teardown ${name}: partition rules left on ${h.name}: ${left.join('; ')}`);
+      for (const argv of serviceArgv(h, 'resume')) await driver.exec(h, argv, { check: false }).catch(() => undefined);
     }
     // Clients first: a client that outlives its servers only logs reconnect noise.
     const order = [...state.plan.hosts].sort((a, b) => (a.role === b.role ? 0 : a.role === 'client' ? -1 : 1));

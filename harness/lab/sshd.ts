@@ -3,6 +3,7 @@
 // the inventory provider and the fault playbooks use. Never touches /root/.ssh or /etc/ssh.
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../exec/local.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
@@ -123,6 +124,7 @@ const keygen = (file: string, comment: string) => run(['ssh-keygen', '-q', '-t',
 /** Keys, configs, the audit wrapper, known_hosts and the inventory; then one sshd per host. */
 export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (m: string) => void): Promise<Array<{ host: string; pid: number }>> {
   const paths = sshdPaths(labDirectory);
+  if (!existsSync('/usr/sbin/sshd')) throw new HarnessError('OpenSSH server is not installed (/usr/sbin/sshd)', { host: 'local', hint: 'sudo npm run setup (it installs openssh-server; the package starts no sshd here)' });
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   // sshd's privilege separation directory; the openssh-server package creates it only when its service starts.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -140,8 +142,11 @@ export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (
     known.push(`${host.ip} ${type} ${key}`);
     writeFileAtomic(own.config, sshdConfig(host, own, paths), 0o600);
     const argv = ['nsenter', `--net=/run/netns/${host.netns}`, '--', '/usr/sbin/sshd', '-f', own.config, '-E', own.log];
-    // sshd checks its config, binds, writes its pid file and only then goes into the background.
+    // sshd checks its config and binds before it returns; its daemon child writes the pid file a moment later.
     await run(argv, { host: host.name, timeoutMs: 15_000 });
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(own.pidFile) && Date.now() < deadline) await sleep(20);
+    if (!existsSync(own.pidFile)) throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
     const pid = Number(readFileSync(own.pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new HarnessError(`sshd wrote no pid to ${own.pidFile}`, { host: host.name, command: argv });
     started.push({ host: host.name, pid });

@@ -114,9 +114,9 @@ export function vmTopologyFile(env: NodeJS.ProcessEnv = process.env): string {
   return given !== undefined && given !== '' ? given : join(repoRoot, 'vagrant', 'topology.yaml');
 }
 
-/** Reads and validates the topology file (file:line problems), then applies the environment. */
-export function loadVmTopology(file: string = vmTopologyFile(), env: NodeJS.ProcessEnv = process.env): VmTopology {
-  return computeVmTopology(loadUserFile<VmTopologyFile>(file, schema), env);
+/** Reads and validates the topology file (default: vmTopologyFile(env); file:line problems), then applies the environment. */
+export function loadVmTopology(file?: string, env: NodeJS.ProcessEnv = process.env): VmTopology {
+  return computeVmTopology(loadUserFile<VmTopologyFile>(file ?? vmTopologyFile(env), schema), env);
 }
 
 /** File data + environment -> the computed topology. Pure; vagrant/topology.rb is its twin. */

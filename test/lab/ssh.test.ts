@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ansibleDir, repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
+import { openPty } from '../../harness/exec/pty.ts';
 import { allPids, cmdline } from '../../harness/exec/procs.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { sshLabDir } from '../../harness/lab/ssh-lab.ts';
 import { hostSshd, sshdPaths } from '../../harness/lab/sshd.ts';
 import { readState } from '../../harness/lab/state.ts';
 import type { HostPlan, LabPlan } from '../../harness/lab/topology.ts';
-import { isRoot, labCli, ownsLab } from './support.ts';
+import { isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const name = 't-sshd';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-ssh-reports-'));
@@ -26,6 +27,7 @@ afterAll(() => {
 });
 
 const scenarioCli = join(repoRoot, 'harness', 'cli', 'scenario.ts');
+const labEntry = join(repoRoot, 'harness', 'cli', 'lab.ts');
 const inNs = (h: HostPlan, argv: string[]) => run(['nsenter', `--net=/run/netns/${h.netns}`, '--', ...argv], { check: false });
 /** Nomad agents whose binary lives under this lab's directory (where the role installed it). */
 const agentsOf = (labDirectory: string) =>
@@ -81,9 +83,9 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(log).toContain(`command: iptables -w -I INPUT -s ${server.ip} -j DROP`);
     expect(log).toContain(`command: iptables -w -D INPUT -s ${server.ip} -j DROP`);
     expect(log.indexOf('-I INPUT')).toBeLessThan(log.indexOf('-D INPUT'));
-    // ...and the other client's log has none of it.
+    // ...and the other client was never partitioned (it sees only the teardown's idempotent heal).
     const other = plan.hosts.find((h) => h.role === 'client' && h.name !== victim.name)!;
-    expect(readFileSync(hostSshd(dir, other).log, 'utf8')).not.toContain('-j DROP');
+    expect(readFileSync(hostSshd(dir, other).log, 'utf8')).not.toContain('-I INPUT');
     expect(await dropRules(victim)).toEqual([]);
     // Agent logs came back over SSH with the report.
     expect(readFileSync(join(runDir, 'logs', `${victim.name}.log`), 'utf8')).toMatch(/Nomad agent started!/);
@@ -92,12 +94,46 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(existsSync(sshLabDir('t-inv'))).toBe(false);
   }, 180_000);
 
-  it('the fault playbooks of ansible/scenarios/ partition, heal, kill and start agents on the same hosts', async () => {
+  it('a run killed mid-partition: the next command heals the host and stops the agents it left', async () => {
+    const running = startLabCli(['spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], scenarioCli);
+    await waitForOutput(running, /partitioned client\d/, 150_000);
+    const victimName = /partitioned (client\d)/.exec(running.stderr())![1]!;
+    running.child.kill('SIGKILL');
+    await running.exited;
+    const victim = plan.hosts.find((h) => h.name === victimName)!;
+    expect(await dropRules(victim)).not.toEqual([]);
+    expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
+
+    const down = await labCli(['down', '--name', 't-inv']);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(await dropRules(victim)).toEqual([]);
+    expect(agentsOf(dir)).toEqual([]);
+    expect(existsSync(sshLabDir('t-inv'))).toBe(false);
+  }, 180_000);
+
+  it('lab shell over SSH, then the fault playbooks of ansible/scenarios/ partition, heal, kill and start agents on the same hosts', async () => {
     const up = await labCli(['up', '--inventory', inventory, '--name', 't-inv']);
     expect(up.exitCode, up.stderr).toBe(0);
     expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
     const client1 = plan.hosts.find((h) => h.name === 'client1')!;
     const server = plan.hosts.find((h) => h.role === 'server')!;
+
+    // lab shell on an SSH lab: OpenSSH's client in a real terminal, the host key checked, and the
+    // login lands in client1's namespace (its sshd runs there): its address, no other.
+    const shell = openPty(['node', '--import', 'tsx', labEntry, 'shell', 'client1', '--name', 't-inv'], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
+    try {
+      shell.write('ip -br addr; echo "done-$((40+2))"\r');
+      await shell.waitFor(/^done-42$/m, 30_000);
+      const screen = (await shell.screen()).all;
+      expect(screen).toMatch(new RegExp(`^eth0@\\S+\\s+UP\\s+${client1.ip.replaceAll('.', '\\.')}/24`, 'm'));
+      expect(screen).not.toContain(`${server.ip}/24`);
+      shell.write('exit\r');
+      expect((await shell.exited).exitCode).toBe(0);
+    } finally {
+      shell.kill();
+      shell.dispose();
+    }
+    expect(readFileSync(hostSshd(dir, client1).log, 'utf8')).toMatch(/interactive shell/);
 
     const part = await playbook('partition.yml', inventory, ['-l', 'client1']);
     expect(part.exitCode, part.stdout).toBe(0);

@@ -92,7 +92,7 @@ describe('serviceArgv', () => {
   });
 
   it('systemd: signals reach the agent only (its tasks live in the same unit), start/stop through systemctl', () => {
-    expect(serviceArgv(host('systemd'), 'kill')).toEqual([['systemctl', 'kill', '--kill-whom=main', '--signal=SIGKILL', 'nomad.service']]);
+    expect(serviceArgv(host('systemd'), 'kill')).toEqual([['systemctl', 'kill', '--kill-who=main', '--signal=SIGKILL', 'nomad.service']]);
     expect(serviceArgv(host('systemd'), 'pause')[0]).toContain('--signal=SIGSTOP');
     expect(serviceArgv(host('systemd'), 'status')).toEqual([['systemctl', 'is-active', '--quiet', 'nomad.service']]);
     expect(serviceArgv(host('systemd'), 'logs')[0]!.slice(0, 3)).toEqual(['journalctl', '--unit', 'nomad.service']);

@@ -1,0 +1,142 @@
+// Static: the Vagrantfile passes `vagrant validate` (no VirtualBox needed) and a broken copy does not; and, read through a
+// stand-in for Vagrant, what it configures: one VM per host, one Ansible run in the last, paths and groups that exist.
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../../harness/config/paths.ts';
+import { loadUserFile } from '../../harness/config/user-files.ts';
+import { run } from '../../harness/exec/local.ts';
+import { loadVmTopology } from '../../harness/lab/vm-topology.ts';
+import { ansibleDir, cleanVmEnv, has, scratchDir } from './support.ts';
+
+const scratch = scratchDir('vagrant');
+const vagrantfile = join(repoRoot, 'Vagrantfile');
+
+/** `vagrant validate` with its home, machine index and dotfiles in the scratch directory (nothing in ~/.vagrant.d or the checkout). */
+async function validate(cwd: string, env: Record<string, string> = {}) {
+  const home = join(scratch, `home-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(home, { recursive: true });
+  const r = await run(['vagrant', 'validate'], {
+    check: false,
+    cwd,
+    timeoutMs: 120_000,
+    env: cleanVmEnv({ VAGRANT_HOME: home, VAGRANT_DOTFILE_PATH: join(home, 'dot'), VAGRANT_CWD: cwd, VAGRANT_CHECKPOINT_DISABLE: '1', VAGRANT_NO_COLOR: '1', ...env }),
+  });
+  return { ...r, output: `${r.stdout}\n${r.stderr}`, home };
+}
+
+interface Recorded {
+  settings: Record<string, unknown>;
+  calls: Array<{ call: string; args: unknown[]; options: Record<string, unknown>; block: Recorded | null }>;
+}
+
+/** The Vagrantfile loaded by test/static/vagrantfile-probe.rb: every setting and call it makes, as data. */
+async function probe(env: Record<string, string> = {}): Promise<Recorded> {
+  const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrantfile-probe.rb'), vagrantfile], { check: false, cwd: scratch, env: cleanVmEnv(env) });
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Recorded;
+}
+
+const vmOf = (r: Recorded) => r.settings['vm'] as Recorded;
+const callsOf = (r: Recorded, name: string) => vmOf(r).calls.filter((c) => c.call === name);
+
+describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
+  it('accepts the Vagrantfile with the committed topology, and with 3 servers, 4 clients and libvirt first', async () => {
+    const started = Date.now();
+    const r = await validate(repoRoot);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toContain('Vagrantfile validated successfully');
+    const other = await validate(repoRoot, { NOMAD_LAB_SERVERS: '3', NOMAD_LAB_CLIENTS: '4', NOMAD_LAB_PROVIDER: 'libvirt' });
+    expect(other.exitCode, other.output).toBe(0);
+    // Vagrant's machine data went to the scratch directory, not into the checkout.
+    expect(existsSync(join(r.home, 'dot'))).toBe(true);
+    // About 1-2 s each on a 2-core machine; the timeout stays generous for a loaded CI machine.
+    expect(Date.now() - started).toBeLessThan(100_000);
+  }, 150_000);
+
+  it('rejects a copy with a misspelt provisioner setting', async () => {
+    const dir = join(scratch, 'broken');
+    mkdirSync(dir);
+    cpSync(join(repoRoot, 'vagrant'), join(dir, 'vagrant'), { recursive: true });
+    const text = readFileSync(vagrantfile, 'utf8');
+    expect(text).toContain('ansible.playbook =');
+    writeFileSync(join(dir, 'Vagrantfile'), text.replace('ansible.playbook =', 'ansible.playbok ='));
+    const r = await validate(dir);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.output).toMatch(/The following settings shouldn't exist: playbok/);
+  }, 120_000);
+
+  it('stops on a bad override or a missing own build with the cause and the fix, no Ruby backtrace', async () => {
+    const bad = await validate(repoRoot, { NOMAD_LAB_CLIENTS: 'many' });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain('nomad-lab: clients must be a whole number from 1 to 200, got "many" (from NOMAD_LAB_CLIENTS)');
+    expect(bad.stderr).toContain('fix: ');
+    expect(bad.output).not.toMatch(/\.rb:\d+:in /);
+    const missing = await validate(repoRoot, { NOMAD_LAB_NOMAD_BINARY: join(scratch, 'no-such-nomad') });
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toContain(`nomad-lab: nomadBinary ${join(scratch, 'no-such-nomad')} is not an executable file`);
+  }, 120_000);
+});
+
+describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
+  it('a VM per host of the topology, with its name, hostname and host-only address; box, memory and cpus from the topology', async () => {
+    const env = { NOMAD_LAB_SERVERS: '3', NOMAD_LAB_CLIENTS: '4', NOMAD_LAB_MEMORY: '2048', NOMAD_LAB_CPUS: '2', NOMAD_LAB_BOX: 'example/debian12' };
+    const topology = loadVmTopology(join(repoRoot, 'vagrant', 'topology.yaml'), env);
+    const config = await probe(env);
+    expect(vmOf(config).settings['box']).toBe('example/debian12');
+    const machines = callsOf(config, 'define');
+    expect(machines.map((m) => m.args[0])).toEqual(topology.hosts.map((h) => h.name));
+    for (const [i, m] of machines.entries()) {
+      const host = topology.hosts[i]!;
+      expect(vmOf(m.block!).settings['hostname']).toBe(host.name);
+      expect(callsOf(m.block!, 'network').map((c) => [c.args[0], c.options['ip']])).toEqual([['private_network', host.ip]]);
+    }
+    const providers = callsOf(config, 'provider');
+    expect(providers.map((p) => p.args[0])).toEqual(['virtualbox', 'libvirt']);
+    for (const p of providers) expect(p.block!.settings).toMatchObject({ memory: 2048, cpus: 2 });
+    // The topology's provider comes first: without --provider, Vagrant takes the first usable one.
+    const libvirt = await probe({ NOMAD_LAB_PROVIDER: 'libvirt' });
+    expect(callsOf(libvirt, 'provider').map((p) => p.args[0])).toEqual(['libvirt', 'virtualbox']);
+  });
+
+  it('one Ansible run, in the last VM, over all VMs: site.yml, groups, host vars and extra vars from the topology', async () => {
+    const build = join(scratch, 'own-build', 'nomad');
+    mkdirSync(join(scratch, 'own-build'));
+    writeFileSync(build, '#!/bin/sh\n', { mode: 0o755 });
+    const env = { NOMAD_LAB_CLIENTS: '3', NOMAD_LAB_CLIENT_DATACENTERS: 'dc1,edge', NOMAD_LAB_DOCKER: 'yes', NOMAD_LAB_NOMAD_BINARY: build };
+    const topology = loadVmTopology(join(repoRoot, 'vagrant', 'topology.yaml'), env);
+    const machines = callsOf(await probe(env), 'define');
+    const ansibleRuns = machines.flatMap((m) => callsOf(m.block!, 'provision').filter((p) => p.options['type'] === 'ansible').map((p) => ({ machine: m.args[0], p })));
+    expect(ansibleRuns.map((a) => a.machine)).toEqual([topology.hosts.at(-1)!.name]);
+    const settings = ansibleRuns[0]!.p.block!.settings;
+    expect(settings).toMatchObject({ playbook: 'ansible/site.yml', config_file: 'ansible/ansible.cfg', limit: 'all', become: true });
+    expect(settings['groups']).toEqual(topology.ansible.groups);
+    expect(settings['host_vars']).toEqual(topology.ansible.hostVars);
+    expect(settings['extra_vars']).toEqual(topology.ansible.extraVars);
+    expect(settings['extra_vars']).toMatchObject({ nomad_service_manager: 'systemd', nomad_binary_src: build, nomad_docker_enabled: true, nomad_server_addrs: ['192.168.56.11'] });
+    // Addresses from the topology, never from facts (the NAT interface is the demo's known bug).
+    expect(settings['host_vars']).toMatchObject({ client2: { nomad_bind_addr: '192.168.56.22', nomad_datacenter: 'edge' }, client3: { nomad_datacenter: 'dc1' } });
+  });
+
+  it('every path it names exists, and every group the playbooks target is one it defines (vagrant validate checks neither)', async () => {
+    const config = await probe();
+    const last = callsOf(config, 'define').at(-1)!;
+    const settings = callsOf(last.block!, 'provision').find((p) => p.options['type'] === 'ansible')!.block!.settings;
+    for (const key of ['playbook', 'config_file']) {
+      expect(existsSync(join(repoRoot, settings[key] as string)), `${key}: ${String(settings[key])}`).toBe(true);
+    }
+    const defined = Object.keys(settings['groups'] as object).filter((g) => !g.includes(':'));
+    expect(defined.sort()).toEqual(['clients', 'servers']);
+    const targeted = new Set<string>();
+    const playbooks = [join(ansibleDir, 'site.yml'), ...['kill-servers', 'kill-clients', 'kill-all', 'start-all'].map((p) => join(ansibleDir, 'scenarios', `${p}.yml`))];
+    for (const file of playbooks) {
+      const plays = loadUserFile<Array<{ hosts: string }>>(file, { type: 'array', items: { type: 'object', properties: { hosts: { type: 'string' } }, required: ['hosts'] } });
+      for (const play of plays) for (const g of play.hosts.split(':')) targeted.add(g);
+    }
+    expect([...targeted].sort()).toEqual(['clients', 'servers']);
+    // The role reads the groups by these names too.
+    expect(readFileSync(join(ansibleDir, 'roles', 'nomad', 'vars', 'main.yml'), 'utf8')).toContain("groups.get('servers', [])");
+    // Shared folders are off: Ansible runs on this machine, and rsyncing the checkout (node_modules) would be slow.
+    expect(callsOf(config, 'synced_folder')).toEqual([{ call: 'synced_folder', args: ['.', '/vagrant'], options: { disabled: true }, block: null }]);
+  });
+});
