@@ -80,7 +80,10 @@ export async function vagrantPlan(dir: string = repoRoot, name = 'vagrant'): Pro
     throw new HarnessError('vagrant is not installed here', { host: 'local', command: argv, cause, hint: 'install Vagrant and VirtualBox (README, "The VM lab"), then vagrant up' });
   });
   if (r.exitCode !== 0) {
-    throw new HarnessError(`vagrant ssh-config failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`, { host: 'local', command: argv, hint: 'are the VMs up? run vagrant up in the repository root' });
+    // Vagrant's message is a paragraph; its first sentence says what is wrong.
+    const said = (r.stderr || r.stdout).replace(/\s+/g, ' ').trim();
+    const first = /^(.*?[.!])(\s|$)/.exec(said)?.[1] ?? said;
+    throw new HarnessError(`vagrant ssh-config failed: ${first.slice(0, 400)}`, { host: 'local', command: argv, hint: 'are the VMs up? run `vagrant up` in the repository root (README, "The VM lab"), then `vagrant status`' });
   }
   return planFromVagrant(topology, parseSshConfig(r.stdout), name, dir);
 }

@@ -170,6 +170,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const leaderHost = lab.hosts.find((h) => leaderAddr.startsWith(`${h.ip}:`)) ?? first;
     const leader = lab.api(leaderHost);
     const self = await leader.agentSelf();
+    // On the VMs (provisioned by Vagrant, not by this run) another version may run than the binary the
+    // harness renders jobs for and records: say so rather than record the wrong version.
+    const running = self.config.Version?.Version;
+    if (options.remote && running !== undefined && running !== nomad.version) {
+      throw new UsageError(`the lab's agents run Nomad ${running}, the harness's binary is ${nomad.version} (${nomad.path})`, `pass the same version with --nomad, or provision the hosts with this one (vagrant provision with NOMAD_LAB_NOMAD_BINARY=${nomad.path} NOMAD_LAB_NOMAD_VERSION=${nomad.version})`);
+    }
     timers = {
       minHeartbeatTtl: Number(self.config.Server?.['MinHeartbeatTTL'] ?? 2e9) / 1e9,
       heartbeatGrace: Number(self.config.Server?.['HeartbeatGrace'] ?? 2e9) / 1e9,

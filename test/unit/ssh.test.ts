@@ -8,7 +8,8 @@ import { run } from '../../harness/exec/local.ts';
 import { keyEntry, knownHostsName, knownKeys, quoteArgv, verifyHostKey } from '../../harness/exec/ssh.ts';
 import type { RemoteHost } from '../../harness/lab/inventory.ts';
 import { serviceArgv } from '../../harness/lab/service.ts';
-import { parseSshConfig } from '../../harness/lab/vagrant.ts';
+import { parseSshConfig, planFromVagrant } from '../../harness/lab/vagrant.ts';
+import { computeVmTopology } from '../../harness/lab/vm-topology.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-ssh-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,5 +133,25 @@ describe('parseSshConfig', () => {
       { host: 'client1', hostName: '127.0.0.1', port: 2200, user: 'vagrant', identityFile: '/home/u/lab/.vagrant/machines/client1/virtualbox/private_key' },
     ]);
     expect(parseSshConfig('Host broken\n  Port 22\n')).toEqual([]);
+  });
+});
+
+describe('planFromVagrant', () => {
+  const topology = computeVmTopology({}, {});
+  const entry = (host: string, port: number) => ({ host, hostName: '127.0.0.1', port, user: 'vagrant', identityFile: `/lab/.vagrant/machines/${host}/virtualbox/private_key` });
+
+  it('takes names, roles and host-only addresses from the topology, the way in from ssh-config', () => {
+    const plan = planFromVagrant(topology, [entry('client2', 2201), entry('server1', 2222), entry('client1', 2200)], 'vagrant', '/lab');
+    expect(plan.hosts.map((h) => [h.name, h.role, h.ip, h.ssh.port])).toEqual([
+      ['server1', 'server', '192.168.56.11', 2222],
+      ['client1', 'client', '192.168.56.21', 2200],
+      ['client2', 'client', '192.168.56.22', 2201],
+    ]);
+    // Partitions and the API use the host-only address; SSH goes through Vagrant's forwarded port.
+    expect(plan.hosts[1]).toMatchObject({ manager: 'systemd', service: 'nomad', ssh: { address: '127.0.0.1', user: 'vagrant' } });
+  });
+
+  it('a VM the topology names but Vagrant does not know: bring the VMs up first', () => {
+    expect(() => planFromVagrant(topology, [entry('server1', 2222), entry('client1', 2200)], 'vagrant', '/lab')).toThrow(/vagrant ssh-config has no machine client2/);
   });
 });
