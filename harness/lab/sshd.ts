@@ -112,7 +112,6 @@ export function sshdInventory(plan: LabPlan, labDirectory: string): object {
         nomad_service_manager: 'daemon',
         nomad_server_addrs: servers(plan).map((s) => s.ip),
         nomad_lab_known_hosts: paths.knownHosts,
-        nomad_acl_enabled: plan.acl,
       },
       children: { servers: { hosts: group('server') }, clients: { hosts: group('client') } },
     },

@@ -16,6 +16,14 @@ function labFile(text: string): string {
 }
 
 describe('resolveLabConfig', () => {
+  it('--sshd makes an SSH-reachable plan, and refuses ACLs (the inventory provider sets none up)', () => {
+    const c = resolveLabConfig({ name: 'ssh', sshd: true }, {});
+    expect(planLab(c.spec).sshd).toBe(true);
+    expect(planLab(resolveLabConfig({ name: 'plain' }, {}).spec).sshd).toBeUndefined();
+    expect(() => resolveLabConfig({ name: 'ssh', sshd: true, acl: true }, {})).toThrow(UsageError);
+    expect(() => resolveLabConfig({ name: 'ssh', sshd: true, acl: true }, {})).toThrow(/--sshd with ACLs/);
+  });
+
   it('uses defaults when nothing is given', () => {
     const c = resolveLabConfig({}, {});
     expect(c.spec).toEqual({ name: 'default', servers: 1, clients: 2, datacenter: 'dc1' });
