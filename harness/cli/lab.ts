@@ -5,7 +5,7 @@ import { auditLeaks, formatLeaks } from '../lab/audit.ts';
 import { cleanLeftovers, labStatus, labUp, type LabStatus } from '../lab/netns-lab.ts';
 import { listLabs, ownedByThisProcess, readState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
-import { inventoryLabName, listSshLabs, ownedByMe, planRemote, readSshState, remoteLabDown, remoteLabStatus, remoteLabUp, type RemoteLabStatus, type RemoteSource } from '../lab/ssh-lab.ts';
+import { cleanSshLeftovers, inventoryLabName, listSshLabs, ownedByMe, planRemote, readSshState, remoteLabDown, remoteLabStatus, remoteLabUp, type RemoteLabStatus, type RemoteSource } from '../lab/ssh-lab.ts';
 import { labRoot, repoRoot } from '../config/paths.ts';
 import { planLab } from '../lab/topology.ts';
 import { resolveNomad } from '../nomad/binary.ts';
@@ -81,6 +81,7 @@ labOptions(program.command('down'))
     await runCommand(async () => {
       requireRoot();
       await cleanLeftovers(info);
+      await cleanSshLeftovers(info);
       const names = flags.all ? [...listLabs(), ...listSshLabs()] : [resolveLabConfig(flags).spec.name];
       for (const name of names) {
         const remote = readSshState(name);
@@ -88,8 +89,8 @@ labOptions(program.command('down'))
           if (!remote.persistent && isAlive(remote.owner) && !flags.force) {
             throw new UsageError(`lab ${name} belongs to a running command (process ${remote.owner.pid}, ${remote.phase})`, 'stop that command (it brings its lab down), or pass --force');
           }
-          await remoteLabDown(name, info);
-          info(`lab ${name} is down: jobs stopped, agents it started stopped (${remote.started.join(', ') || 'none'}); the hosts stay`);
+          if (!(await remoteLabDown(name, info))) return ExitCode.infra;
+          info(`lab ${name} is down: hosts healed, its jobs purged, agents it started stopped (${remote.started.join(', ') || 'none'}); the hosts stay`);
           continue;
         }
         const state = readState(name);

@@ -1,6 +1,7 @@
 // Remote hosts over SSH: the one place ssh2 is imported. Commands are argument arrays, quoted here
 // for the remote shell; host keys are checked against a known_hosts file (pinned on first use).
 import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
 import { HarnessError } from '../util/errors.ts';
@@ -50,15 +51,36 @@ export function keyEntry(blob: Buffer): string {
   return `${blob.subarray(4, 4 + len).toString('latin1')} ${blob.toString('base64')}`;
 }
 
-/** The keys known_hosts lists for a name (plain entries; hashed entries are not matched). */
+/** Whether a known_hosts name field (plain list, or OpenSSH's hashed `|1|salt|hash`) names `name`. */
+function namesHost(field: string, name: string): boolean {
+  const hashed = /^\|1\|([^|]+)\|(.+)$/.exec(field);
+  if (hashed) return createHmac('sha1', Buffer.from(hashed[1]!, 'base64')).update(name).digest('base64') === hashed[2];
+  return field.split(',').includes(name);
+}
+
+/** The keys known_hosts lists for a name, and those it marks @revoked (never accepted). */
 export function knownKeys(text: string, name: string): string[] {
-  const keys: string[] = [];
+  return knownEntries(text, name).filter((e) => !e.revoked).map((e) => e.key);
+}
+
+function knownEntries(text: string, name: string): Array<{ key: string; revoked: boolean }> {
+  const entries: Array<{ key: string; revoked: boolean }> = [];
   for (const line of text.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 3 || fields[0]!.startsWith('#') || fields[0]!.startsWith('@')) continue;
-    if (fields[0]!.split(',').includes(name)) keys.push(`${fields[1]} ${fields[2]}`);
+    let fields = line.trim().split(/\s+/);
+    if (fields[0]?.startsWith('#')) continue;
+    const marker = fields[0]?.startsWith('@') ? fields[0] : undefined;
+    if (marker) fields = fields.slice(1);
+    // @cert-authority lines name CAs, not host keys: the harness does not verify certificates.
+    if (fields.length < 3 || marker === '@cert-authority') continue;
+    if (namesHost(fields[0]!, name)) entries.push({ key: `${fields[1]} ${fields[2]}`, revoked: marker === '@revoked' });
   }
-  return keys;
+  return entries;
+}
+
+/** Host key algorithms ssh2 may negotiate so that the server offers a key type known_hosts has. */
+export function hostKeyAlgorithms(knownTypes: string[]): string[] | undefined {
+  const algorithms = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
+  return algorithms.length > 0 ? [...new Set(algorithms)] : undefined;
 }
 
 type Verdict = { ok: true; pinned: boolean } | { ok: false; why: string };
@@ -68,7 +90,9 @@ export function verifyHostKey(target: Pick<SshTarget, 'address' | 'port' | 'know
   const name = knownHostsName(target.address, target.port);
   const offered = keyEntry(blob);
   const text = existsSync(target.knownHosts) ? readFileSync(target.knownHosts, 'utf8') : '';
-  const known = knownKeys(text, name);
+  const entries = knownEntries(text, name);
+  if (entries.some((e) => e.revoked && e.key === offered)) return { ok: false, why: `host key of ${name} is marked @revoked in ${target.knownHosts}` };
+  const known = entries.filter((e) => !e.revoked).map((e) => e.key);
   if (known.length === 0) {
     mkdirSync(dirname(target.knownHosts), { recursive: true, mode: 0o700 });
     appendFileSync(target.knownHosts, `${text === '' || text.endsWith('\n') ? '' : '\n'}${name} ${offered}\n`, { mode: 0o600 });
@@ -119,7 +143,12 @@ export class SshPool {
           );
         })
         .on('close', () => this.open.delete(k));
+      // Offer only the key types known_hosts holds for the host (an RSA-only entry must not meet an
+      // ed25519 key and be refused as a changed key); none known: any, and the first is pinned.
+      const known = existsSync(target.knownHosts) ? knownKeys(readFileSync(target.knownHosts, 'utf8'), knownHostsName(target.address, target.port)) : [];
+      const serverHostKey = hostKeyAlgorithms(known.map((k) => k.split(' ')[0]!));
       client.connect({
+        ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as ssh2.ServerHostKeyAlgorithm[] } } : {}),
         host: target.address,
         port: target.port,
         username: target.user,
@@ -153,11 +182,21 @@ export class SshPool {
         let stdout = '';
         let stderr = '';
         let timedOut = false;
+        // Ending the channel alone leaves the command running on the host: signal it first (sshd
+        // passes the signal on; older servers ignore it and the command ends with the session).
+        const stop = () => {
+          try {
+            stream.signal('KILL');
+          } catch {
+            // the channel is already gone
+          }
+          stream.close();
+        };
         const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
           timedOut = true;
-          stream.close();
+          stop();
         }, options.timeoutMs);
-        const onAbort = () => stream.close();
+        const onAbort = stop;
         options.signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('data', (d: Buffer) => (stdout += d.toString()));
         stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

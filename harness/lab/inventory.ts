@@ -56,6 +56,9 @@ export function groupHosts(list: InventoryList, group: string, seen = new Set<st
   return [...new Set(hosts)];
 }
 
+/** `~/x` as Ansible and ssh read it: the home directory of the user running the harness. */
+const expandHome = (path: string): string => (path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path);
+
 function text(vars: Record<string, unknown>, key: string, host: string): string | undefined {
   const v = vars[key];
   if (v === undefined || v === null || v === '') return undefined;
@@ -115,8 +118,8 @@ export function planFromInventory(list: InventoryList, name: string, source: str
           address: text(v, 'ansible_host', hostName) ?? hostName,
           port,
           user: text(v, 'ansible_user', hostName) ?? text(v, 'ansible_ssh_user', hostName) ?? 'root',
-          identityFile: resolve(identityFile),
-          knownHosts: text(v, 'nomad_lab_known_hosts', hostName) ?? defaults.knownHosts,
+          identityFile: resolve(expandHome(identityFile)),
+          knownHosts: resolve(expandHome(text(v, 'nomad_lab_known_hosts', hostName) ?? defaults.knownHosts)),
         },
         manager,
         service: text(v, 'nomad_service_name', hostName) ?? 'nomad',

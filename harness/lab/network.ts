@@ -2,6 +2,7 @@
 // FORWARD accept rule, one namespace and veth pair per host. Creation and removal, nothing else.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { run } from '../exec/local.ts';
+import { HarnessError } from '../util/errors.ts';
 import { deleteArgv, parseRules, ruleComment } from './iptables.ts';
 import { LAB_RANGE, labIdOfName, type HostPlan, type LabPlan } from './topology.ts';
 
@@ -104,7 +105,11 @@ export async function deleteNetns(name: string): Promise<void> {
 }
 
 export async function deleteLink(name: string): Promise<void> {
-  if (linkExists(name)) await ip('link', 'del', name);
+  if (!linkExists(name)) return;
+  // A deleted namespace takes its veth peers with it, asynchronously: the link seen a moment ago may
+  // be gone by the time `ip link del` runs. Gone is what we wanted.
+  const r = await run(['ip', 'link', 'del', name], { check: false });
+  if (r.exitCode !== 0 && linkExists(name)) throw new HarnessError(`ip link del ${name} failed: ${r.stderr.trim()}`, { command: r.argv });
 }
 
 /** Namespaces and links of any nomad-lab lab, by lab id. */

@@ -27,7 +27,8 @@ export function serviceArgv(host: RemoteHost, action: ServiceAction): string[][]
       case 'start':
         return [['systemctl', 'start', unit]];
       case 'stop':
-        return [['systemctl', 'stop', unit]];
+        // Only used by teardown, for agents the lab started: they must not come back at the next boot.
+        return [['systemctl', 'disable', '--now', unit]];
       case 'restart':
         return [['systemctl', 'restart', unit]];
       case 'status':

@@ -2,6 +2,7 @@
 // role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
 // logs over SSH, stop what the lab started. State per lab under <lab root>/ssh-labs/<name>/.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, join, resolve } from 'node:path';
 import { ansibleDir, labRoot } from '../config/paths.ts';
 import { run, type RunResult } from '../exec/local.ts';
@@ -34,6 +35,8 @@ export interface SshLabState {
   /** Hosts whose agent this lab started (provisioning or a restart): the ones teardown stops. */
   started: string[];
   provisioned: boolean;
+  /** Jobs runs registered on this lab (teardown purges these only). */
+  jobs?: string[];
 }
 
 export const sshLabDir = (name: string): string => join(labRoot(), 'ssh-labs', name);
@@ -81,10 +84,14 @@ export function remoteGuard(plan: RemotePlan): TargetGuard {
 export class SshDriver implements LabDriver {
   readonly subnet = undefined;
   readonly acl = false;
-  readonly pool = new SshPool();
+  readonly pool: SshPool;
   private readonly paused = new Set<string>();
+  /** Hosts whose agent this driver killed: the run's cleanup starts those still down. */
+  private readonly killed = new Set<string>();
 
-  constructor(readonly plan: RemotePlan) {}
+  constructor(readonly plan: RemotePlan, log: Log = () => undefined) {
+    this.pool = new SshPool((t) => log(`pinned the host key of ${t.name} (${t.address}:${t.port}) in ${t.knownHosts}`));
+  }
 
   get provider() {
     return this.plan.provider;
@@ -111,7 +118,10 @@ export class SshDriver implements LabDriver {
   }
 
   exec(host: LabHost, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
-    return this.pool.run(this.remote(host).ssh, argv, { timeoutMs: options.timeoutMs ?? 30_000, ...(options.check === undefined ? {} : { check: options.check }), ...(options.input === undefined ? {} : { input: options.input }) });
+    const { ssh } = this.remote(host);
+    // iptables, systemctl and the agent's files need root; sudo -n fails at once instead of prompting.
+    const full = ssh.user === 'root' ? argv : ['sudo', '-n', '--', ...argv];
+    return this.pool.run(ssh, full, { timeoutMs: options.timeoutMs ?? 30_000, ...(options.check === undefined ? {} : { check: options.check }), ...(options.input === undefined ? {} : { input: options.input }) });
   }
 
   async running(host: LabHost): Promise<boolean> {
@@ -127,6 +137,8 @@ export class SshDriver implements LabDriver {
     for (const a of argv) await this.exec(host, a, { timeoutMs: 60_000 });
     if (action === 'pause') this.paused.add(h.name);
     if (action === 'resume') this.paused.delete(h.name);
+    if (action === 'kill') this.killed.add(h.name);
+    if (action === 'restart') this.killed.delete(h.name);
     return { argv, wasRunning };
   }
 
@@ -147,12 +159,18 @@ export class SshDriver implements LabDriver {
     }
   }
 
+  /** Continues paused agents and starts the ones this run killed (a user's cluster is left as found). */
   async resumePaused(): Promise<void> {
     for (const name of this.paused) {
       const h = this.plan.hosts.find((x) => x.name === name)!;
       for (const a of serviceArgv(h, 'resume')) await this.exec(h, a, { check: false });
     }
     this.paused.clear();
+    for (const name of this.killed) {
+      const h = this.plan.hosts.find((x) => x.name === name)!;
+      if (!(await this.running(h))) for (const a of serviceArgv(h, 'start')) await this.exec(h, a, { check: false });
+    }
+    this.killed.clear();
   }
 
   async close(): Promise<void> {
@@ -175,7 +193,7 @@ export interface RemoteUpOptions {
 /** Variables the harness supplies under the inventory's own (a first `-i`: the user's file wins). */
 export const harnessInventory = (): object => ({ all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3' } } });
 
-async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log): Promise<number> {
+async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log, knownHosts: string[]): Promise<number> {
   const ans = join(dir, 'ansible');
   mkdirSync(join(ans, 'tmp'), { recursive: true, mode: 0o700 });
   const defaults = join(ans, 'harness-inventory.json');
@@ -184,7 +202,9 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
   // The binary under test goes to every host; its version decides the role's version-specific settings.
   writeFileAtomic(vars, JSON.stringify({ nomad_version: nomad.version, nomad_binary_src: nomad.path }), 0o600);
   const roles = ansibleDir();
-  const argv = ['ansible-playbook', '-i', defaults, '-i', plan.source, '-e', `@${vars}`, join(roles, 'site.yml')];
+  // A user other than root (Vagrant's `vagrant`, an ops account) installs and runs Nomad through sudo.
+  const become = plan.hosts.some((h) => h.ssh.user !== 'root') ? ['--become'] : [];
+  const argv = ['ansible-playbook', '-i', defaults, '-i', plan.source, ...become, '-e', `@${vars}`, join(roles, 'site.yml')];
   log(`provisioning ${plan.hosts.length} hosts over SSH with the role (ansible-playbook -i ${plan.source})`);
   const started = Date.now();
   const r = await run(argv, {
@@ -201,6 +221,10 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_FORCE_COLOR: '0',
       ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
+      // The keys the harness checked (or pinned) a moment ago, so Ansible's checking agrees with it;
+      // ssh takes the first UserKnownHostsFile it is given, so the inventory's own still come later.
+      // No ControlPersist: a multiplexing master would outlive the command by a minute.
+      ANSIBLE_SSH_ARGS: `-C -o ControlMaster=no -o 'UserKnownHostsFile=${[...knownHosts, '~/.ssh/known_hosts'].join(' ')}'`,
     },
   });
   writeFileSync(join(ans, 'ansible.log'), `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}\n`);
@@ -217,7 +241,7 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
   await cleanSshLeftovers(log);
   const existing = readSshState(plan.name);
   if (existing) {
-    if (existing.phase === 'up' && existing.persistent) throw new UsageError(`lab ${plan.name} is already up (lab up)`, `use it with --lab ${plan.name}... or bring it down: npm run lab -- down --name ${plan.name}`);
+    if (existing.phase === 'up' && existing.persistent) throw new UsageError(`lab ${plan.name} is already up (lab up)`, `a run brings its own SSH lab up: bring this one down first (npm run lab -- down --name ${plan.name})`);
     throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
   }
   const state: SshLabState = {
@@ -232,34 +256,48 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
     provisioned: options.provision,
   };
   writeSshState(state);
-  const driver = new SshDriver(plan);
+  const driver = new SshDriver(plan, log);
   log(`lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`);
-  for (const h of plan.hosts) {
-    signal.throwIfAborted();
-    await driver.exec(h, ['true'], { timeoutMs: 20_000 });
-  }
   const before = new Map<string, boolean>();
-  for (const h of plan.hosts) before.set(h.name, await driver.running(h));
-  let provisionSeconds = 0;
-  if (options.provision) {
-    provisionSeconds = await provision(plan, nomad, sshLabDir(plan.name), signal, log);
-  } else {
-    const down = plan.hosts.filter((h) => !before.get(h.name));
-    if (down.length > 0) {
-      throw new HarnessError(`--no-provision: no Nomad agent runs on ${down.map((h) => h.name).join(', ')}`, { hint: 'start them (ansible/scenarios/start-all.yml) or let the harness provision (drop --no-provision)' });
+  try {
+    for (const h of plan.hosts) {
+      signal.throwIfAborted();
+      await driver.exec(h, ['true'], { timeoutMs: 20_000 });
     }
+    for (const h of plan.hosts) before.set(h.name, await driver.running(h));
+    let provisionSeconds = 0;
+    if (options.provision) {
+      // From here on, any agent that was not running may be one of this lab's: if provisioning stops
+      // half-way, teardown stops those (stopping one that never started is a no-op).
+      state.started = plan.hosts.filter((h) => !before.get(h.name)).map((h) => h.name);
+      writeSshState(state);
+      provisionSeconds = await provision(plan, nomad, sshLabDir(plan.name), signal, log, knownHostsFiles(plan));
+    } else {
+      const down = plan.hosts.filter((h) => !before.get(h.name));
+      if (down.length > 0) {
+        throw new HarnessError(`--no-provision: no Nomad agent runs on ${down.map((h) => h.name).join(', ')}`, { hint: 'start them (ansible/scenarios/start-all.yml) or let the harness provision (drop --no-provision)' });
+      }
+    }
+    // Agents running now that were not before are this lab's: teardown stops them.
+    state.started = [];
+    for (const h of plan.hosts) if (!before.get(h.name) && (await driver.running(h))) state.started.push(h.name);
+    writeSshState(state);
+    const readyStart = Date.now();
+    await waitRemoteReady(driver, options);
+    signal.throwIfAborted();
+    state.phase = 'up';
+    state.persistent = options.persistent;
+    writeSshState(state);
+    return { state, driver, provisionSeconds, readySeconds: (Date.now() - readyStart) / 1000 };
+  } catch (error) {
+    // The caller gets no driver: close this one, or its sockets keep the process alive.
+    await driver.close();
+    throw error;
   }
-  // Agents running now that were not before are this lab's: teardown stops them.
-  for (const h of plan.hosts) if (!before.get(h.name) && (await driver.running(h))) state.started.push(h.name);
-  writeSshState(state);
-  const readyStart = Date.now();
-  await waitRemoteReady(driver, options);
-  signal.throwIfAborted();
-  state.phase = 'up';
-  state.persistent = options.persistent;
-  writeSshState(state);
-  return { state, driver, provisionSeconds, readySeconds: (Date.now() - readyStart) / 1000 };
 }
+
+/** Every known_hosts file the plan's hosts are checked against (Ansible must check the same keys). */
+const knownHostsFiles = (plan: RemotePlan): string[] => [...new Set(plan.hosts.map((h) => h.ssh.knownHosts))];
 
 async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Promise<void> {
   const serversOf = driver.plan.hosts.filter((h) => h.role === 'server');
@@ -297,42 +335,71 @@ export function markSshLabKept(state: SshLabState): void {
   writeSshState(state);
 }
 
-/** Stops the jobs, then the agents this lab started; forgets the lab. The hosts stay as they are. */
-export async function remoteLabDown(name: string, log: Log): Promise<void> {
+/** Remembers a job a run registered: teardown purges those, and only those (the cluster may be the user's). */
+export function recordSshJob(name: string, jobId: string): void {
   const state = readSshState(name);
-  if (!state) return;
+  if (!state || (state.jobs ?? []).includes(jobId)) return;
+  state.jobs = [...(state.jobs ?? []), jobId];
+  writeSshState(state);
+}
+
+/**
+ * Heals every host and continues every agent (a killed run may have left a DROP rule or a stopped
+ * agent), purges the jobs runs registered and waits for their allocations to stop, then stops the
+ * agents this lab started. Forgets the lab only when every step worked; otherwise the state stays
+ * (phase destroying) and the next `lab down` or run tries again. The hosts themselves stay.
+ */
+export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
+  const state = readSshState(name);
+  if (!state) return true;
   state.phase = 'destroying';
   writeSshState(state);
   const driver = new SshDriver(state.plan);
+  const problems: string[] = [];
+  const say = (m: string) => log(`teardown ${name}: ${m}`);
   try {
-    const server = state.plan.hosts.find((h) => h.role === 'server')!;
-    try {
-      const api = driver.api(server);
-      for (const job of await api.jobs()) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
-      log(`teardown ${name}: jobs stopped`);
-    } catch (error) {
-      log(`teardown ${name}: jobs not stopped (${error instanceof Error ? error.message : String(error)})`);
-    }
-    // A run killed mid-fault leaves DROP rules and stopped agents on hosts that outlive it: heal every
-    // host (idempotent: delete until iptables has no such rule) and continue every agent first.
     const serverIps = state.plan.hosts.filter((h) => h.role === 'server').map((h) => h.ip);
     for (const h of state.plan.hosts) {
       const left = await healFully((argv, o) => driver.exec(h, argv, o), serverIps).catch((e: unknown) => [`(${e instanceof Error ? e.message : String(e)})`]);
-      if (left.length > 0) log(`teardown ${name}: partition rules left on ${h.name}: ${left.join('; ')}`);
+      if (left.length > 0) problems.push(`partition rules left on ${h.name}: ${left.join('; ')}`);
       for (const argv of serviceArgv(h, 'resume')) await driver.exec(h, argv, { check: false }).catch(() => undefined);
+    }
+    const jobs = state.jobs ?? [];
+    if (jobs.length > 0) {
+      try {
+        const api = driver.api(state.plan.hosts.find((h) => h.role === 'server')!);
+        for (const job of jobs) await api.stopJob(job, 'default').catch(() => undefined);
+        // While the agents still run, so their tasks end the way Nomad ends them.
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          const live = await api.allocations().then((all) => all.filter((a) => jobs.includes(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')).length, () => 0);
+          if (live === 0) break;
+          await sleep(250);
+        }
+        say(`job(s) ${jobs.join(', ')} purged`);
+      } catch (error) {
+        problems.push(`jobs not purged (${error instanceof Error ? error.message : String(error)})`);
+      }
     }
     // Clients first: a client that outlives its servers only logs reconnect noise.
     const order = [...state.plan.hosts].sort((a, b) => (a.role === b.role ? 0 : a.role === 'client' ? -1 : 1));
     for (const h of order.filter((x) => state.started.includes(x.name))) {
       for (const argv of serviceArgv(h, 'stop')) {
         const r = await driver.exec(h, argv, { check: false, timeoutMs: 60_000 }).catch((e: unknown) => ({ exitCode: -1, stderr: String(e) }) as RunResult);
-        log(`teardown ${name}: stop agent on ${h.name}: ${r.exitCode === 0 ? 'ok' : `FAILED (${r.stderr.trim()})`}`);
+        if (r.exitCode === 0) say(`stopped the agent on ${h.name}`);
+        else problems.push(`agent on ${h.name} not stopped (${r.stderr.trim() || `exit code ${r.exitCode}`})`);
       }
     }
   } finally {
     await driver.close();
-    rmSync(sshLabDir(name), { recursive: true, force: true });
   }
+  if (problems.length > 0) {
+    for (const p of problems) say(`FAILED: ${p}`);
+    say(`state kept in ${sshLabDir(name)}: run npm run lab -- down --name ${name} again once the hosts answer`);
+    return false;
+  }
+  rmSync(sshLabDir(name), { recursive: true, force: true });
+  return true;
 }
 
 /** SSH labs whose owner died before they were up, or while tearing down: stop what they started. */

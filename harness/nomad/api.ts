@@ -221,7 +221,7 @@ export class NomadApi {
     return this.request('POST', '/v1/jobs', { Job: job });
   }
 
-  allocations(): Promise<Array<{ ID: string; ClientStatus: string; DesiredStatus: string; NodeName: string }>> {
+  allocations(): Promise<Array<{ ID: string; ClientStatus: string; DesiredStatus: string; NodeName: string; JobID: string }>> {
     return this.get('/v1/allocations?namespace=*');
   }
 }

@@ -18,7 +18,7 @@ import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostApi } from '../lab/guard.ts';
 import { readToken } from '../lab/acl.ts';
 import { NetnsDriver, type ExecOptions, type LabDriver, type LabHost } from '../lab/driver.ts';
-import { markSshLabKept, ownedByMe, planRemote, readSshState, remoteLabDown, remoteLabUp, SshDriver, type RemoteSource } from '../lab/ssh-lab.ts';
+import { markSshLabKept, ownedByMe, planRemote, readSshState, recordSshJob, remoteLabDown, remoteLabUp, SshDriver, type RemoteSource } from '../lab/ssh-lab.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
 import { ownedByThisProcess, readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
@@ -125,17 +125,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       // Hosts reached over SSH: an inventory, or Vagrant's VMs.
       nomad = await resolveNomad(config.nomad);
       const previous = readSshState(labName);
-      if (options.reuseLab?.reuse === true && previous !== undefined && ownedByMe(previous) && previous.phase === 'up') {
-        driver = new SshDriver(previous.plan);
+      const reuse = options.reuseLab?.reuse === true && previous !== undefined && ownedByMe(previous) && previous.phase === 'up';
+      if (!reuse && previous !== undefined && ownedByMe(previous)) await remoteLabDown(labName, log);
+      const remotePlan = reuse ? previous.plan : await planRemote(options.remote, labName);
+      // The hosts are what they are: the scenario must fit them (also when the lab is reused).
+      const need = { servers: options.servers ?? scenario.lab.servers, clients: scenario.lab.clients };
+      const have = { servers: remotePlan.hosts.filter((h) => h.role === 'server').length, clients: remotePlan.hosts.filter((h) => h.role === 'client').length };
+      if (have.clients < need.clients || have.servers < need.servers) {
+        throw new UsageError(`scenario ${scenario.name} needs ${need.servers} server(s) and ${need.clients} client(s); ${remotePlan.source} has ${have.servers} and ${have.clients}`);
+      }
+      if (scenario.lab.acl === true || options.acl === true) throw new UsageError('ACLs are not set up on SSH labs yet', 'run this scenario on the netns lab (drop --inventory/--lab vagrant)');
+      if (reuse) {
+        driver = new SshDriver(remotePlan, log);
         upDetail = 'reused';
         log(`reusing lab ${labName} from the previous run`);
       } else {
-        if (previous !== undefined && ownedByMe(previous)) await remoteLabDown(labName, log);
-        const remotePlan = await planRemote(options.remote, labName);
-        const need = { servers: options.servers ?? scenario.lab.servers, clients: scenario.lab.clients };
-        const have = { servers: remotePlan.hosts.filter((h) => h.role === 'server').length, clients: remotePlan.hosts.filter((h) => h.role === 'client').length };
-        if (have.clients < need.clients) throw new UsageError(`scenario ${scenario.name} needs ${need.clients} clients; ${remotePlan.source} has ${have.clients}`);
-        if (scenario.lab.acl === true || options.acl === true) throw new UsageError('ACLs are not set up on SSH labs yet', 'run this scenario on the netns lab (drop --inventory/--lab vagrant)');
         const remoteUp = await remoteLabUp({ plan: remotePlan, nomad, provision: options.remote.provision, persistent: false, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
         driver = remoteUp.driver;
         upDetail = `${remoteUp.provisionSeconds.toFixed(1)}s provisioning, ${remoteUp.readySeconds.toFixed(1)}s to ready`;
@@ -289,6 +293,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         if (job.ID !== scenario.job.id) throw new HarnessError(`${relative(repoRoot, path)} defines job ${JSON.stringify(job.ID)}, but the scenario says ${JSON.stringify(scenario.job.id)}`);
         job.ID = jobId;
         job.Name = jobId;
+        if (options.remote) recordSshJob(labName, jobId);
         const reply = await leader.registerJob(job);
         if (reply.Warnings) trace.add({ kind: 'note', t: Date.now(), message: `Nomad warned on register: ${reply.Warnings}` });
         const readBack = await leader.readJob(job.ID);
@@ -375,9 +380,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await recorder?.stop();
     // Agent logs go with the report, also when the lab never came up (that is when they matter most).
     const labState = options.remote ? undefined : readState(labName);
-    const logDriver = driver ?? (labState !== undefined && ownedByThisProcess(labState) ? new NetnsDriver(labState.plan) : undefined);
+    const sshState = options.remote ? readSshState(labName) : undefined;
+    const logDriver =
+      driver ??
+      (labState !== undefined && ownedByThisProcess(labState) ? new NetnsDriver(labState.plan) : sshState !== undefined && ownedByMe(sshState) ? new SshDriver(sshState.plan) : undefined);
     await logDriver?.collectLogs(join(runDir, 'logs')).catch((error: unknown) => log(`agent logs not collected: ${describeError(error)}`));
-    await driver?.close();
+    await logDriver?.close();
   }
 
   // Reports, then the lab's fate. Whatever fails while reporting, the lab decision still runs.

@@ -1,7 +1,7 @@
 // Unit: existing hosts from an Ansible inventory -> the SSH lab's plan (pure), on what the real
 // `ansible-inventory --list` prints for an INI file with nested groups; and the sshd lab's inventory.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupHosts, planFromInventory, readInventory, type InventoryList } from '../../harness/lab/inventory.ts';
@@ -74,6 +74,10 @@ describe('planFromInventory', () => {
     expect(err(list({ s: ok, c: { nomad_bind_addr: '10.0.0.1' } }, ['s'], ['c']))).toMatch(/address 10\.0\.0\.1 is used by two hosts/);
     expect(err(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2', nomad_service_manager: 'supervised' } }, ['s'], ['c']))).toMatch(/nomad_service_manager is supervised/);
     expect(err(list({ s: ok }, ['s'], ['s']))).toMatch(/s in both servers and clients/);
+    // ~ is the harness user's home, as for ssh and Ansible.
+    const home = planFromInventory(list({ s: { ...ok, ansible_ssh_private_key_file: '~/.ssh/lab', nomad_lab_known_hosts: '~/kh' }, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']), 'x', 'inv.yml', defaults);
+    expect(home.hosts[0]!.ssh.identityFile).toBe(join(homedir(), '.ssh', 'lab'));
+    expect(home.hosts[0]!.ssh.knownHosts).toBe(join(homedir(), 'kh'));
     expect(() => planFromInventory(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']), 'x', 'inv.yml', { knownHosts: '/k' })).toThrow(/no SSH key/);
   });
 

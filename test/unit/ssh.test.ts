@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/exec/local.ts';
-import { keyEntry, knownHostsName, knownKeys, quoteArgv, verifyHostKey } from '../../harness/exec/ssh.ts';
+import { hostKeyAlgorithms, keyEntry, knownHostsName, knownKeys, quoteArgv, verifyHostKey } from '../../harness/exec/ssh.ts';
 import type { RemoteHost } from '../../harness/lab/inventory.ts';
 import { serviceArgv } from '../../harness/lab/service.ts';
 import { parseSshConfig, planFromVagrant } from '../../harness/lab/vagrant.ts';
@@ -65,6 +65,29 @@ describe('host keys', () => {
     expect(!changed.ok && changed.why).toMatch(/198\.18\.5\.21 \(ssh-ed25519\) differs from the one pinned in .*known_hosts/);
     // Another port of the same address is another host.
     expect(verifyHostKey({ ...target, port: 2200 }, other)).toEqual({ ok: true, pinned: true });
+  });
+
+  it("matches OpenSSH's hashed names, never accepts a @revoked key, and skips CA lines", async () => {
+    const file = join(dir, 'hashed');
+    // A hashed entry written by OpenSSH itself (ssh-keygen -H), for the name 198.18.5.30.
+    writeFileSync(file, `198.18.5.30 ${keyEntry(key)}\n`);
+    await run(['ssh-keygen', '-H', '-f', file]);
+    const hashedText = readFileSync(file, 'utf8');
+    expect(hashedText).toMatch(/^\|1\|/);
+    expect(knownKeys(hashedText, '198.18.5.30')).toEqual([keyEntry(key)]);
+    expect(knownKeys(hashedText, '198.18.5.3')).toEqual([]);
+    expect(verifyHostKey({ address: '198.18.5.30', port: 22, knownHosts: file }, other).ok).toBe(false);
+    const revoked = `@revoked 198.18.5.31 ${keyEntry(key)}\n@cert-authority 198.18.5.31 ${keyEntry(other)}\n`;
+    writeFileSync(join(dir, 'revoked'), revoked);
+    expect(knownKeys(revoked, '198.18.5.31')).toEqual([]);
+    const v = verifyHostKey({ address: '198.18.5.31', port: 22, knownHosts: join(dir, 'revoked') }, key);
+    expect(v.ok === false && v.why).toMatch(/@revoked/);
+  });
+
+  it('offers the server only the key types known_hosts holds', () => {
+    expect(hostKeyAlgorithms([])).toBeUndefined();
+    expect(hostKeyAlgorithms(['ssh-rsa'])).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    expect(hostKeyAlgorithms(['ssh-ed25519', 'ssh-ed25519', 'ecdsa-sha2-nistp256'])).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256']);
   });
 
   it('checks against a known_hosts written beforehand without pinning anything', () => {
