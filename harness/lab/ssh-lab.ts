@@ -223,8 +223,10 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
       ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
       // The keys the harness checked (or pinned) a moment ago, so Ansible's checking agrees with it;
       // ssh takes the first UserKnownHostsFile it is given, so the inventory's own still come later.
-      // No ControlPersist: a multiplexing master would outlive the command by a minute.
-      ANSIBLE_SSH_ARGS: `-C -o ControlMaster=no -o 'UserKnownHostsFile=${[...knownHosts, '~/.ssh/known_hosts'].join(' ')}'`,
+      // Connection reuse with a master that ends 5 s after its last use (Ansible's default keeps it
+      // a minute past the command); no compression: it made the binary copy CPU-bound (38 s -> 17 s
+      // for three hosts here).
+      ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=5s -o 'UserKnownHostsFile=${[...knownHosts, '~/.ssh/known_hosts'].join(' ')}'`,
     },
   });
   writeFileSync(join(ans, 'ansible.log'), `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}\n`);
