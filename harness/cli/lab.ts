@@ -182,6 +182,9 @@ function requireRoot(): void {
 async function remoteUp(flags: LabFlags & { json?: boolean; inventory?: string; provision: boolean; vagrant?: boolean }, signal: AbortSignal): Promise<ExitCode> {
   if (flags.inventory !== undefined && flags.vagrant) throw new UsageError('--inventory and --vagrant both name the hosts; give one');
   if (flags.sshd) throw new UsageError('--sshd makes a netns lab; it does not go with --inventory or --vagrant');
+  // The hosts decide the topology; a flag that would change it must not be silently ignored.
+  const ignored = (['servers', 'clients', 'subnet', 'clientDatacenters', 'config', 'acl'] as const).filter((k) => flags[k] !== undefined);
+  if (ignored.length > 0) throw new UsageError(`--${ignored.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)).join(', --')} cannot apply to hosts from ${flags.vagrant ? 'Vagrant' : 'an inventory'}`, flags.vagrant ? 'set NOMAD_LAB_* for vagrant up (README, "The VM lab")' : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet');
   const source: RemoteSource = flags.inventory !== undefined ? { kind: 'inventory', file: flags.inventory, provision: flags.provision } : { kind: 'vagrant', dir: repoRoot, provision: false };
   const name = flags.name ?? (source.kind === 'inventory' ? inventoryLabName(source.file) : 'vagrant');
   const plan = await planRemote(source, name);

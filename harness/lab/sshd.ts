@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../exec/local.ts';
+import { quoteWord } from '../exec/ssh.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { hostDirs } from './ansible.ts';
@@ -61,7 +62,8 @@ export function sshdConfig(host: HostPlan, own: HostSshd, paths: SshdPaths): str
     'AllowTcpForwarding no',
     'PrintMotd no',
     // sshd itself never logs a command's text; the forced command does (SSH_ORIGINAL_COMMAND).
-    `ForceCommand ${paths.auditWrapper} ${own.log}`,
+    // sshd hands this to the user's shell: quoted, a lab root with spaces still works.
+    `ForceCommand ${quoteWord(paths.auditWrapper)} ${quoteWord(own.log)}`,
     'Subsystem sftp /usr/lib/openssh/sftp-server',
     'LogLevel VERBOSE',
     '',
@@ -76,7 +78,8 @@ export const AUDIT_WRAPPER = `#!/bin/sh
 # nomad-lab: logs every command that arrives over SSH, then runs it unchanged.
 log="$1"
 if [ -n "$SSH_ORIGINAL_COMMAND" ]; then
-  printf '%s sshd-session%s command: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "[$$]" "$SSH_ORIGINAL_COMMAND" >> "$log"
+  # One line per command: a newline inside an argument must not forge a second log line.
+  printf '%s sshd-session%s command: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "[$$]" "$(printf '%s' "$SSH_ORIGINAL_COMMAND" | tr '\\n' ' ')" >> "$log"
   exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 fi
 printf '%s sshd-session%s interactive shell\\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "[$$]" >> "$log"

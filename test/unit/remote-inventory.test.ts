@@ -1,11 +1,13 @@
 // Unit: existing hosts from an Ansible inventory -> the SSH lab's plan (pure), on what the real
 // `ansible-inventory --list` prints for an INI file with nested groups; and the sshd lab's inventory.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupHosts, planFromInventory, readInventory, type InventoryList } from '../../harness/lab/inventory.ts';
-import { sshdConfig, sshdInventory, hostSshd, sshdPaths } from '../../harness/lab/sshd.ts';
+import { AUDIT_WRAPPER, sshdConfig, sshdInventory, hostSshd, sshdPaths } from '../../harness/lab/sshd.ts';
+import { run } from '../../harness/exec/local.ts';
+import { quoteArgv } from '../../harness/exec/ssh.ts';
 import { planLab } from '../../harness/lab/topology.ts';
 import { UsageError } from '../../harness/util/errors.ts';
 
@@ -106,6 +108,19 @@ describe('the sshd lab', () => {
     expect(text).toMatch(new RegExp(`^AuthorizedKeysFile ${labDirectory}/ssh/authorized_keys$`, 'm'));
     expect(text).toMatch(new RegExp(`^ForceCommand ${labDirectory}/ssh/log-command ${labDirectory}/ssh/client1/sshd.log$`, 'm'));
     expect(text).not.toMatch(/\/root\/\.ssh|\/etc\/ssh/);
+  });
+
+  it('the forced command logs each command on one line, then runs it unchanged', async () => {
+    const wrapper = join(dir, 'log-command');
+    writeFileSync(wrapper, AUDIT_WRAPPER, { mode: 0o755 });
+    const log = join(dir, 'sshd.log');
+    const argv = ['printf', '%s|', 'two\nlines', "it's"];
+    const r = await run(['sh', wrapper, log], { env: { ...process.env, SSH_ORIGINAL_COMMAND: quoteArgv(argv) } as Record<string, string> });
+    expect(r.stdout).toBe("two\nlines|it's|");
+    const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z sshd-session\[\d+\] command: printf /);
+    expect(lines[0]).toContain("two lines' ");
   });
 
   it('its inventory puts Nomad under each host directory, run by start-stop-daemon, host keys checked', async () => {
