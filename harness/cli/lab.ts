@@ -223,7 +223,9 @@ function table(rows: string[][]): string[] {
 }
 
 async function printStatus(name: string, json: boolean): Promise<ExitCode> {
-  const remote = await remoteLabStatus(name);
+  // The VMs of `vagrant up` have a status even when no lab command brought them up.
+  const unmanaged = name === 'vagrant' && readSshState(name) === undefined && readState(name) === undefined ? await planRemote({ kind: 'vagrant', dir: repoRoot, provision: false }, name) : undefined;
+  const remote = await remoteLabStatus(name, unmanaged);
   if (remote) return printRemoteStatus(remote, json);
   const status = await labStatus(name);
   if (!status) {

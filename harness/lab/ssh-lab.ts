@@ -463,8 +463,10 @@ export interface RemoteLabStatus {
 }
 
 /** Hosts, their agents (asked over SSH) and what Nomad says of them. */
-export async function remoteLabStatus(name: string): Promise<RemoteLabStatus | undefined> {
-  const state = readSshState(name);
+export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Promise<RemoteLabStatus | undefined> {
+  // `unmanaged`: hosts no lab command brought up (the VMs of a plain `vagrant up`), shown as they are.
+  const state: Pick<SshLabState, 'plan' | 'phase' | 'persistent' | 'createdAt' | 'nomad'> | undefined =
+    readSshState(name) ?? (unmanaged ? { plan: unmanaged, phase: 'up', persistent: true, createdAt: '-', nomad: { path: '-', version: '?', source: 'on the hosts' } } : undefined);
   if (!state) return undefined;
   const driver = new SshDriver(state.plan);
   let nodes: NomadNodeStub[] = [];
