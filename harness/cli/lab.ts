@@ -12,7 +12,7 @@ import { resolveNomad } from '../nomad/binary.ts';
 import { ExitCode, HarnessError, UsageError, showCommand } from '../util/errors.ts';
 import { isAlive } from '../exec/procs.ts';
 import { interactive } from '../exec/pty.ts';
-import { shellCommand } from '../lab/shell.ts';
+import { shellCommand, sshShellFor } from '../lab/shell.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
@@ -159,7 +159,9 @@ program
     await runCommand(async ({ signal }) => {
       requireRoot();
       const labName = resolveLabConfig(flags.name === undefined ? {} : { name: flags.name }).spec.name;
-      const shell = shellCommand(labName, hostName);
+      // The VMs of a plain `vagrant up` are a lab without a lab command: reach them through ssh-config.
+      const vagrantOnly = labName === 'vagrant' && readSshState(labName) === undefined && readState(labName) === undefined;
+      const shell = vagrantOnly ? sshShellFor({ plan: await planRemote({ kind: 'vagrant', dir: repoRoot, provision: false }, labName), phase: 'up' }, hostName) : shellCommand(labName, hostName);
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         throw new UsageError(
           'lab shell needs a terminal; its stdin and stdout are not both a TTY (a pipe, a script or CI)',

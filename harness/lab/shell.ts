@@ -41,7 +41,7 @@ export function shellCommandFor(state: LabState, hostName: string, baseEnv: Node
  * host key against the same known_hosts (never accept-new here: the harness pinned it). NOMAD_ADDR
  * is set on this side for the user's own nomad CLI; the remote login shell is the host's own.
  */
-export function sshShellFor(state: SshLabState, hostName: string): ShellCommand {
+export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string): ShellCommand {
   const { plan } = state;
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
   const host = plan.hosts.find((h) => h.name === hostName);
