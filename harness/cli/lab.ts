@@ -159,9 +159,8 @@ program
     await runCommand(async ({ signal }) => {
       requireRoot();
       const labName = resolveLabConfig(flags.name === undefined ? {} : { name: flags.name }).spec.name;
-      // The VMs of a plain `vagrant up` are a lab without a lab command: reach them through ssh-config.
-      const vagrantOnly = labName === 'vagrant' && readSshState(labName) === undefined && readState(labName) === undefined;
-      const shell = vagrantOnly ? sshShellFor({ plan: await planRemote({ kind: 'vagrant', dir: repoRoot, provision: false }, labName), phase: 'up' }, hostName) : shellCommand(labName, hostName);
+      const vms = await unmanagedVagrant(labName);
+      const shell = vms ? sshShellFor({ plan: vms, phase: 'up' }, hostName) : shellCommand(labName, hostName);
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         throw new UsageError(
           'lab shell needs a terminal; its stdin and stdout are not both a TTY (a pipe, a script or CI)',
@@ -224,10 +223,14 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
+/** The VMs of a plain `vagrant up`: a lab no lab command brought up, reached through vagrant ssh-config. */
+async function unmanagedVagrant(name: string) {
+  if (name !== 'vagrant' || readSshState(name) !== undefined || readState(name) !== undefined) return undefined;
+  return planRemote({ kind: 'vagrant', dir: repoRoot, provision: false }, name);
+}
+
 async function printStatus(name: string, json: boolean): Promise<ExitCode> {
-  // The VMs of `vagrant up` have a status even when no lab command brought them up.
-  const unmanaged = name === 'vagrant' && readSshState(name) === undefined && readState(name) === undefined ? await planRemote({ kind: 'vagrant', dir: repoRoot, provision: false }, name) : undefined;
-  const remote = await remoteLabStatus(name, unmanaged);
+  const remote = await remoteLabStatus(name, await unmanagedVagrant(name));
   if (remote) return printRemoteStatus(remote, json);
   const status = await labStatus(name);
   if (!status) {

@@ -30,20 +30,25 @@ export function hostDirs(labDirectory: string, host: HostPlan): HostDirs {
 }
 
 /** The inventory as plain data (pure): groups servers and clients, connection local. */
-export function netnsInventory(plan: LabPlan, labDirectory: string, nomadVersion: string): object {
-  const hostVars = (h: HostPlan) => {
-    const d = hostDirs(labDirectory, h);
-    return {
-      nomad_bind_addr: h.ip,
-      nomad_network_interface: h.ifname,
-      nomad_datacenter: h.datacenter,
-      nomad_data_dir: d.dataDir,
-      nomad_config_dir: d.configDir,
-      lab_netns: h.netns,
-    };
+/** What the role needs of a netns lab host (pure): its address and interface, datacenter, directories. */
+export function labHostVars(labDirectory: string, h: HostPlan): Record<string, string> {
+  const d = hostDirs(labDirectory, h);
+  return {
+    nomad_bind_addr: h.ip,
+    nomad_network_interface: h.ifname,
+    nomad_datacenter: h.datacenter,
+    nomad_data_dir: d.dataDir,
+    nomad_config_dir: d.configDir,
   };
-  const group = (role: 'server' | 'client') =>
-    Object.fromEntries(plan.hosts.filter((h) => h.role === role).map((h) => [h.name, hostVars(h)]));
+}
+
+/** Inventory groups `servers` and `clients` of a plan, each host with its variables. */
+export function inventoryGroups(plan: LabPlan, hostVars: (h: HostPlan) => object): object {
+  const group = (role: 'server' | 'client') => ({ hosts: Object.fromEntries(plan.hosts.filter((h) => h.role === role).map((h) => [h.name, hostVars(h)])) });
+  return { servers: group('server'), clients: group('client') };
+}
+
+export function netnsInventory(plan: LabPlan, labDirectory: string, nomadVersion: string): object {
   return {
     all: {
       vars: {
@@ -55,7 +60,7 @@ export function netnsInventory(plan: LabPlan, labDirectory: string, nomadVersion
         nomad_acl_enabled: plan.acl,
         lab_id: plan.id,
       },
-      children: { servers: { hosts: group('server') }, clients: { hosts: group('client') } },
+      children: inventoryGroups(plan, (h) => ({ ...labHostVars(labDirectory, h), lab_netns: h.netns })),
     },
   };
 }
@@ -68,34 +73,62 @@ export async function renderAgentConfig(
   signal?: AbortSignal,
 ): Promise<{ seconds: number }> {
   const dir = join(labDirectory, 'ansible');
-  mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const inventory = join(dir, 'inventory.json');
   writeFileAtomic(inventory, JSON.stringify(netnsInventory(plan, labDirectory, nomadVersion), null, 2), 0o600);
   const extraVars = join(dir, 'agent-vars.json');
   writeFileAtomic(extraVars, JSON.stringify(agentVars), 0o600);
+  // The hosts are this machine (connection local): their temp files stay in the lab directory too.
+  const env = { ANSIBLE_REMOTE_TEMP: join(dir, 'tmp') };
+  return runPlaybook({ dir, inventories: [inventory], extraVars, env, timeoutMs: 300_000, what: 'ansible-playbook', ...(signal ? { signal } : {}) });
+}
+
+export interface PlaybookOptions {
+  /** Ansible's own state, temp files and the run's log (ansible.log) go here; nothing in ~/.ansible. */
+  dir: string;
+  /** In order: a later inventory's variables win over an earlier one's at the same level. */
+  inventories: string[];
+  /** A JSON file of extra variables. */
+  extraVars: string;
+  /** More ansible-playbook arguments (e.g. --become). */
+  args?: string[];
+  /** More environment (e.g. ANSIBLE_SSH_ARGS for hosts over SSH). */
+  env?: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** How a failure is named: "ansible-playbook", "provisioning". */
+  what: string;
+}
+
+/** Runs the repo's site.yml with its role; the output goes to <dir>/ansible.log, failures name their lines. */
+export async function runPlaybook(options: PlaybookOptions): Promise<{ seconds: number }> {
+  const { dir } = options;
+  mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
   const roles = ansibleDir();
-  const argv = ['ansible-playbook', '-i', inventory, '-e', `@${extraVars}`, join(roles, 'site.yml')];
+  const argv = ['ansible-playbook', ...options.inventories.flatMap((i) => ['-i', i]), ...(options.args ?? []), '-e', `@${options.extraVars}`, join(roles, 'site.yml')];
   const started = Date.now();
   const result = await run(argv, {
     host: 'local',
     check: false,
-    timeoutMs: 300_000,
-    ...(signal ? { signal } : {}),
+    timeoutMs: options.timeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
     env: {
       ANSIBLE_CONFIG: join(roles, 'ansible.cfg'),
       ANSIBLE_ROLES_PATH: join(roles, 'roles'),
       // Keep Ansible's own state inside the lab directory; nothing lands in ~/.ansible.
       ANSIBLE_HOME: dir,
       ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'),
-      ANSIBLE_REMOTE_TEMP: join(dir, 'tmp'),
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_FORCE_COLOR: '0',
+      // An inventory Ansible cannot parse is an error, not a warning and an empty lab.
+      ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
+      ...(options.env ?? {}),
     },
   });
   writeFileSync(join(dir, 'ansible.log'), `$ ${argv.join(' ')}\n${result.stdout}\n${result.stderr}\n`);
   if (result.exitCode !== 0) {
-    const failed = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => /fatal:|FAILED|ERROR/.test(l)).slice(0, 8).join('\n    ');
-    throw new HarnessError(`ansible-playbook failed (exit code ${result.exitCode}):\n    ${failed || result.stderr.trim().slice(-800)}`, {
+    const failed = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => /fatal:|FAILED|ERROR|UNREACHABLE/.test(l)).slice(0, 8).join('\n    ');
+    throw new HarnessError(`${options.what} failed (exit code ${result.exitCode}):\n    ${failed || result.stderr.trim().slice(-800)}`, {
       host: 'local',
       command: argv,
       hint: `full output: ${join(dir, 'ansible.log')}`,

@@ -6,7 +6,6 @@ import { labDir } from '../config/paths.ts';
 import { NomadApi, type NomadNodeStub } from '../nomad/api.ts';
 import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
-import { poll } from '../util/poll.ts';
 import { hostDirs, renderAgentConfig } from './ansible.ts';
 import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
 import { hostApi } from './guard.ts';
@@ -26,6 +25,7 @@ import {
   taggedRules,
 } from './network.ts';
 import { preflight, preflightError } from './preflight.ts';
+import { observe, waitForLeaderAndClients, type Readiness } from './cluster.ts';
 import { hostSshd, sshdPaths, startSshdHosts } from './sshd.ts';
 import { cmdline } from '../exec/procs.ts';
 import { SshPool } from '../exec/ssh.ts';
@@ -181,39 +181,21 @@ async function checkSshd(plan: LabPlan, dir: string, signal: AbortSignal): Promi
   }
 }
 
-interface Readiness {
-  leader: string;
-  nodes: NomadNodeStub[];
-}
-
 async function waitReady(plan: LabPlan, state: LabState, options: UpOptions): Promise<Readiness> {
-  const api = serverApi(plan);
-  const wanted = clients(plan).map((c) => c.name);
-  const timeoutMs = options.readyTimeoutMs ?? 120_000;
-  const what = `a leader and ${wanted.length} ready clients`;
-  const { value } = await poll<Readiness>(
-    async () => {
-      for (const agent of state.agents) {
-        if (!isOurAgent(agent)) {
-          throw new AgentDied(`nomad agent exited while starting; last lines of ${agent.logFile}:\n    ${logTail(agent.logFile)}`, { host: agent.host });
-        }
+  const agentsAlive = () => {
+    for (const agent of state.agents) {
+      if (!isOurAgent(agent)) {
+        throw new AgentDied(`nomad agent exited while starting; last lines of ${agent.logFile}:\n    ${logTail(agent.logFile)}`, { host: agent.host });
       }
-      const leader = await api.leader();
-      const nodes = leader ? await api.nodes() : [];
-      return { leader, nodes };
-    },
-    (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')),
-    {
-      what,
-      timeoutMs,
-      signal: options.signal,
-      fatal: (e) => e instanceof AgentDied,
-      describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
-      onObservation: (r, elapsed) =>
-        options.waiting?.(what, elapsed, timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
-    },
-  );
-  return value;
+    }
+  };
+  return waitForLeaderAndClients(() => observe([serverApi(plan)], agentsAlive), {
+    clients: clients(plan).map((c) => c.name),
+    timeoutMs: options.readyTimeoutMs ?? 120_000,
+    signal: options.signal,
+    fatal: (e) => e instanceof AgentDied,
+    ...(options.waiting ? { waiting: options.waiting } : {}),
+  });
 }
 
 export interface HostStatus {

@@ -28,12 +28,7 @@ export function shellCommand(labName: string, hostName: string): ShellCommand {
 export function shellCommandFor(state: LabState, hostName: string, baseEnv: NodeJS.ProcessEnv = process.env): ShellCommand {
   const { plan } = state;
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
-  const host = plan.hosts.find((h) => h.name === hostName);
-  if (!host) {
-    const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
-    throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `npm run lab -- shell ${plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>'} --name ${plan.name}`);
-  }
-  return netnsShell(state, host, baseEnv);
+  return netnsShell(state, findHost(plan, hostName), baseEnv);
 }
 
 /**
@@ -44,11 +39,7 @@ export function shellCommandFor(state: LabState, hostName: string, baseEnv: Node
 export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string): ShellCommand {
   const { plan } = state;
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
-  const host = plan.hosts.find((h) => h.name === hostName);
-  if (!host) {
-    const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
-    throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`);
-  }
+  const host = findHost(plan, hostName);
   const { ssh } = host;
   const base = ['ssh', '-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-i', ssh.identityFile, '-p', String(ssh.port), '-o', `UserKnownHostsFile=${ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${ssh.user}@${ssh.address}`];
   return {
@@ -57,6 +48,15 @@ export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName
     host,
     scriptHint: `${base.join(' ')} -- <command>`,
   };
+}
+
+/** The named host of a lab, or a usage error that lists the lab's hosts. */
+function findHost<H extends LabHost>(plan: { name: string; hosts: H[] }, hostName: string): H {
+  const host = plan.hosts.find((h) => h.name === hostName);
+  if (host) return host;
+  const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
+  const example = plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>';
+  throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `npm run lab -- shell ${example} --name ${plan.name}`);
 }
 
 /**

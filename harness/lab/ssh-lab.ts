@@ -2,23 +2,23 @@
 // role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
 // logs over SSH, stop what the lab started. State per lab under <lab root>/ssh-labs/<name>/.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, join, resolve } from 'node:path';
-import { ansibleDir, labRoot } from '../config/paths.ts';
-import { run, type RunResult } from '../exec/local.ts';
+import { labRoot } from '../config/paths.ts';
+import type { RunResult } from '../exec/local.ts';
 import { identify, isAlive, type ProcessIdentity } from '../exec/procs.ts';
 import { SshPool, type SshTarget } from '../exec/ssh.ts';
 import { NomadApi, type NomadNodeStub, type TargetGuard } from '../nomad/api.ts';
 import type { NomadBinary } from '../nomad/binary.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
-import { poll } from '../util/poll.ts';
 import type { TokenKind } from './acl.ts';
 import type { AgentAction, ExecOptions, LabDriver, LabHost } from './driver.ts';
 import { cidrContains } from './topology.ts';
 import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
 import { vagrantPlan } from './vagrant.ts';
+import { runPlaybook } from './ansible.ts';
 import { serviceArgv } from './service.ts';
+import { observe, purgeJobs, waitForLeaderAndClients } from './cluster.ts';
 import { healFully } from '../faults/partition.ts';
 
 type Log = (message: string) => void;
@@ -195,32 +195,20 @@ export const harnessInventory = (): object => ({ all: { vars: { nomad_service_ma
 
 async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log, knownHosts: string[]): Promise<number> {
   const ans = join(dir, 'ansible');
-  mkdirSync(join(ans, 'tmp'), { recursive: true, mode: 0o700 });
+  mkdirSync(ans, { recursive: true, mode: 0o700 });
   const defaults = join(ans, 'harness-inventory.json');
   writeFileAtomic(defaults, JSON.stringify(harnessInventory(), null, 2), 0o600);
   const vars = join(ans, 'vars.json');
   // The binary under test goes to every host; its version decides the role's version-specific settings.
   writeFileAtomic(vars, JSON.stringify({ nomad_version: nomad.version, nomad_binary_src: nomad.path }), 0o600);
-  const roles = ansibleDir();
-  // A user other than root (Vagrant's `vagrant`, an ops account) installs and runs Nomad through sudo.
-  const become = plan.hosts.some((h) => h.ssh.user !== 'root') ? ['--become'] : [];
-  const argv = ['ansible-playbook', '-i', defaults, '-i', plan.source, ...become, '-e', `@${vars}`, join(roles, 'site.yml')];
   log(`provisioning ${plan.hosts.length} hosts over SSH with the role (ansible-playbook -i ${plan.source})`);
-  const started = Date.now();
-  const r = await run(argv, {
-    host: 'local',
-    check: false,
-    timeoutMs: 900_000,
-    signal,
+  const { seconds } = await runPlaybook({
+    dir: ans,
+    inventories: [defaults, plan.source],
+    extraVars: vars,
+    // A user other than root (Vagrant's `vagrant`, an ops account) installs and runs Nomad through sudo.
+    args: plan.hosts.some((h) => h.ssh.user !== 'root') ? ['--become'] : [],
     env: {
-      ...(process.env as Record<string, string>),
-      ANSIBLE_CONFIG: join(roles, 'ansible.cfg'),
-      ANSIBLE_ROLES_PATH: join(roles, 'roles'),
-      ANSIBLE_HOME: ans,
-      ANSIBLE_LOCAL_TEMP: join(ans, 'tmp'),
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_FORCE_COLOR: '0',
-      ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
       // The keys the harness checked (or pinned) a moment ago, so Ansible's checking agrees with it;
       // ssh takes the first UserKnownHostsFile it is given, so the inventory's own still come later.
       // Connection reuse with a master that ends 5 s after its last use (Ansible's default keeps it
@@ -228,13 +216,11 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
       // for three hosts here).
       ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=5s -o 'UserKnownHostsFile=${[...knownHosts, '~/.ssh/known_hosts'].join(' ')}'`,
     },
+    timeoutMs: 900_000,
+    signal,
+    what: 'provisioning (ansible-playbook)',
   });
-  writeFileSync(join(ans, 'ansible.log'), `$ ${argv.join(' ')}\n${r.stdout}\n${r.stderr}\n`);
-  if (r.exitCode !== 0) {
-    const failed = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /fatal:|FAILED|ERROR|UNREACHABLE/.test(l)).slice(0, 8).join('\n    ');
-    throw new HarnessError(`provisioning failed (ansible-playbook exit code ${r.exitCode}):\n    ${failed || r.stderr.trim().slice(-800)}`, { host: 'local', command: argv, hint: `full output: ${join(ans, 'ansible.log')}` });
-  }
-  return (Date.now() - started) / 1000;
+  return seconds;
 }
 
 /** Brings an SSH lab up: reach every host, provision (or check the agents run), wait until ready. */
@@ -302,32 +288,14 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
 const knownHostsFiles = (plan: RemotePlan): string[] => [...new Set(plan.hosts.map((h) => h.ssh.knownHosts))];
 
 async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Promise<void> {
-  const serversOf = driver.plan.hosts.filter((h) => h.role === 'server');
-  const wanted = driver.plan.hosts.filter((h) => h.role === 'client').map((h) => h.name);
-  const timeoutMs = options.readyTimeoutMs ?? 120_000;
-  const what = `a leader and ${wanted.length} ready clients`;
-  await poll<{ leader: string; nodes: NomadNodeStub[] }>(
-    async () => {
-      for (const s of serversOf) {
-        try {
-          const api = driver.api(s);
-          const leader = await api.leader();
-          return { leader, nodes: leader ? await api.nodes() : [] };
-        } catch {
-          // try the next server
-        }
-      }
-      return { leader: '', nodes: [] };
-    },
-    (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')),
-    {
-      what,
-      timeoutMs,
-      signal: options.signal,
-      describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
-      onObservation: (r, elapsed) => options.waiting?.(what, elapsed, timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
-    },
-  );
+  // Any server that answers will do: a host of an inventory may be down while the others elect.
+  const apis = driver.plan.hosts.filter((h) => h.role === 'server').map((s) => driver.api(s));
+  await waitForLeaderAndClients(() => observe(apis), {
+    clients: driver.plan.hosts.filter((h) => h.role === 'client').map((h) => h.name),
+    timeoutMs: options.readyTimeoutMs ?? 120_000,
+    signal: options.signal,
+    ...(options.waiting ? { waiting: options.waiting } : {}),
+  });
 }
 
 /** A run's lab kept on purpose (--keep): it outlives the run until `lab down`. */
@@ -370,14 +338,7 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
     if (jobs.length > 0) {
       try {
         const api = driver.api(state.plan.hosts.find((h) => h.role === 'server')!);
-        for (const job of jobs) await api.stopJob(job, 'default').catch(() => undefined);
-        // While the agents still run, so their tasks end the way Nomad ends them.
-        const deadline = Date.now() + 15_000;
-        while (Date.now() < deadline) {
-          const live = await api.allocations().then((all) => all.filter((a) => jobs.includes(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')).length, () => 0);
-          if (live === 0) break;
-          await sleep(250);
-        }
+        await purgeJobs(api, jobs.map((ID) => ({ ID, Namespace: 'default' })), 15_000);
         say(`job(s) ${jobs.join(', ')} purged`);
       } catch (error) {
         problems.push(`jobs not purged (${error instanceof Error ? error.message : String(error)})`);

@@ -8,7 +8,7 @@ import { run } from '../exec/local.ts';
 import { quoteWord } from '../exec/ssh.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
-import { hostDirs } from './ansible.ts';
+import { hostDirs, inventoryGroups, labHostVars } from './ansible.ts';
 import { servers, type HostPlan, type LabPlan } from './topology.ts';
 
 export interface SshdPaths {
@@ -91,19 +91,8 @@ export function sshdInventory(plan: LabPlan, labDirectory: string): object {
   const paths = sshdPaths(labDirectory);
   const hostVars = (h: HostPlan) => {
     const d = hostDirs(labDirectory, h);
-    return {
-      ansible_host: h.ip,
-      nomad_bind_addr: h.ip,
-      nomad_network_interface: h.ifname,
-      nomad_datacenter: h.datacenter,
-      nomad_data_dir: d.dataDir,
-      nomad_config_dir: d.configDir,
-      nomad_bin_dir: join(d.root, 'bin'),
-      nomad_pid_file: d.pidFile,
-      nomad_log_file: d.logFile,
-    };
+    return { ansible_host: h.ip, ...labHostVars(labDirectory, h), nomad_bin_dir: join(d.root, 'bin'), nomad_pid_file: d.pidFile, nomad_log_file: d.logFile };
   };
-  const group = (role: 'server' | 'client') => Object.fromEntries(plan.hosts.filter((h) => h.role === role).map((h) => [h.name, hostVars(h)]));
   return {
     all: {
       vars: {
@@ -116,7 +105,7 @@ export function sshdInventory(plan: LabPlan, labDirectory: string): object {
         nomad_server_addrs: servers(plan).map((s) => s.ip),
         nomad_lab_known_hosts: paths.knownHosts,
       },
-      children: { servers: { hosts: group('server') }, clients: { hosts: group('client') } },
+      children: inventoryGroups(plan, hostVars),
     },
   };
 }

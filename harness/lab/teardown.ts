@@ -13,6 +13,7 @@ import { isOurAgent, readPidFile, signal, stopProcess } from './agents.ts';
 import { mountsUnder, processesUnder } from './audit.ts';
 import { allocCgroups, cgroupsOf, removeCgroups, removeNomadParents } from './cgroups.ts';
 import { hostApi } from './guard.ts';
+import { purgeJobs } from './cluster.ts';
 import {
   deleteLink,
   deleteNetns,
@@ -54,16 +55,7 @@ async function stopJobs(plan: LabPlan): Promise<string> {
   } catch {
     return 'no server answered; skipped';
   }
-  for (const job of jobs) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const live = await api.allocations().then(
-      (allocs) => allocs.filter((a) => a.ClientStatus === 'running' || a.ClientStatus === 'pending').length,
-      () => 0,
-    );
-    if (live === 0) break;
-    await sleep(250);
-  }
+  await purgeJobs(api, jobs, 10_000);
   return `${jobs.length} job(s) stopped`;
 }
 

@@ -1,0 +1,66 @@
+// What any lab waits for and ends with on its Nomad cluster, whoever provides the hosts: a leader
+// and every client ready; jobs purged and their allocations stopped while the agents still run.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NomadApi, NomadNodeStub } from '../nomad/api.ts';
+import { poll } from '../util/poll.ts';
+
+export interface Readiness {
+  leader: string;
+  nodes: NomadNodeStub[];
+}
+
+export interface ReadyOptions {
+  /** Client node names that must be ready. */
+  clients: string[];
+  timeoutMs: number;
+  signal: AbortSignal;
+  waiting?: (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
+  /** An error that ends the wait at once (an agent that died while starting). */
+  fatal?: (error: unknown) => boolean;
+}
+
+/** One look at the cluster through the first server that answers (`check` runs first and may throw). */
+export async function observe(apis: NomadApi[], check: () => void = () => undefined): Promise<Readiness> {
+  check();
+  let lastError: unknown;
+  for (const api of apis) {
+    try {
+      const leader = await api.leader();
+      return { leader, nodes: leader ? await api.nodes() : [] };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+/** Waits until there is a leader and every named client is `ready`, reporting progress as it goes. */
+export async function waitForLeaderAndClients(look: () => Promise<Readiness>, options: ReadyOptions): Promise<Readiness> {
+  const wanted = options.clients;
+  const what = `a leader and ${wanted.length} ready clients`;
+  const { value } = await poll<Readiness>(look, (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')), {
+    what,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    ...(options.fatal ? { fatal: options.fatal } : {}),
+    describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
+    onObservation: (r, elapsed) =>
+      options.waiting?.(what, elapsed, options.timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
+  });
+  return value;
+}
+
+/**
+ * Stops and purges the jobs, then waits (up to `timeoutMs`) until none of their allocations is
+ * running or pending, so tasks end the way Nomad ends them before the agents go.
+ */
+export async function purgeJobs(api: NomadApi, jobs: Array<{ ID: string; Namespace: string }>, timeoutMs: number): Promise<void> {
+  for (const job of jobs) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
+  const ids = new Set(jobs.map((j) => j.ID));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const live = await api.allocations().then((all) => all.filter((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')).length, () => 0);
+    if (live === 0) return;
+    await sleep(250);
+  }
+}
