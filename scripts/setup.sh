@@ -7,13 +7,16 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quiet=0
 tests=0
+print_packages=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
+    # The Debian packages it would install, one a line, and nothing else (scripts/fresh-machine-check.sh reads them).
+    --print-packages) print_packages=1 ;;
     # The test command: Chromium for the browser tests of the HTML report; vagrant (validate only)
     # and ansible-lint for the static checks of the VM lab. --browser is the old name.
     --tests|--browser) tests=1 ;;
-    *) echo "setup: unknown option $arg (known: --quiet, --tests)" >&2; exit 2 ;;
+    *) echo "setup: unknown option $arg (known: --quiet, --tests, --print-packages)" >&2; exit 2 ;;
   esac
 done
 say() { [[ $quiet == 1 ]] || echo "setup: $*"; }
@@ -26,6 +29,10 @@ act() { echo "setup: $*"; }   # always printed: setup is about to change the mac
 # provisioning (Ansible's ssh connection); the package does not start sshd here.
 apt_packages=(iptables ansible-core iproute2 util-linux procps psmisc openssh-server openssh-client)
 ((tests)) && apt_packages+=(chromium fonts-liberation vagrant ansible-lint systemd)
+if ((print_packages)); then
+  printf '%s\n' "${apt_packages[@]}"
+  exit 0
+fi
 missing=()
 for p in "${apt_packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

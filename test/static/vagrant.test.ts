@@ -1,7 +1,18 @@
-// Static: the Vagrantfile passes `vagrant validate` (no VirtualBox needed) and a broken copy does not; and, read through a
-// stand-in for Vagrant, what it configures: one VM per host, one Ansible run in the last, paths and groups that exist.
+// Static: the Vagrantfile passes `vagrant validate --ignore-provider` and a broken copy does not; its VirtualBox block passes
+// Vagrant's own VirtualBox config class; and, read through a stand-in for Vagrant, what it configures: one VM per host, one
+// Ansible run in the last, paths and groups that exist.
+//
+// What runs without a provider (a test machine has no VirtualBox, no libvirt, no vagrant-libvirt plugin):
+//   - `vagrant validate --ignore-provider`: every machine's vm.* settings and the Ansible and shell provisioners' settings
+//     (a misspelt one is rejected), with the defaults and with 3 servers, 4 clients and libvirt first. A plain
+//     `vagrant validate` refuses to run at all there ("No usable default provider could be found").
+//   - the `virtualbox` block: Vagrant's VirtualBox config class (shipped inside Vagrant) with the block applied; a
+//     misspelt setting is rejected, memory and cpus become the modifyvm arguments VirtualBox would get.
+//   - the `libvirt` block: only its values, through the stand-in below. Its setting names are not checked: the config
+//     class lives in the vagrant-libvirt plugin, which is not installed here.
+// Not covered: that a provider accepts the box, boots the VMs and the provisioning run succeeds (needs VirtualBox).
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { loadUserFile } from '../../harness/config/user-files.ts';
@@ -12,11 +23,11 @@ import { ansibleDir, cleanVmEnv, has, scratchDir } from './support.ts';
 const scratch = scratchDir('vagrant');
 const vagrantfile = join(repoRoot, 'Vagrantfile');
 
-/** `vagrant validate` with its home, machine index and dotfiles in the scratch directory (nothing in ~/.vagrant.d or the checkout). */
+/** `vagrant validate --ignore-provider` with its home, machine index and dotfiles in the scratch directory (nothing in ~/.vagrant.d or the checkout). */
 async function validate(cwd: string, env: Record<string, string> = {}) {
   const home = join(scratch, `home-${Math.random().toString(36).slice(2)}`);
   mkdirSync(home, { recursive: true });
-  const r = await run(['vagrant', 'validate'], {
+  const r = await run(['vagrant', 'validate', '--ignore-provider'], {
     check: false,
     cwd,
     timeoutMs: 120_000,
@@ -64,6 +75,25 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
     const r = await validate(dir);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toMatch(/The following settings shouldn't exist: playbok/);
+  }, 120_000);
+
+  it("passes the virtualbox block through Vagrant's VirtualBox config class, and rejects a misspelt setting there", async () => {
+    const providerConfig = async (file: string, env: Record<string, string> = {}) => {
+      const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrant-provider-config.rb'), file], { check: false, cwd: dirname(file), env: cleanVmEnv(env) });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { virtualbox: { errors: string[]; customize: string[][]; linked_clone: boolean } }).virtualbox;
+    };
+    const good = await providerConfig(vagrantfile, { NOMAD_LAB_MEMORY: '2048', NOMAD_LAB_CPUS: '2' });
+    expect(good.errors).toEqual([]);
+    expect(good.customize).toEqual([['modifyvm', 'id', '--memory', '2048'], ['modifyvm', 'id', '--cpus', '2']]);
+    expect(good.linked_clone).toBe(true);
+    const dir = join(scratch, 'broken-vb');
+    mkdirSync(dir);
+    cpSync(join(repoRoot, 'vagrant'), join(dir, 'vagrant'), { recursive: true });
+    const text = readFileSync(vagrantfile, 'utf8');
+    expect(text).toContain('vb.memory =');
+    writeFileSync(join(dir, 'Vagrantfile'), text.replace('vb.memory =', 'vb.memroy ='));
+    expect((await providerConfig(join(dir, 'Vagrantfile'))).errors).toEqual(["The following settings shouldn't exist: memroy"]);
   }, 120_000);
 
   it('stops on a bad override or a missing own build with the cause and the fix, no Ruby backtrace', async () => {
