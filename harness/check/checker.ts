@@ -1,25 +1,29 @@
-// The checker: a pure function of (trace, expectations) -> verdict. pass, fail, or unknown (the
-// preconditions did not hold, or the checker itself crashed: never a pass). Reasons name the role,
-// the expected and observed values, and where in the trace.
+// The checker: a pure function of (trace, expectations) -> verdict (outcome.ts says how checks make
+// one). Reasons name the role, the expected and observed values, and where in the trace.
 import { normalise, transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
-import type { Positioned } from '../trace/types.ts';
-import { stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
+import type { Positioned, TraceEvent } from '../trace/types.ts';
+import { finalCounts, unexpectedAllocations } from './accounting.ts';
+import { absentRoles, rolesInExpectations, stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
+import { faultAt, faultsTookEffect, firstFault } from './faults.ts';
+import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
+import { noRestart, strictReconnect } from './reconnect.ts';
+import { matchSequence } from './sequence.ts';
 
-export type Verdict = 'pass' | 'fail' | 'unknown';
-
-export interface CheckOutcome {
-  check: string;
-  verdict: Verdict;
-  /** What was expected and what was seen, in a sentence; for failures, where. */
-  detail: string;
-  source: string;
-}
+export type { CheckOutcome, Verdict } from './outcome.ts';
+export { CUTS, RESTORES, firstFault } from './faults.ts';
+export { matchSequence } from './sequence.ts';
 
 export interface CheckResult {
   verdict: Verdict;
   checks: CheckOutcome[];
   /** The failing and unknown checks, for headlines. */
   reasons: CheckOutcome[];
+}
+
+/** What the checker knows of the scenario beyond its expectations. */
+export interface CheckContext {
+  /** Every role the scenario names (its steps and roles as well as its expectations). */
+  namedRoles?: string[];
 }
 
 const short = (id: string) => id.slice(0, 8);
@@ -51,35 +55,6 @@ function valuesOf(n: Normalised, subject: Subject, field: Field): { label: strin
 
 const showSeq = (values: Array<{ value: string }>) => values.map((v) => v.value).join(' -> ') || '(nothing)';
 
-/** Matches `expected` as an ordered subsequence of `observed`; optional steps may be missing. */
-export function matchSequence<V>(
-  observed: Array<{ value: V; line: number }>,
-  expected: Array<{ value: V; optional: boolean }>,
-): { ok: true } | { ok: false; missing: V; after: V | undefined; next: { value: V; line: number } | undefined } {
-  let i = 0;
-  let last: V | undefined;
-  for (const step of expected) {
-    const at = observed.findIndex((o, k) => k >= i && o.value === step.value);
-    if (at < 0) {
-      if (step.optional) continue;
-      return { ok: false, missing: step.value, after: last, next: observed[i] };
-    }
-    i = at + 1;
-    last = step.value;
-  }
-  return { ok: true };
-}
-
-/** Faults that cut a client off from its servers, and faults that restore it. */
-export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
-export const RESTORES: readonly string[] = ['heal', 'restart-agent', 'resume-agent'];
-
-/** The first fault that cut a client off ('partition') or restored it ('heal'), however it was done. */
-export function firstFault(n: Normalised, kind: 'partition' | 'heal') {
-  const kinds = kind === 'partition' ? CUTS : RESTORES;
-  return n.faults.find((f) => kinds.includes(f.fault));
-}
-
 /** The job's lost_after (or max_client_disconnect) in seconds, from the read-back in the trace. */
 export function lostAfterSeconds(trace: Positioned[]): number | undefined {
   const read = trace.find((e) => e.kind === 'job-read');
@@ -89,40 +64,41 @@ export function lostAfterSeconds(trace: Positioned[]): number | undefined {
   return ns === undefined ? undefined : ns / 1e9;
 }
 
-export function check(trace: Positioned[], expectations: Expectations): CheckResult {
+export function check(trace: Positioned[], expectations: Expectations, context: CheckContext = {}): CheckResult {
   try {
-    return checkUnsafe(trace, expectations);
+    return checkUnsafe(trace, expectations, context);
   } catch (error) {
     const detail = `the checker crashed: ${error instanceof Error ? error.message : String(error)}`;
-    const outcome: CheckOutcome = { check: 'checker', verdict: 'unknown', detail, source: 'harness' };
+    const outcome: CheckOutcome = { check: 'checker', verdict: 'unknown', detail, source: 'harness', kind: 'harness' };
     return { verdict: 'unknown', checks: [outcome], reasons: [outcome] };
   }
 }
 
-function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
+function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext): CheckResult {
   const n = normalise(trace);
   const checks: CheckOutcome[] = [];
-  const add = (check: string, verdict: Verdict, detail: string, source: string) => checks.push({ check, verdict, detail, source });
+  const add = (check: string, verdict: Verdict, detail: string, source: string, kind: CheckKind = 'nomad') => checks.push({ check, verdict, detail, source, kind });
 
-  // Two allocations with one role would make every check about that role ambiguous.
-  const seen = new Map<string, number>();
-  for (const a of n.allocs) seen.set(a.role, (seen.get(a.role) ?? 0) + 1);
-  for (const [role, count] of seen) {
-    if (count > 1) add(`precondition: one allocation per role`, 'unknown', `${count} allocations have the role ${role}: ${n.allocs.filter((a) => a.role === role).map(describeAlloc).join(', ')}`, 'harness');
-  }
-
-  // Preconditions: if they fail, the scenario did not test what it means to; unknown, not fail.
-  if (x.distinctNodes) {
-    const nodes = x.distinctNodes.roles.map((r) => n.byRole.get(r)?.node);
-    const ok = nodes.every((v) => v !== undefined) && new Set(nodes).size === nodes.length;
-    add('precondition: distinct clients', ok ? 'pass' : 'unknown', `${x.distinctNodes.roles.map((r, i) => `${r} on ${nodes[i] ?? '(never placed)'}`).join(', ')}`, x.distinctNodes.source);
-  }
+  // Preconditions, judged on what existed before the first fault only: if they fail, the scenario
+  // did not test what it means to (unknown, not fail). Nothing Nomad does later changes them.
   const partition = firstFault(n, 'partition');
-  const heal = firstFault(n, 'heal');
+  const beforeFaults = (a: AllocView | undefined) => (a !== undefined && (partition === undefined || (a.observations[0] !== undefined && a.observations[0].t < partition.t)) ? a : undefined);
+  if (x.distinctNodes) {
+    const nodes = x.distinctNodes.roles.map((r) => beforeFaults(n.byRole.get(r))?.node);
+    const ok = nodes.every((v) => v !== undefined) && new Set(nodes).size === nodes.length;
+    add('precondition: distinct clients', ok ? 'pass' : 'unknown', `before the first fault: ${x.distinctNodes.roles.map((r, i) => `${r} on ${nodes[i] ?? '(not placed)'}`).join(', ')}`, x.distinctNodes.source, 'precondition');
+  }
   if (x.partitionTarget) {
-    const target = n.byRole.get(x.partitionTarget)?.node;
+    const target = beforeFaults(n.byRole.get(x.partitionTarget))?.node;
     const ok = partition !== undefined && partition.host === target;
-    add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(unknown)'}` : 'no partition in the trace', 'scenario');
+    add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(not placed before it)'}` : 'no partition in the trace', 'scenario', 'precondition');
+  }
+  checks.push(...faultsTookEffect(trace, n));
+
+  // Steps the runner could not take because what they act on never came (after a failed await):
+  // Nomad's doing, so a fail that says which step and why.
+  for (const s of n.steps.filter((e) => e.phase === 'skipped')) {
+    add(`step not run: ${s.step}`, 'fail', `${s.detail ?? 'skipped'} (trace line ${s.line})`, 'scenario step');
   }
 
   // Probes (HTTP from a namespace, refusals without a token) are checks of their own: list them when
@@ -143,9 +119,11 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
       continue;
     }
     const expected = e.sequence.map(stepStatus);
-    const m = matchSequence(r.values, expected);
+    const m = matchSequence(r.values, expected, { toEnd: true });
     if (m.ok) {
       add(name, 'pass', `${r.label}: ${showSeq(r.values)}`, e.source);
+    } else if (m.kind === 'trailing') {
+      add(name, 'fail', `${r.label}: expected to end ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line}); whole history: ${showSeq(r.values)}`, e.source);
     } else {
       const where = m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more';
       add(name, 'fail', `${r.label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${where}; whole history: ${showSeq(r.values)}`, e.source);
@@ -166,7 +144,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
   for (const e of x.notBefore ?? []) {
     const name = `lower bound: ${subjectName(e.subject)} not ${e.value} before the ${e.notBefore}`;
     const r = valuesOf(n, e.subject, e.field);
-    const fault = firstFault(n, e.notBefore);
+    const fault = faultAt(n, e.notBefore);
     if (typeof r === 'string' || !fault) {
       add(name, 'fail', typeof r === 'string' ? r : `no ${e.notBefore} in the trace`, e.source);
       continue;
@@ -198,22 +176,49 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
       continue;
     }
     const values = transitions(s.points.map((p) => ({ ...p, v: String(p.value) })), (p) => p.v);
-    const m = matchSequence(values, e.sequence.map((v) => ({ value: String(v), optional: false })));
-    add(name, m.ok ? 'pass' : 'fail', m.ok ? `${label}: ${showSeq(values)}` : `${label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more'}; whole series: ${showSeq(values)}`, e.source);
+    const m = matchSequence(values, e.sequence.map((v) => ({ value: String(v), optional: false })), { toEnd: true });
+    const why = m.ok ? '' : m.kind === 'trailing' ? `expected to end at ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line})` : `expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more'}`;
+    add(name, m.ok ? 'pass' : 'fail', m.ok ? `${label}: ${showSeq(values)}` : `${label}: ${why}; whole series: ${showSeq(values)}`, e.source);
   }
 
   for (const e of x.taskEvents ?? []) {
     const name = `task event: ${e.type} on ${e.alloc} after the ${e.after}`;
     const a = n.byRole.get(e.alloc);
-    const fault = firstFault(n, e.after);
+    const fault = faultAt(n, e.after);
     if (!a || !fault) {
       add(name, 'fail', !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`, e.source);
       continue;
     }
-    const seen = a.observations.find((o) => o.taskEvents.some((t) => t.Type === e.type && (!e.message || t.DisplayMessage === e.message)));
-    const ev = seen?.taskEvents.find((t) => t.Type === e.type);
-    const ok = seen !== undefined && seen.t >= fault.t;
-    add(name, ok ? 'pass' : 'fail', seen ? `${describeAlloc(a)}: "${ev?.Type}: ${ev?.DisplayMessage ?? ''}" first seen at trace line ${seen.line}, ${((seen.t - fault.t) / 1000).toFixed(2)}s after the ${e.after}` : `${describeAlloc(a)}: expected a ${e.type} task event after the ${e.after} (line ${fault.line}), observed none; events: ${[...new Set(a.observations.at(-1)?.taskEvents.map((t) => t.Type) ?? [])].join(', ') || 'none'}`, e.source);
+    // Each matching event (task, type, Nomad's time) by the trace line it was first seen at. One must
+    // first appear after this fault and before the next fault of its kind (`heal#2`: after the second
+    // heal); none may appear before the first fault of its kind.
+    const firstSeen = new Map<string, { line: number; t: number; message: string }>();
+    for (const o of a.observations) {
+      for (const ev of o.taskEvents) {
+        if (ev.Type !== e.type || (e.message !== undefined && ev.DisplayMessage !== e.message)) continue;
+        const key = `${ev.task}/${ev.Time}`;
+        if (!firstSeen.has(key)) firstSeen.set(key, { line: o.line, t: o.t, message: ev.DisplayMessage ?? '' });
+      }
+    }
+    const kind = e.after.split('#')[0]!;
+    const nth = Number(e.after.split('#')[1] ?? 1);
+    const next = faultAt(n, `${kind}#${nth + 1}`);
+    const first = faultAt(n, kind)!;
+    const seenEvents = [...firstSeen.values()].sort((p, q) => p.line - q.line);
+    const early = seenEvents.find((s) => s.t < first.t);
+    const inWindow = seenEvents.find((s) => s.t >= fault.t && (next === undefined || s.t < next.t));
+    const ok = inWindow !== undefined && early === undefined;
+    const events = [...new Set(a.observations.at(-1)?.taskEvents.map((t) => t.Type) ?? [])].join(', ') || 'none';
+    add(
+      name,
+      ok ? 'pass' : 'fail',
+      early
+        ? `${describeAlloc(a)}: "${e.type}: ${early.message}" already at trace line ${early.line}, before the first ${kind} (line ${first.line})`
+        : inWindow
+          ? `${describeAlloc(a)}: "${e.type}: ${inWindow.message}" first seen at trace line ${inWindow.line}, ${((inWindow.t - fault.t) / 1000).toFixed(2)}s after the ${e.after}`
+          : `${describeAlloc(a)}: expected a ${e.type} task event after the ${e.after} (line ${fault.line})${next ? ` and before the next ${kind} (line ${next.line})` : ''}, observed none; events: ${events}`,
+      e.source,
+    );
   }
 
   for (const e of x.absent ?? []) {
@@ -256,13 +261,46 @@ function checkUnsafe(trace: Positioned[], x: Expectations): CheckResult {
     add(`final: ${e.count} running at job version ${e.version}`, ok ? 'pass' : 'fail', `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`, e.source);
   }
 
+  for (const e of x.strictReconnect ?? []) checks.push(...strictReconnect(n, e));
+  for (const e of x.noRestart ?? []) checks.push(noRestart(n, e));
+
+  // Every allocation the job had is one the scenario names; each group ends with its count running.
+  const named = new Set([...rolesInExpectations(x), ...(context.namedRoles ?? [])]);
+  for (const r of absentRoles(x)) named.delete(r);
+  checks.push(...unexpectedAllocations(n, named));
+  checks.push(...finalCounts(trace, n, x.finalCounts?.groups));
+
+  // Events the recorder knows it missed: what rests on something not having been seen (a status never
+  // reached, a status never seen) cannot be judged; what rests on something seen still stands.
+  const gaps = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'gap' }>> => e.kind === 'gap');
+  if (gaps.length > 0) {
+    const window = gaps.map((g) => `indexes ${g.fromIndex}..${g.toIndex} (trace line ${g.line}: ${g.detail})`).join('; ');
+    for (const c of checks) {
+      if (!restsOnAbsence(c)) continue;
+      c.verdict = 'unknown';
+      c.kind = 'recording';
+      c.detail = `${c.detail} [not judged: the event stream missed ${window}]`;
+    }
+    add('recording: no gap in the event stream', 'unknown', `the recorder missed ${window}`, 'harness: the trace must hold every event', 'recording');
+  }
+
   const reasons = checks.filter((c) => c.verdict !== 'pass');
-  const verdict: Verdict = checks.some((c) => c.verdict === 'unknown' && c.check.startsWith('precondition'))
-    ? 'unknown'
-    : reasons.some((c) => c.verdict === 'fail')
-      ? 'fail'
-      : reasons.length > 0
-        ? 'unknown'
-        : 'pass';
-  return { verdict, checks, reasons };
+  return { verdict: verdictOf(checks), checks, reasons };
+}
+
+/**
+ * Whether a check's verdict rests on something not having been seen in the stream, which a gap in
+ * the recording could hide: a status expected and never seen (a fail), or a status that must never
+ * happen and was not seen (a pass). A status seen where it must not be, a history that went on,
+ * an extra allocation, the final reads and the metrics rest on what was seen.
+ */
+function restsOnAbsence(c: CheckOutcome): boolean {
+  const failed = c.verdict === 'fail';
+  const passed = c.verdict === 'pass';
+  if (c.check.startsWith('transitions: ')) return failed && !c.detail.includes('expected to end');
+  if (c.check.startsWith('invariant: ') || c.check.startsWith('absent: ') || c.check.startsWith('no restart: ')) return passed;
+  if (c.check.startsWith('lower bound: ')) return c.check.includes(' takes at least ') ? failed && c.detail.includes(': expected ') : passed;
+  if (c.check.startsWith('strict reconnect: ')) return c.check.includes('gets no allocation') ? passed : failed;
+  if (c.check.startsWith('placement: ') || c.check.startsWith('await: ') || c.check.startsWith('step not run: ')) return failed;
+  return false;
 }

@@ -52,8 +52,8 @@ export interface TaskEventExpectation {
   alloc: string;
   type: string;
   message?: string;
-  /** The event must first appear after the first fault of this kind. */
-  after: 'partition' | 'heal';
+  /** The event must first appear after this fault: `partition`, `heal`, or the n-th one (`heal#2`). */
+  after: string;
   source: string;
 }
 
@@ -62,7 +62,8 @@ export interface NotBeforeExpectation {
   subject: Subject;
   field: Field;
   value: string;
-  notBefore: 'partition' | 'heal';
+  /** `partition`, `heal`, or the n-th one (`partition#2`). */
+  notBefore: string;
   source: string;
 }
 
@@ -72,6 +73,21 @@ export interface MinDelayExpectation {
   from: string;
   to: string;
   atLeast: 'lost_after';
+  source: string;
+}
+
+/** The node of `alloc` reconnects in the strict steps (#15808), on releases that have them. */
+export interface StrictReconnectExpectation {
+  alloc: string;
+  /** The restore it reconnects after: `heal` (default), `heal#2`, ... */
+  after?: string;
+  source: string;
+}
+
+/** The allocation is re-attached after the fault, not restarted. */
+export interface NoRestartExpectation {
+  alloc: string;
+  after: string;
   source: string;
 }
 
@@ -90,7 +106,29 @@ export interface Expectations {
   minDelay?: MinDelayExpectation[];
   /** At the end: exactly this many allocations running (desired run), all at this job version. */
   finalRunning?: { count: number; version: number; source: string };
+  strictReconnect?: StrictReconnectExpectation[];
+  noRestart?: NoRestartExpectation[];
+  /**
+   * Running allocations per group at the end, where it is not the group's count (a scenario that
+   * stops allocations). Every group is checked; these replace its count.
+   */
+  finalCounts?: { groups: Record<string, number>; source: string };
 }
+
+/** Every allocation role an expectation names. */
+export function rolesInExpectations(x: Expectations): string[] {
+  const roles = new Set<string>();
+  const subject = (s: Subject) => roles.add('alloc' in s ? s.alloc : s.nodeOf);
+  x.distinctNodes?.roles.forEach((r) => roles.add(r));
+  if (x.partitionTarget) roles.add(x.partitionTarget);
+  for (const e of [...x.transitions, ...(x.never ?? []), ...(x.notBefore ?? [])]) subject(e.subject);
+  for (const e of x.placements ?? []) [e.alloc, e.otherNodeThan, e.replaces].forEach((r) => r && roles.add(r));
+  for (const e of [...(x.absent ?? []), ...(x.taskEvents ?? []), ...(x.minDelay ?? []), ...(x.strictReconnect ?? []), ...(x.noRestart ?? [])]) roles.add(e.alloc);
+  return [...roles];
+}
+
+/** Roles that an expectation says must never exist: naming one does not make it expected. */
+export const absentRoles = (x: Expectations): Set<string> => new Set((x.absent ?? []).map((a) => a.alloc));
 
 export const subjectName = (s: Subject): string => ('alloc' in s ? `alloc ${s.alloc}` : `node of ${s.nodeOf}`);
 

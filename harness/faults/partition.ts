@@ -13,6 +13,31 @@ import type { HostPlan } from '../lab/topology.ts';
 export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-I', 'INPUT', '-s', ip, '-j', 'DROP']);
 export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
 
+/** The servers' RPC port, where clients heartbeat (ansible/roles/nomad/defaults/main.yml, nomad_ports.rpc). */
+export const SERVER_RPC_PORT = 4647;
+const REACH_TIMEOUT_S = 2;
+
+/**
+ * A TCP connect from the host to ip:port with bash's /dev/tcp, bounded by `timeout`. The address and
+ * port are arguments of the script, never part of its text.
+ */
+export const reachArgv = (ip: string, port: number): string[] => ['timeout', String(REACH_TIMEOUT_S), 'bash', '-c', 'exec 3<>"/dev/tcp/$1/$2"', 'reach', ip, String(port)];
+
+/**
+ * Whether anything at ip:port answers the host: a connection or a refusal both mean packets came back;
+ * `timeout`'s 124 means nothing did (a DROP on the host's INPUT swallows the SYN-ACK).
+ */
+export async function reach(exec: HostExec, ip: string, port = SERVER_RPC_PORT): Promise<{ target: string; reached: boolean; detail: string }> {
+  const started = Date.now();
+  const r = await exec(reachArgv(ip, port), { check: false });
+  const took = `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  const target = `${ip}:${port}`;
+  if (r.exitCode === 0) return { target, reached: true, detail: `connected in ${took}` };
+  if (r.exitCode === 124) return { target, reached: false, detail: `no answer within ${REACH_TIMEOUT_S}s` };
+  const why = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+  return { target, reached: /refused/i.test(why), detail: `exit ${r.exitCode} after ${took}: ${why}` };
+}
+
 /** Runs argv inside the host's network namespace. */
 export function inHost(host: HostPlan, argv: string[], options: { check?: boolean; timeoutMs?: number; input?: string } = {}) {
   return run(['nsenter', `--net=/run/netns/${host.netns}`, '--', ...argv], { host: host.name, timeoutMs: 20_000, ...options });

@@ -1,5 +1,7 @@
 // Nomad's event stream (/v1/event/stream, NDJSON): delivers batches in Raft-index order and, when
-// the connection drops (a server restart kills it), resumes from the last index seen.
+// the connection drops (a server restart kills it) or goes silent (a half-open connection: Nomad
+// sends a keep-alive `{}` every 10 s, so 30 s of nothing means the peer is gone), resumes from the
+// last index seen, and tells the caller where the resumed stream really started.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NomadApi } from './api.ts';
 
@@ -16,18 +18,30 @@ export interface StreamHandlers {
   onEvents: (index: number, events: NomadEvent[]) => void;
   /** Connection changes, for the trace: "connected", "lost: ...; resuming from index N". */
   onStatus?: (message: string) => void;
+  /**
+   * The first batch after a reconnect: events were asked for from `askedFrom` and the stream
+   * started at `firstIndex`. The indexes between may simply hold nothing of these topics, or may have
+   * left the server's event buffer: only a read of the current state can tell which.
+   */
+  onResume?: (askedFrom: number, firstIndex: number) => void;
 }
+
+/** Silence after which a connection counts as dead (three of Nomad's 10 s keep-alives missed). */
+export const STREAM_IDLE_MS = 30_000;
 
 export class EventStream {
   private readonly controller = new AbortController();
   private lastIndex = 0;
   private running: Promise<void> | undefined;
+  /** Set on a reconnect: the index asked for, until the first batch arrives. */
+  private resumedFrom: number | undefined;
 
   constructor(
     private readonly api: NomadApi,
     /** e.g. ["Node", "Allocation:spread", "Evaluation:spread", "Job:spread"] */
     private readonly topics: string[],
     private readonly handlers: StreamHandlers,
+    private readonly idleMs = STREAM_IDLE_MS,
   ) {}
 
   /**
@@ -60,13 +74,26 @@ export class EventStream {
 
   private async loop(): Promise<void> {
     const signal = this.controller.signal;
+    let connections = 0;
     while (!signal.aborted) {
+      // One controller per connection: the idle timer ends this connection, not the stream.
+      const connection = new AbortController();
+      const stopAll = () => connection.abort();
+      signal.addEventListener('abort', stopAll, { once: true });
+      let idle: NodeJS.Timeout | undefined;
+      const touch = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => connection.abort(new Error(`no data for ${this.idleMs / 1000}s (not even a keep-alive)`)), this.idleMs);
+      };
       try {
-        const response = await this.api.openStream(this.path(), signal);
+        if (connections++ > 0) this.resumedFrom = this.lastIndex + 1;
+        touch();
+        const response = await this.api.openStream(this.path(), connection.signal);
         this.handlers.onStatus?.(`event stream connected to ${this.api.host}${this.lastIndex ? ` from index ${this.lastIndex + 1}` : ''}`);
         const decoder = new TextDecoder();
         let buffer = '';
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          touch();
           buffer += decoder.decode(chunk, { stream: true });
           let nl: number;
           while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -78,7 +105,12 @@ export class EventStream {
         if (!signal.aborted) this.handlers.onStatus?.(`event stream from ${this.api.host} ended; resuming from index ${this.lastIndex + 1}`);
       } catch (error) {
         if (signal.aborted) return;
-        this.handlers.onStatus?.(`event stream from ${this.api.host} lost (${error instanceof Error ? error.message : String(error)}); resuming from index ${this.lastIndex + 1}`);
+        const why = connection.signal.aborted && connection.signal.reason instanceof Error ? connection.signal.reason.message : error instanceof Error ? error.message : String(error);
+        this.handlers.onStatus?.(`event stream from ${this.api.host} lost (${why}); resuming from index ${this.lastIndex + 1}`);
+      } finally {
+        clearTimeout(idle);
+        signal.removeEventListener('abort', stopAll);
+        connection.abort();
       }
       await sleep(500, undefined, { signal }).catch(() => undefined);
     }
@@ -88,6 +120,11 @@ export class EventStream {
     const batch = JSON.parse(line) as { Index?: number; Events?: NomadEvent[] };
     if (!batch.Index || !batch.Events) return; // keep-alive "{}"
     if (batch.Index <= this.lastIndex) return; // a resumed stream may repeat the last batch
+    if (this.resumedFrom !== undefined) {
+      const askedFrom = this.resumedFrom;
+      this.resumedFrom = undefined;
+      if (batch.Index > askedFrom) this.handlers.onResume?.(askedFrom, batch.Index);
+    }
     this.lastIndex = batch.Index;
     this.handlers.onEvents(batch.Index, batch.Events);
   }

@@ -78,6 +78,11 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
   parts.push(legend(tl));
   parts.push(`<div class="chart" id="timeline">${svg}<div id="tip"></div></div>`);
 
+  if (tl.roles.length > 0) {
+    parts.push('<h2>Allocations</h2>');
+    parts.push('<p class="note">Roles count the allocations Nomad created for each slot, in creation order (#1 the original); PreviousAllocation is the link Nomad recorded.</p>');
+    parts.push(table(['role', 'allocation', 'node', 'created at index', 'PreviousAllocation', 'at the end'], tl.roles.map((r) => [esc(r.role), `<code>${esc(r.id.slice(0, 8))}</code>`, esc(r.node), String(r.createIndex), esc(r.previous ?? 'none'), esc(r.last)]), 'roles'));
+  }
   parts.push('<h2>Phase timings</h2>');
   parts.push(
     table(

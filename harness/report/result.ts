@@ -2,6 +2,7 @@
 // Assembled by a pure function from the trace; written atomically.
 import { check, type CheckOutcome, type Verdict } from '../check/checker.ts';
 import { phaseTimings, type PhaseTiming, type Timers } from '../check/timings.ts';
+import { rolesInSteps } from '../scenario/steps.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Positioned, RunInfo } from '../trace/types.ts';
 import { ExitCode } from '../util/errors.ts';
@@ -45,15 +46,17 @@ export function buildResult(trace: Positioned[], scenario: Scenario, harnessErro
     ...scenario.expect,
     metrics: scenario.expect.metrics?.map((m) => (m.labels['job'] === scenario.job.id ? { ...m, labels: { ...m.labels, job: actualJob } } : m)),
   };
-  const checked = check(trace, expect);
+  const checked = check(trace, expect, { namedRoles: rolesInSteps(scenario) });
   let { verdict, reasons } = checked;
   const checks = [...checked.checks];
   if (harnessError !== undefined) {
-    // A run that could not finish proves nothing either way, whatever the partial trace shows.
-    const outcome: CheckOutcome = { check: 'run', verdict: 'unknown', detail: harnessError, source: 'harness' };
+    // A run that could not finish proves nothing by what it did not get to see; but a wait that had
+    // already failed, or a step Nomad left nothing to act on, is what Nomad did before that: a fail.
+    const outcome: CheckOutcome = { check: 'run', verdict: 'unknown', detail: harnessError, source: 'harness', kind: 'harness' };
+    const nomadFailed = checks.some((c) => c.verdict === 'fail' && (c.check.startsWith('await: ') || c.check.startsWith('step not run: ')));
     checks.unshift(outcome);
-    reasons = [outcome, ...reasons];
-    verdict = 'unknown';
+    verdict = nomadFailed ? 'fail' : 'unknown';
+    reasons = nomadFailed ? [...reasons, outcome] : [outcome, ...reasons];
   }
   return {
     scenario: scenario.name,

@@ -62,6 +62,19 @@ export interface Timeline {
   markers: Marker[];
   metric: { name: string; labels: string; points: Array<[number, number]> } | undefined;
   bounds: Bound[];
+  /** Every allocation of the job by role: which role is which allocation, and what replaced what. */
+  roles: RoleRow[];
+}
+
+export interface RoleRow {
+  role: string;
+  id: string;
+  node: string;
+  createIndex: number;
+  /** The role (or ID) Nomad linked as PreviousAllocation, if any. */
+  previous: string | undefined;
+  /** Client/desired status at the end (final read, else the last event). */
+  last: string;
 }
 
 const WINDOW_OF: Partial<Record<FaultKind, { closes: FaultKind; kind: FaultWindow['kind'] }>> = {
@@ -167,5 +180,11 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
     bounds.push({ t: round(rel(from.t) + p.bound), phase: p.phase, seconds: p.bound, observed: p.seconds });
   }
 
-  return { t0, end, lanes, segments, windows: faultWindows(n, rel, end), markers, metric, bounds };
+  const roles: RoleRow[] = [...n.allocs]
+    .sort((a, b) => a.createIndex - b.createIndex)
+    .map((a) => {
+      const last = a.final ? `${a.final.ClientStatus}/${a.final.DesiredStatus}` : `${a.observations.at(-1)?.client ?? '?'}/${a.observations.at(-1)?.desired ?? '?'}`;
+      return { role: a.role, id: a.id, node: a.node, createIndex: a.createIndex, previous: a.previous ? (n.byId.get(a.previous)?.role ?? a.previous.slice(0, 8)) : undefined, last };
+    });
+  return { t0, end, lanes, segments, windows: faultWindows(n, rel, end), markers, metric, bounds, roles };
 }

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import schema from '../config/schema/scenario.schema.json' with { type: 'json' };
 import { InvalidFileError, loadUserFile, type Problem } from '../config/user-files.ts';
 import { repoRoot } from '../config/paths.ts';
-import { stepStatus } from '../check/expectations.ts';
+import { rolesInExpectations, stepStatus } from '../check/expectations.ts';
+import { parseRole } from '../trace/roles.ts';
+import { rolesInSteps } from './steps.ts';
 import type { Scenario } from './types.ts';
 
 export const scenariosDir = (): string => process.env['NOMAD_LAB_SCENARIOS'] ?? join(repoRoot, 'scenarios');
@@ -19,6 +21,24 @@ export function loadScenarioFile(file: string): Scenario {
       problems.push({ file, line: 1, pointer: `/expect/transitions/${i}/sequence`, message: 'has only optional statuses; a key transition must be required' });
     }
   });
+  // A role names a slot (`cache[0]`) the steps act on or wait for; a typo in an expectation would
+  // otherwise name an allocation that never exists, and an `absent` of it would pass forever.
+  const slotOf = (role: string) => {
+    const p = parseRole(role);
+    return p ? `${p.group}[${p.index}]` : role;
+  };
+  const slots = new Set(rolesInSteps(scenario).map(slotOf));
+  for (const role of rolesInExpectations(scenario.expect)) {
+    if (!slots.has(slotOf(role))) {
+      problems.push({ file, line: 1, pointer: '/expect', message: `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})` });
+    }
+  }
+  // A metric names the job by the scenario's job ID (a run on a shared lab renames both together).
+  for (const [i, m] of (scenario.expect.metrics ?? []).entries()) {
+    if (m.labels['job'] !== undefined && m.labels['job'] !== scenario.job.id) {
+      problems.push({ file, line: 1, pointer: `/expect/metrics/${i}/labels/job`, message: `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found` });
+    }
+  }
   if (!existsSync(join(repoRoot, 'jobs', scenario.job.file))) {
     problems.push({ file, line: 1, pointer: '/job/file', message: `jobs/${scenario.job.file} does not exist` });
   }

@@ -12,7 +12,7 @@ import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
-import { applyAll, assertHealed, healArgv, healFully, iptablesRules, partitionArgv } from '../faults/partition.ts';
+import { applyAll, assertHealed, healArgv, healFully, iptablesRules, partitionArgv, reach } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostApi } from '../lab/guard.ts';
@@ -310,6 +310,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         await applyAll(exec, argv);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv });
         trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(exec) });
+        // The proof that the fault took effect: no server answers the client any more.
+        for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip)))) trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
         log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
       },
       async heal(host) {
@@ -320,6 +322,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         // The host still exists here: the rule must be gone from it, not gone with it.
         trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(exec, host.name, serverIps) });
         partitioned.delete(host);
+        for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip)))) trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
@@ -368,7 +371,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       const ips = lab.hosts.filter((h) => h.role === 'server').map((s) => s.ip);
       for (const host of partitioned) {
         const left = await healFully((a, o) => lab.exec(host, a, o), ips).catch((error: unknown) => [`(heal failed: ${describeError(error)})`]);
-        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv: healArgv(ips) });
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv: healArgv(ips), detail: 'cleanup' });
         if (left.length > 0) {
           harnessError ??= `the cleanup heal of ${host.name} left DROP rules: ${left.join('; ')}`;
           log(`cleanup heal of ${host.name} left rules: ${left.join('; ')}; the lab will be torn down`);

@@ -14,6 +14,22 @@ export function parseDuration(d: string): number {
 
 const nodeOf = (r: Recorder, role: string) => r.byRole(role)?.node;
 
+/**
+ * Every allocation role a scenario's steps name. (Its `roles` block only says which roles the phase
+ * timings speak of: naming a replacement there does not make one expected.)
+ */
+export function rolesInSteps(scenario: Pick<Scenario, 'steps'>): string[] {
+  const roles = new Set<string>();
+  const condition = (c: Condition) => [c.alloc, c.clientOf, ...(c.instances ?? [])].forEach((r) => r !== undefined && roles.add(r));
+  for (const step of scenario.steps) {
+    if (step.do === 'await') step.all.forEach(condition);
+    if ('clientOf' in step) roles.add(step.clientOf);
+    if ('alloc' in step) roles.add(step.alloc);
+    if (step.do === 'http_probe') roles.add(step.from.clientOf);
+  }
+  return [...roles];
+}
+
 export function holds(c: Condition, r: Recorder): boolean {
   if (c.alloc !== undefined) {
     const a = r.byRole(c.alloc);
@@ -84,6 +100,27 @@ function stepLabel(step: Step): string {
   }
 }
 
+/** The roles a step acts on: it cannot run before they exist. */
+function actsOn(step: Step): string[] {
+  switch (step.do) {
+    case 'partition':
+    case 'heal':
+    case 'kill_agent':
+    case 'restart_agent':
+    case 'pause_agent':
+    case 'resume_agent':
+      return [step.clientOf];
+    case 'write_file':
+    case 'stop_alloc':
+    case 'capture':
+      return [step.alloc];
+    case 'http_probe':
+      return [step.from.clientOf];
+    default:
+      return [];
+  }
+}
+
 export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promise<void> {
   const r = ctx.recorder;
   let job: NomadJob | undefined;
@@ -99,8 +136,18 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
     return a;
   };
 
+  // The first await that failed: a later step acting on a role that never came is Nomad's doing then.
+  let failedAwait: string | undefined;
+
   for (const [i, step] of scenario.steps.entries()) {
     ctx.signal.throwIfAborted();
+    const missing = actsOn(step).filter((role) => r.byRole(role) === undefined);
+    if (missing.length > 0 && failedAwait !== undefined) {
+      const why = `${missing.join(', ')} never appeared (the await "${failedAwait}" had already failed); ${r.describe()}`;
+      ctx.trace.add({ kind: 'step', t: Date.now(), step: stepLabel(step), phase: 'skipped', detail: why });
+      ctx.log(`step ${i + 1} (${stepLabel(step)}) not run: ${why}`);
+      continue;
+    }
     const isFault = step.do === 'partition' || step.do.endsWith('_agent') || step.do === 'write_file';
     if (isFault && !faulted) {
       faulted = true;
@@ -132,7 +179,10 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
             ms,
             (rec) => all.map((c) => hopeless(c, rec)).find((why) => why !== undefined),
           );
-          if (!ok) ctx.log(`(${all.map(describeCondition).join('; ')})`);
+          if (!ok) {
+            failedAwait ??= step.for;
+            ctx.log(`(${all.map(describeCondition).join('; ')})`);
+          }
           return;
         }
         case 'partition':

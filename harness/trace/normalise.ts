@@ -1,8 +1,11 @@
-// Turns a trace into what expectations speak of: allocations by role (`cache[0]#1`: group, index,
-// generation along PreviousAllocation), nodes by lab host, metric series by name and labels.
-// Nomad's events are ordered by Raft index, not by arrival. Pure.
+// Turns a trace into what expectations speak of: allocations by role (`cache[0]#1`: group, index, and
+// the order of creation in that slot, see roles.ts), nodes by lab host, metric series by name and
+// labels. Nomad's events are ordered by Raft index, not by arrival. Pure.
 import type { Allocation, TaskEvent } from '../nomad/api.ts';
+import { assignRoles, roleName } from './roles.ts';
 import type { Positioned, RunInfo, TraceEvent } from './types.ts';
+
+export { parseAllocName } from './roles.ts';
 
 export interface AllocObservation {
   line: number;
@@ -14,6 +17,8 @@ export interface AllocObservation {
   modifyTime: number | undefined;
   /** Every task event seen so far on this allocation, all tasks together, by time. */
   taskEvents: Array<TaskEvent & { task: string }>;
+  /** Per task: restarts and start time as Nomad recorded them in this version of the allocation. */
+  tasks: Record<string, { restarts: number; startedAt: string | undefined }>;
 }
 
 export interface AllocView {
@@ -21,7 +26,10 @@ export interface AllocView {
   role: string;
   group: string;
   index: number;
-  generation: number;
+  /** Which allocation of its slot in creation order: 1 the original, 2 the next created, ... */
+  n: number;
+  /** CreateIndex (Raft), or the first index the trace saw it at. */
+  createIndex: number;
   node: string;
   previous: string | undefined;
   next: string | undefined;
@@ -72,12 +80,6 @@ export interface Normalised {
 /** String order that does not depend on the machine's locale (reports must render the same everywhere). */
 export const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** "spread.cache[0]" -> { group: "cache", index: 0 } */
-export function parseAllocName(name: string): { group: string; index: number } | undefined {
-  const m = /\.([^.[\]]+)\[(\d+)\]$/.exec(name);
-  return m ? { group: m[1]!, index: Number(m[2]) } : undefined;
-}
-
 type AllocPayload = Partial<Allocation> & { ID: string };
 
 export function normalise(trace: Positioned[]): Normalised {
@@ -98,7 +100,10 @@ export function normalise(trace: Positioned[]): Normalised {
       taskEvents.sort((x, y) => x.Time - y.Time);
       const modifyRaw = (a as unknown as { ModifyTime?: unknown }).ModifyTime;
       const modifyTime = typeof modifyRaw === 'number' ? modifyRaw / 1e6 : undefined;
-      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', modifyTime, taskEvents });
+      const tasks = Object.fromEntries(
+        Object.entries(a.TaskStates ?? {}).map(([task, st]) => [task, { restarts: st?.Restarts ?? 0, startedAt: st?.StartedAt ?? undefined }]),
+      );
+      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', modifyTime, taskEvents, tasks });
       raw.set(a.ID, entry);
     } else if (e.topic === 'Node') {
       const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string } | undefined;
@@ -126,25 +131,19 @@ export function normalise(trace: Positioned[]): Normalised {
     raw.set(e.alloc.ID, entry);
   }
 
-  const generation = new Map<string, number>();
-  const genOf = (id: string, depth = 0): number => {
-    const known = generation.get(id);
-    if (known !== undefined) return known;
-    const prev = raw.get(id)?.payload.PreviousAllocation;
-    const g = prev && raw.has(prev) && depth < 100 ? genOf(prev, depth + 1) + 1 : 1;
-    generation.set(id, g);
-    return g;
-  };
+  const createIndexOf = (entry: { payload: AllocPayload; observations: AllocObservation[] }) =>
+    entry.payload.CreateIndex || entry.observations[0]?.index || Number.MAX_SAFE_INTEGER;
+  const roles = assignRoles([...raw].map(([id, entry]) => ({ id, name: entry.payload.Name ?? '', taskGroup: entry.payload.TaskGroup, createIndex: createIndexOf(entry) })));
   const allocs: AllocView[] = [];
   for (const [id, entry] of raw) {
-    const name = parseAllocName(entry.payload.Name ?? '') ?? { group: entry.payload.TaskGroup ?? '?', index: 0 };
-    const g = genOf(id);
+    const role = roles.get(id)!;
     allocs.push({
       id,
-      role: `${name.group}[${name.index}]#${g}`,
-      group: name.group,
-      index: name.index,
-      generation: g,
+      role: roleName(role),
+      group: role.group,
+      index: role.index,
+      n: role.n,
+      createIndex: createIndexOf(entry),
       node: entry.payload.NodeName ?? entry.payload.NodeID ?? '?',
       previous: entry.payload.PreviousAllocation || undefined,
       next: entry.payload.NextAllocation || undefined,

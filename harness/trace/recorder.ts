@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NomadApi, TaskEvent } from '../nomad/api.ts';
 import { EventStream } from '../nomad/events.ts';
 import { parsePrometheus } from '../nomad/prometheus.ts';
-import { parseAllocName } from './normalise.ts';
+import { assignRoles, roleName } from './roles.ts';
 import { trimPayload, type TraceWriter } from './writer.ts';
 
 export interface LiveAlloc {
@@ -15,6 +15,8 @@ export interface LiveAlloc {
   client: string;
   desired: string;
   previous: string | undefined;
+  /** CreateIndex, or the Raft index of the event it was first seen in: the order roles count in. */
+  createIndex: number;
   jobVersion: number;
   taskEvents: string[];
 }
@@ -33,6 +35,11 @@ export class Recorder {
   private readonly stream: EventStream;
   private scraping: Promise<void> | undefined;
   private stopped = false;
+  /** The Raft index of the last stream event seen for each allocation of the job. */
+  private readonly lastEventIndex = new Map<string, number>();
+  private readonly resumeChecks: Array<Promise<void>> = [];
+  /** Roles by allocation ID, recomputed when an allocation appears. */
+  private roles: Map<string, string> | undefined;
 
   constructor(
     private readonly trace: TraceWriter,
@@ -45,10 +52,15 @@ export class Recorder {
         const t = this.now();
         for (const e of events) {
           this.trace.add({ kind: 'nomad', t, index, topic: e.Topic, type: e.Type, key: e.Key, payload: trimPayload(e.Topic, e.Payload) });
-          this.observe(e.Topic, e.Type, e.Payload);
+          this.observe(e.Topic, e.Type, e.Payload, index);
         }
       },
       onStatus: (message) => this.trace.add({ kind: 'note', t: this.now(), message }),
+      onResume: (askedFrom, firstIndex) => {
+        this.resumeChecks.push(this.checkResume(askedFrom, firstIndex).catch((error: unknown) => {
+          this.trace.add({ kind: 'note', t: this.now(), message: `could not check the stream's resume for missed events: ${error instanceof Error ? error.message : String(error)}` });
+        }));
+      },
     });
   }
 
@@ -63,7 +75,7 @@ export class Recorder {
     this.scraping = this.scrapeLoop().catch(() => undefined);
   }
 
-  private observe(topic: string, type: string, payload: Record<string, unknown>): void {
+  private observe(topic: string, type: string, payload: Record<string, unknown>, index: number): void {
     if (topic === 'Node') {
       const n = payload['Node'] as { Name?: string; Status?: string } | undefined;
       if (n?.Name && n.Status) this.nodes.set(n.Name, n.Status);
@@ -88,9 +100,13 @@ export class Recorder {
       if (['complete', 'failed', 'lost'].includes(String(a['ClientStatus']))) {
         for (const instances of this.services.values()) for (const [key, i] of instances) if (i.allocId === a['ID']) instances.delete(key);
       }
+      this.lastEventIndex.set(a['ID'], index);
       const taskStates = (a['TaskStates'] ?? {}) as Record<string, { Events?: TaskEvent[] }>;
       const prev = this.allocs.get(a['ID']);
-      if (!prev) this.readVersion(a['ID']);
+      if (!prev) {
+        this.readVersion(a['ID']);
+        this.roles = undefined;
+      }
       this.allocs.set(a['ID'], {
         id: a['ID'],
         name: String(a['Name'] ?? prev?.name ?? ''),
@@ -98,6 +114,7 @@ export class Recorder {
         client: String(a['ClientStatus'] ?? prev?.client ?? ''),
         desired: String(a['DesiredStatus'] ?? prev?.desired ?? ''),
         previous: (a['PreviousAllocation'] as string | undefined) || prev?.previous,
+        createIndex: prev?.createIndex ?? (typeof a['CreateIndex'] === 'number' && a['CreateIndex'] > 0 ? a['CreateIndex'] : index),
         jobVersion: prev?.jobVersion ?? -1,
         taskEvents: Object.values(taskStates).flatMap((s) => (s.Events ?? []).map((e) => e.Type)),
       });
@@ -140,14 +157,12 @@ export class Recorder {
     return [...this.evals.values()].some((e) => e.status === 'blocked');
   }
 
-  /** Role of a live allocation: `<group>[<index>]#<generation>`. */
+  /** Role of a live allocation (roles.ts: `<group>[<index>]#<n>`, n in creation order). */
   role(id: string): string | undefined {
-    const a = this.allocs.get(id);
-    const name = a ? parseAllocName(a.name) : undefined;
-    if (!a || !name) return undefined;
-    let generation = 1;
-    for (let p = a.previous; p && this.allocs.has(p) && generation < 100; p = this.allocs.get(p)?.previous) generation++;
-    return `${name.group}[${name.index}]#${generation}`;
+    this.roles ??= new Map(
+      [...assignRoles([...this.allocs.values()].map((a) => ({ id: a.id, name: a.name, createIndex: a.createIndex })))].map(([k, v]) => [k, roleName(v)]),
+    );
+    return this.roles.get(id);
   }
 
   byRole(role: string): LiveAlloc | undefined {
@@ -193,14 +208,49 @@ export class Recorder {
     }
   }
 
-  /** Stops recording, after reading in full every allocation of the job (AllocStates, task events). */
+  /**
+   * A resumed stream started past the index it asked for: if the job's allocations or the nodes
+   * changed in between, those events are lost to the trace. Records the gap with its window.
+   */
+  private async checkResume(askedFrom: number, firstIndex: number): Promise<void> {
+    const [allocs, nodes] = await Promise.all([this.leader.jobAllocations(this.job), this.leader.getIndexed<Array<{ Name: string; ModifyIndex: number }>>('/v1/nodes')]);
+    const inGap = (i: number) => i >= askedFrom && i < firstIndex;
+    const missed = [
+      ...allocs.filter((a) => inGap(a.ModifyIndex) || inGap(a.CreateIndex)).map((a) => `allocation ${a.ID.slice(0, 8)} (${a.Name}) modified at index ${a.ModifyIndex}`),
+      ...nodes.value.filter((n) => inGap(n.ModifyIndex)).map((n) => `node ${n.Name} modified at index ${n.ModifyIndex}`),
+    ];
+    const window = `asked for index ${askedFrom}, the stream resumed at ${firstIndex}`;
+    if (missed.length > 0) this.trace.add({ kind: 'gap', t: this.now(), fromIndex: askedFrom, toIndex: firstIndex - 1, detail: `${window}; missed: ${missed.join(', ')}` });
+    else this.trace.add({ kind: 'note', t: this.now(), message: `event stream resumed: ${window}; a read of the job's allocations and the nodes shows no change in between (nothing missed)` });
+  }
+
+  /**
+   * Stops recording, after reading in full every allocation of the job (AllocStates, task events),
+   * and after the stream caught up with those reads: an allocation whose read is newer than its last
+   * streamed event had changes the trace never saw, which is recorded as a gap.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.scraping?.catch(() => undefined);
     try {
       await this.scrape();
       const stubs = await this.leader.jobAllocations(this.job);
-      for (const stub of stubs) this.trace.add({ kind: 'alloc-read', t: this.now(), alloc: await this.leader.allocation(stub.ID) });
+      const reads = [];
+      for (const stub of stubs) {
+        const alloc = await this.leader.allocation(stub.ID);
+        reads.push(alloc);
+        this.trace.add({ kind: 'alloc-read', t: this.now(), alloc });
+      }
+      const newest = Math.max(0, ...reads.map((a) => a.ModifyIndex));
+      for (let waited = 0; this.stream.index < newest && waited < 5_000; waited += 100) await sleep(100);
+      await Promise.all(this.resumeChecks);
+      const behind = reads.filter((a) => (this.lastEventIndex.get(a.ID) ?? 0) < a.ModifyIndex);
+      if (behind.length > 0) {
+        const from = Math.min(...behind.map((a) => (this.lastEventIndex.get(a.ID) ?? a.CreateIndex - 1) + 1));
+        const to = Math.max(...behind.map((a) => a.ModifyIndex));
+        const what = behind.map((a) => `${a.ID.slice(0, 8)} read at ModifyIndex ${a.ModifyIndex}, last streamed at ${this.lastEventIndex.get(a.ID) ?? 'never'}`);
+        this.trace.add({ kind: 'gap', t: this.now(), fromIndex: from, toIndex: to, detail: `final reads newer than the stream (stream at index ${this.stream.index}): ${what.join('; ')}` });
+      }
     } catch (error) {
       this.trace.add({ kind: 'note', t: this.now(), message: `final reads failed: ${error instanceof Error ? error.message : String(error)}` });
     }

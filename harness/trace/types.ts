@@ -17,9 +17,14 @@ export interface RunInfo {
 export type TraceEvent =
   | { kind: 'run'; t: number; run: RunInfo }
   /** A harness action: step names are the scenario's ("register job", "partition"...). */
-  | { kind: 'step'; t: number; step: string; phase: 'start' | 'end'; detail?: string }
+  | { kind: 'step'; t: number; step: string; phase: 'start' | 'end' | 'skipped'; detail?: string }
   /** A fault or intervention as applied: the exact argv run on the host, or what was done. */
   | { kind: 'fault'; t: number; fault: FaultKind; host: string; argv: string[][]; detail?: string }
+  /**
+   * A TCP connect from a lab host to a server's RPC port, right after a partition (must fail: the fault
+   * took effect) or a heal (should succeed). `reached` is true when anything answered (also a refusal).
+   */
+  | { kind: 'reach'; t: number; host: string; target: string; after: 'partition' | 'heal'; reached: boolean; detail: string }
   /** `iptables -S` inside a host's namespace at a moment of the run. */
   | { kind: 'iptables'; t: number; host: string; when: string; rules: string }
   /** One event of Nomad's event stream, payload trimmed to what checks and reports read. */
@@ -39,6 +44,12 @@ export type TraceEvent =
    * never in `argv`.
    */
   | { kind: 'screen'; t: number; title: string; argv: string[]; text: string; exitCode: number }
+  /**
+   * Events the recorder knows it missed: Raft indexes fromIndex..toIndex of the stream's topics were
+   * not delivered (a resumed stream that started past them, or final reads newer than anything
+   * streamed). Checks that a missed event could change are unknown, not pass or fail.
+   */
+  | { kind: 'gap'; t: number; fromIndex: number; toIndex: number; detail: string }
   /** Event-stream connection changes and other facts worth keeping. */
   | { kind: 'note'; t: number; message: string };
 

@@ -16,8 +16,22 @@ describe('matchSequence', () => {
     expect(matchSequence(seq('ready', 'disconnected', 'initializing', 'ready'), want('ready', 'disconnected', ['initializing'], 'ready')).ok).toBe(true);
   });
   it('names what was missing, after what, and what came instead', () => {
-    expect(matchSequence(seq('pending', 'running', 'lost', 'complete'), want('running', 'unknown', 'running'))).toEqual({ ok: false, missing: 'unknown', after: 'running', next: { value: 'lost', line: 3 } });
-    expect(matchSequence(seq('running'), want('running', 'complete'))).toEqual({ ok: false, missing: 'complete', after: 'running', next: undefined });
+    expect(matchSequence(seq('pending', 'running', 'lost', 'complete'), want('running', 'unknown', 'running'))).toEqual({ ok: false, kind: 'missing', missing: 'unknown', after: 'running', next: { value: 'lost', line: 3 } });
+    expect(matchSequence(seq('running'), want('running', 'complete'))).toEqual({ ok: false, kind: 'missing', missing: 'complete', after: 'running', next: undefined });
+  });
+  it('with toEnd, a history that goes on past the last expected status fails, naming what came after', () => {
+    const history = seq('pending', 'running', 'unknown', 'running', 'complete');
+    expect(matchSequence(history, want('running', 'unknown', 'running')).ok).toBe(true);
+    expect(matchSequence(history, want('running', 'unknown', 'running'), { toEnd: true })).toEqual({ ok: false, kind: 'trailing', last: 'running', extra: { value: 'complete', line: 5 } });
+    expect(matchSequence(seq('running', 'unknown', 'running'), want('running', 'unknown', 'running'), { toEnd: true }).ok).toBe(true);
+    // The last expected status may match its last occurrence, not only its first.
+    expect(matchSequence(seq('ready', 'disconnected', 'ready', 'disconnected', 'ready'), want('ready', 'disconnected', 'ready'), { toEnd: true }).ok).toBe(true);
+  });
+  it('backtracks over optional statuses: an optional one present in the wrong place never makes a match fail', () => {
+    // Greedy matching would take the optional b at line 3 and then find no c after it.
+    expect(matchSequence(seq('a', 'c', 'b'), want('a', ['b'], 'c')).ok).toBe(true);
+    expect(matchSequence(seq('a', 'c', 'b'), want('a', ['b'], 'c'), { toEnd: true })).toMatchObject({ ok: false, kind: 'trailing', extra: { value: 'b' } });
+    expect(matchSequence(seq('ready', 'initializing', 'disconnected', 'ready'), want('ready', 'disconnected', ['initializing'], 'ready'), { toEnd: true }).ok).toBe(true);
   });
 });
 

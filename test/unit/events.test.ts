@@ -74,3 +74,32 @@ describe('EventStream', () => {
     await expect(api.openStream('/v1/event/stream', new AbortController().signal)).rejects.toThrow('refused by guard');
   });
 });
+
+describe('EventStream: silence and resumes', () => {
+  it('drops a connection that goes silent (no keep-alive) and resumes, telling where the resumed stream started', async () => {
+    const requests: string[] = [];
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // The first connection sends one batch, then nothing at all: a half-open connection.
+      if (requests.length === 1) res.write(`${JSON.stringify({ Index: 5, Events: [event(5)] })}\n`);
+      // The resumed one starts past what was asked for (index 6): the broker no longer had 6..8.
+      else res.write(`${JSON.stringify({ Index: 9, Events: [event(9)] })}\n`);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const api = new NomadApi(`127.0.0.1:${(server.address() as AddressInfo).port}`, () => undefined, 'server1');
+    const seen: number[] = [];
+    const notes: string[] = [];
+    const resumes: Array<[number, number]> = [];
+    const stream = new EventStream(api, ['Node'], { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m), onResume: (a, f) => resumes.push([a, f]) }, 300);
+    stream.start();
+    const deadline = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stream.stop();
+    expect(seen).toEqual([5, 9]);
+    expect(notes.some((n) => n.includes('no data for 0.3s'))).toBe(true);
+    expect(requests[1]).toContain('index=6');
+    expect(resumes).toEqual([[6, 9]]);
+  });
+});

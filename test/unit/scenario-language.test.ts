@@ -28,6 +28,10 @@ job: { file: spread.nomad.hcl, id: spread }
 roles: { original: "cache[0]#1", replacement: "cache[0]#2", others: [] }
 steps:
   - do: run_job
+  - do: await
+    for: cache[0]#1 running
+    all: [{ alloc: "cache[0]#1", client: running }]
+    within: 30s
 expect:
   transitions:
     - subject: { alloc: "cache[0]#1" }
@@ -39,7 +43,7 @@ expect:
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
     const all = listScenarios();
-    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'job-version', 'no-replacement', 'spread']);
+    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'job-version', 'no-replacement', 'spread']);
     for (const s of all) {
       expect(s.expect.transitions.length).toBeGreaterThan(0);
       for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
@@ -48,6 +52,17 @@ describe('scenario files', () => {
 
   it('loads a minimal valid file', () => {
     expect(loadScenarioFile(file('ok.yaml', valid)).name).toBe('demo');
+  });
+
+  it('refuses a role in an expectation whose slot no step names, and a metric of another job (typos that would pass forever)', () => {
+    const typo = valid.replace('    - subject: { alloc: "cache[0]#1" }', '    - subject: { alloc: "cahce[0]#1" }');
+    expect(() => loadScenarioFile(file('typo.yaml', typo))).toThrow(/\/expect names cahce\[0\]#1, but no step names an allocation of cahce\[0\] \(the steps name cache\[0\]\)/);
+    const absent = `${valid}  absent:\n    - { alloc: "cache[1]#2", source: a test }\n`;
+    expect(() => loadScenarioFile(file('absent.yaml', absent))).toThrow(/names cache\[1\]#2, but no step names an allocation of cache\[1\]/);
+    const metric = `${valid}  metrics:\n    - { name: nomad.nomad.job_summary.unknown, labels: { job: spraed }, sequence: [0], source: a test }\n`;
+    expect(() => loadScenarioFile(file('metric.yaml', metric))).toThrow(/\/expect\/metrics\/0\/labels\/job is "spraed", but the scenario's job is "spread"/);
+    const role0 = valid.replace('{ alloc: "cache[0]#1" }', '{ alloc: "cache[0]#0" }');
+    expect(() => loadScenarioFile(file('zero.yaml', role0))).toThrow(/must match pattern/);
   });
 
   it('reports every problem with its line and JSON pointer', () => {
@@ -69,7 +84,7 @@ describe('scenario files', () => {
         expect.stringMatching(/broken\.yaml:12: \/steps\/3\/for must NOT have fewer than 3 characters/),
         expect.stringMatching(/broken\.yaml:13: \/steps\/3\/all\/0\/client must be one of/),
         expect.stringMatching(/broken\.yaml:14: \/steps\/3\/within must match pattern/),
-        expect.stringMatching(/broken\.yaml:18: \/expect\/transitions\/0\/field must be one of/),
+        expect.stringMatching(/broken\.yaml:22: \/expect\/transitions\/0\/field must be one of/),
       ]),
     );
   });
@@ -92,7 +107,7 @@ describe('scenario files', () => {
 
   it('accepts a capture step naming an allocation role, with an optional title', () => {
     const capture = valid.replace('  - do: run_job', '  - do: run_job\n  - do: capture\n    alloc: "cache[0]#1"\n  - do: capture\n    alloc: "cache[1]#2"\n    title: the other one');
-    expect(loadScenarioFile(file('capture.yaml', capture)).steps.slice(1)).toEqual([
+    expect(loadScenarioFile(file('capture.yaml', capture)).steps.slice(1, 3)).toEqual([
       { do: 'capture', alloc: 'cache[0]#1' },
       { do: 'capture', alloc: 'cache[1]#2', title: 'the other one' },
     ]);

@@ -1,0 +1,58 @@
+// Allocation accounting: every allocation the job ever had is one the scenario names, or Nomad made
+// one it should not have; and at the end each group has its count running. Pure.
+import { transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
+import type { Positioned } from '../trace/types.ts';
+import type { Outcome } from './outcome.ts';
+
+const short = (id: string) => id.slice(0, 8);
+const seq = (xs: Array<{ value: string }>) => xs.map((x) => x.value).join(' -> ') || '(nothing)';
+
+/** Where an allocation's creation sits among the run's faults, for a person reading the reason. */
+function whenCreated(n: Normalised, a: AllocView): string {
+  const first = a.observations[0];
+  if (!first) return `created at index ${a.createIndex} (seen only in the final reads)`;
+  const before = n.faults.filter((f) => f.t <= first.t).at(-1);
+  const rel = before ? `${((first.t - before.t) / 1000).toFixed(1)}s after the ${before.fault} of ${before.host} (line ${before.line})` : 'before the first fault';
+  return `created at index ${a.createIndex}, ${rel}, first seen at trace line ${first.line}`;
+}
+
+/** One line about an allocation's whole life: where, what it replaced, its statuses. */
+export function lifeOf(n: Normalised, a: AllocView): string {
+  const prev = a.previous ? (n.byId.get(a.previous)?.role ?? short(a.previous)) : 'none';
+  return `${a.role} (${short(a.id)} on ${a.node}): ${whenCreated(n, a)}; PreviousAllocation ${prev}; client ${seq(transitions(a.observations, (o) => o.client))}, desired ${seq(transitions(a.observations, (o) => o.desired))}`;
+}
+
+/** Allocations the scenario does not name: each one is something Nomad did that nobody expected. */
+export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>): Outcome[] {
+  const extra = n.allocs.filter((a) => !named.has(a.role));
+  const source = 'harness: every allocation of the job is one the scenario names (roles in creation order, trace/roles.ts)';
+  if (extra.length === 0) return [{ check: 'accounting: no unexpected allocation', kind: 'nomad', verdict: 'pass', detail: `${n.allocs.length} allocation(s), all named: ${n.allocs.map((a) => a.role).join(', ') || 'none'}`, source }];
+  return extra.map((a) => ({ check: `accounting: unexpected allocation ${a.role}`, kind: 'nomad', verdict: 'fail', detail: lifeOf(n, a), source }));
+}
+
+/**
+ * At the end, every group has its count running (client running, desired run), by Nomad's final
+ * reads. Without the job's read-back or the final reads the harness cannot tell: unknown.
+ */
+export function finalCounts(trace: Positioned[], n: Normalised, counts: Record<string, number> | undefined): Outcome[] {
+  const source = 'job spec: the group count, which the scheduler keeps running (unknown allocations count toward it, NOMAD-FACTS 1.3)';
+  const read = [...trace].reverse().find((e) => e.kind === 'job-read');
+  const groups = (read?.kind === 'job-read' ? ((read.job['TaskGroups'] ?? []) as Array<{ Name: string; Count: number }>) : []).map((g) => ({ name: g.Name, count: counts?.[g.Name] ?? g.Count }));
+  if (groups.length === 0) return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: 'the trace has no read-back of the job, so no group count to compare with', source }];
+  if (n.allocs.length > 0 && n.allocs.every((a) => a.final === undefined)) {
+    return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: 'the final reads of the allocations are missing from the trace (see its notes)', source }];
+  }
+  return groups.map((g) => {
+    const mine = n.allocs.filter((a) => a.group === g.name);
+    const running = mine.filter((a) => a.final?.ClientStatus === 'running' && a.final.DesiredStatus === 'run');
+    const ok = running.length === g.count;
+    const others = mine.filter((a) => !running.includes(a)).map((a) => `${a.role} ${a.final ? `${a.final.ClientStatus}/${a.final.DesiredStatus}` : '(no final read)'}`);
+    return {
+      check: `final: group ${g.name} has ${g.count} running`,
+      kind: 'nomad' as const,
+      verdict: ok ? ('pass' as const) : ('fail' as const),
+      detail: `running at the end: ${running.map((a) => `${a.role} (${short(a.id)} on ${a.node})`).join(', ') || 'none'}${others.length ? `; the others: ${others.join(', ')}` : ''}`,
+      source,
+    };
+  });
+}

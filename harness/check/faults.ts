@@ -1,0 +1,66 @@
+// Faults in a trace: which one an expectation means (`partition`, `heal#2`), and whether each took
+// effect. A fault that did not take effect means the test did not happen: unknown, never pass or fail.
+// Pure.
+import type { Normalised } from '../trace/normalise.ts';
+import type { Positioned, TraceEvent } from '../trace/types.ts';
+import type { Outcome } from './outcome.ts';
+
+/** Faults that cut a client off from its servers, and faults that restore it. */
+export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
+export const RESTORES: readonly string[] = ['heal', 'restart-agent', 'resume-agent'];
+
+/** `partition` or `heal`, optionally the n-th one: `heal#2` is the second restore of the run. */
+export type FaultRef = string;
+
+export const FAULT_REF = /^(partition|heal)(?:#([1-9]\d*))?$/;
+
+export type FaultEvent = Positioned<Extract<TraceEvent, { kind: 'fault' }>>;
+
+/** The n-th fault that cut a client off ('partition') or restored it ('heal'), however it was done. */
+export function faultAt(n: Normalised, ref: FaultRef): FaultEvent | undefined {
+  const m = FAULT_REF.exec(ref);
+  if (!m) return undefined;
+  const kinds = m[1] === 'partition' ? CUTS : RESTORES;
+  // The run's cleanup heal is not a step of the scenario.
+  return n.faults.filter((f) => kinds.includes(f.fault) && f.detail !== 'cleanup')[Number(m[2] ?? 1) - 1];
+}
+
+/** The first fault that cut a client off ('partition') or restored it ('heal'). */
+export const firstFault = (n: Normalised, kind: 'partition' | 'heal'): FaultEvent | undefined => faultAt(n, kind);
+
+/** The server addresses a partition's argv drops (`-s <ip>`). */
+const droppedSources = (argv: string[][]): string[] => argv.map((a) => a[a.indexOf('-s') + 1]).filter((ip): ip is string => ip !== undefined);
+
+/** Whether an `iptables -S` listing holds an INPUT DROP of `ip`. */
+const dropsFrom = (listing: string, ip: string): boolean =>
+  listing.split('\n').some((line) => /^-A INPUT\b/.test(line) && / -j DROP\b/.test(line) && new RegExp(` -s ${ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line));
+
+/**
+ * Every partition took effect: its rules are listed in the host's namespace right after, and no server
+ * answered a connect from that host to its RPC port. Agent faults: the agent was running before.
+ */
+export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] {
+  const out: Outcome[] = [];
+  for (const f of n.faults) {
+    if (f.fault === 'partition') {
+      const name = `fault: partition of ${f.host} took effect`;
+      const next = trace.find((e) => e.line > f.line && e.kind === 'fault');
+      const window = (e: Positioned) => e.line > f.line && (next === undefined || e.line < next.line) && 'host' in e && e.host === f.host;
+      const listing = trace.find((e): e is Positioned<Extract<TraceEvent, { kind: 'iptables' }>> => e.kind === 'iptables' && window(e) && e.when === 'partitioned');
+      const probes = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'reach' }>> => e.kind === 'reach' && window(e) && e.after === 'partition');
+      const ips = droppedSources(f.argv);
+      const unlisted = listing ? ips.filter((ip) => !dropsFrom(listing.rules, ip)) : ips;
+      const answered = probes.filter((p) => p.reached);
+      const where = `trace line ${f.line}`;
+      if (!listing) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no iptables listing of ${f.host} after the partition (${where})`, source: 'harness: a fault counts only when seen in effect' });
+      else if (unlisted.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `the DROP of ${unlisted.join(', ')} is not in ${f.host}'s INPUT chain (listing at line ${listing.line})`, source: 'harness: a fault counts only when seen in effect' });
+      else if (probes.length === 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no reachability probe from ${f.host} after the partition (${where}); a trace recorded before probes existed proves no partition`, source: 'harness: a fault counts only when seen in effect' });
+      else if (answered.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`, source: 'harness: a fault counts only when seen in effect' });
+      else out.push({ check: name, kind: 'fault', verdict: 'pass', detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
+    } else if (f.fault === 'kill-agent' || f.fault === 'pause-agent') {
+      const ok = f.detail !== 'agent was not running' && f.argv.length > 0;
+      out.push({ check: `fault: ${f.fault} on ${f.host} took effect`, kind: 'fault', verdict: ok ? 'pass' : 'unknown', detail: ok ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})` : `the agent on ${f.host} was not running (trace line ${f.line})`, source: 'harness: a fault counts only when seen in effect' });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,444 @@
+// Trace mutation: the proof that the oracle catches a misbehaving Nomad. Each mutation rewrites a
+// real run's trace as if Nomad had misbehaved in one plausible way (an extra allocation, a restart
+// instead of a re-attach, `lost` instead of `unknown`, ...), consistently in the event stream and in
+// the final reads. Checked against the scenario's expectations, a mutant must be killed: a fail (or,
+// for a gap in the recording, unknown). A mutant that passes is a hole in the oracle. Pure.
+import type { Allocation, TaskEvent } from '../nomad/api.ts';
+import { normalise, type AllocView, type Normalised } from '../trace/normalise.ts';
+import type { Positioned, TraceEvent } from '../trace/types.ts';
+import { faultAt } from './faults.ts';
+
+type NomadEvent = Positioned<Extract<TraceEvent, { kind: 'nomad' }>>;
+type AllocRead = Positioned<Extract<TraceEvent, { kind: 'alloc-read' }>>;
+type AllocPayload = Partial<Allocation> & { ID: string; TaskStates?: Allocation['TaskStates'] };
+
+/** The roles a mutation acts on: from the scenario's `roles` block. */
+export interface MutationRoles {
+  original: string;
+  replacement: string;
+}
+
+export interface Mutation {
+  name: string;
+  /** The misbehaviour, as a sentence about Nomad. */
+  what: string;
+  /** What the oracle must say of the mutant. */
+  killedAs: 'fail' | 'unknown';
+  /** The mutant, or why this mutation does not apply to this run (it needs something the run lacks). */
+  apply(trace: Positioned[], roles: MutationRoles): Positioned[] | string;
+}
+
+// ---- helpers over a trace ------------------------------------------------------------------------
+
+const clone = <T>(x: T): T => structuredClone(x);
+
+/** Lines renumbered in array order, as a trace file read back would have them. */
+const renumber = (events: Array<Positioned | TraceEvent>): Positioned[] => events.map((e, i) => ({ ...(e as TraceEvent), line: i + 1 }) as Positioned);
+
+const isAllocEvent = (e: Positioned, id?: string): e is NomadEvent =>
+  e.kind === 'nomad' && e.topic === 'Allocation' && (id === undefined || (e.payload['Allocation'] as AllocPayload | undefined)?.ID === id);
+
+const allocOf = (e: NomadEvent): AllocPayload => e.payload['Allocation'] as AllocPayload;
+
+const isRead = (e: Positioned, id: string): e is AllocRead => e.kind === 'alloc-read' && e.alloc.ID === id;
+
+/** Rewrites every stream event and the final read of one allocation. */
+function rewriteAlloc(trace: Positioned[], id: string, edit: (a: AllocPayload, e: Positioned, final: boolean) => void, where: (e: Positioned) => boolean = () => true): Positioned[] {
+  return trace.map((e) => {
+    if (isAllocEvent(e, id) && where(e)) {
+      const c = clone(e);
+      edit(allocOf(c), c, false);
+      return c;
+    }
+    if (isRead(e, id)) {
+      const c = clone(e);
+      edit(c.alloc as AllocPayload, c, true);
+      return c;
+    }
+    return e;
+  });
+}
+
+function role(n: Normalised, name: string): AllocView | undefined {
+  return n.byRole.get(name);
+}
+
+const lastClient = (a: AllocView) => a.final?.ClientStatus ?? a.observations.at(-1)?.client;
+const lastDesired = (a: AllocView) => a.final?.DesiredStatus ?? a.observations.at(-1)?.desired;
+
+function taskEventsOf(a: AllocPayload): Array<TaskEvent & { task: string }> {
+  return Object.entries(a.TaskStates ?? {}).flatMap(([task, st]) => (st?.Events ?? []).map((ev) => ({ ...ev, task })));
+}
+
+/** A fresh allocation ID derived from another (deterministic, so mutants are reproducible). */
+const newId = (id: string, salt: string) => `${salt.padEnd(8, '0').slice(0, 8)}${id.slice(8)}`;
+
+// ---- the mutations -------------------------------------------------------------------------------
+
+/** Nomad places an allocation nobody asked for on the reconnecting node after the heal, then stops it. */
+const extraAllocation: Mutation = {
+  name: 'extra-allocation',
+  what: 'an extra allocation (no PreviousAllocation) placed on the reconnecting node after the heal, then stopped',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const heal = faultAt(n, 'heal');
+    if (!original || !heal) return 'needs the original and a heal';
+    const template = trace.find((e): e is NomadEvent => isAllocEvent(e, original.id));
+    const after = trace.find((e): e is NomadEvent => e.kind === 'nomad' && e.t >= heal.t);
+    if (!template || !after) return 'needs stream events after the heal';
+    const id = newId(original.id, 'e0e0e0e0');
+    const index = after.index;
+    const statuses: Array<[string, string]> = [['pending', 'run'], ['running', 'run'], ['complete', 'stop']];
+    const events = statuses.map(([client, desired], k) => {
+      const c = clone(template);
+      c.t = after.t + k;
+      c.index = index + k;
+      c.payload = { Allocation: { ...allocOf(c), ID: id, ClientStatus: client, DesiredStatus: desired, PreviousAllocation: '', NextAllocation: '', CreateIndex: index, ModifyIndex: index + k, TaskStates: {} } };
+      return c;
+    });
+    const at = trace.indexOf(after);
+    const out: Array<Positioned | TraceEvent> = [...trace.slice(0, at), ...events, ...trace.slice(at)];
+    const read = trace.find((e): e is AllocRead => isRead(e, original.id));
+    if (read) {
+      const c = clone(read);
+      c.alloc = { ...c.alloc, ID: id, ClientStatus: 'complete', DesiredStatus: 'stop', PreviousAllocation: '', NextAllocation: '', CreateIndex: index, ModifyIndex: index + 2 } as Allocation;
+      out.push(c);
+    }
+    return renumber(out);
+  },
+};
+
+/** Nomad replaces the original twice: a second replacement beside the first. */
+const duplicateReplacement: Mutation = {
+  name: 'duplicate-replacement',
+  what: 'a second replacement of the original, placed beside the first (same PreviousAllocation)',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const replacement = role(n, roles.replacement);
+    if (!replacement) return `needs ${roles.replacement} in the run`;
+    const id = newId(replacement.id, 'd0d0d0d0');
+    const out: Array<Positioned | TraceEvent> = [];
+    for (const e of trace) {
+      out.push(e);
+      if (isAllocEvent(e, replacement.id)) {
+        const c = clone(e);
+        const a = allocOf(c);
+        a.ID = id;
+        if (a.CreateIndex) a.CreateIndex += 1;
+        out.push(c);
+      } else if (isRead(e, replacement.id)) {
+        const c = clone(e);
+        c.alloc = { ...c.alloc, ID: id, CreateIndex: c.alloc.CreateIndex + 1 };
+        out.push(c);
+      }
+    }
+    return renumber(out);
+  },
+};
+
+/** After the heal the original's task is restarted instead of re-attached. */
+const originalRestarted: Mutation = {
+  name: 'original-restarted',
+  what: "the original's task restarted on reconnect (Restarting, Started; Restarts + 1, a new StartedAt) instead of re-attached",
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const heal = faultAt(n, 'heal');
+    if (!original || !heal || lastClient(original) !== 'running') return 'needs an original running at the end, and a heal';
+    const restartAt = (heal.t + 1) * 1e6;
+    return rewriteAlloc(
+      trace,
+      original.id,
+      (a) => {
+        for (const [task, st] of Object.entries(a.TaskStates ?? {})) {
+          if (!st) continue;
+          st.Restarts = (st.Restarts ?? 0) + 1;
+          st.StartedAt = new Date(heal.t + 1).toISOString();
+          st.Events = [...(st.Events ?? []), { Type: 'Restarting', Time: restartAt, DisplayMessage: 'Task restarting in 0s' } as TaskEvent, { Type: 'Started', Time: restartAt + 1, DisplayMessage: 'Task started by client' } as TaskEvent];
+          void task;
+        }
+      },
+      (e) => e.t > heal.t,
+    );
+  },
+};
+
+/** On reconnect Nomad stops the original although the scenario keeps it. */
+const originalStoppedOnReconnect: Mutation = {
+  name: 'original-stopped-on-reconnect',
+  what: 'the original stopped on reconnect (desired stop, complete) instead of kept',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const heal = faultAt(n, 'heal');
+    if (!original || !heal || lastClient(original) !== 'running' || lastDesired(original) !== 'run') return 'needs an original kept running at the end, and a heal';
+    return rewriteAlloc(
+      trace,
+      original.id,
+      (a, _e, final) => {
+        a.DesiredStatus = 'stop';
+        if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
+      },
+      (e) => e.t > heal.t,
+    );
+  },
+};
+
+/** The replacement stays running after the original came back. */
+const replacementNeverStopped: Mutation = {
+  name: 'replacement-never-stopped',
+  what: 'the replacement never stopped after the original came back (still run/running at the end)',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const replacement = role(n, roles.replacement);
+    const heal = faultAt(n, 'heal');
+    if (!replacement || !heal || lastDesired(replacement) !== 'stop' || lastClient(replacement) !== 'complete') return 'needs a replacement stopped (complete) at the end, and a heal';
+    return rewriteAlloc(
+      trace,
+      replacement.id,
+      (a) => {
+        a.DesiredStatus = 'run';
+        if (a.ClientStatus === 'complete') a.ClientStatus = 'running';
+      },
+      (e) => e.t > heal.t,
+    );
+  },
+};
+
+/**
+ * The reconnecting node turns ready before the servers recorded the original running again: the race
+ * #15808 closed (the scheduler sees a ready node whose allocation is still unknown). The original's
+ * return to running moves to just after the node's ready, in Raft order and in the file.
+ */
+const readyBeforeRunning: Mutation = {
+  name: 'ready-before-running',
+  what: 'the reconnecting node ready before the servers recorded the original running again (the race #15808 closed)',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const heal = faultAt(n, 'heal');
+    const node = original ? n.nodes.get(original.node) : undefined;
+    if (!original || !heal || !node) return 'needs the original, its node and a heal';
+    const unknown = original.observations.find((o) => o.client === 'unknown');
+    const running = unknown ? original.observations.find((o) => o.index > unknown.index && o.client === 'running') : undefined;
+    const ready = node.observations.find((o) => o.status === 'ready' && o.t >= heal.t);
+    if (!running || !ready) return 'needs the original running again and its node ready after the heal';
+    // Every event of the original from its return to running up to the node's ready goes after the ready.
+    const moving = trace.filter((e): e is NomadEvent => isAllocEvent(e, original.id) && e.index >= running.index && e.index < ready.index);
+    const out = trace.filter((e) => !moving.includes(e as NomadEvent));
+    const moved = moving.map((e, k) => ({ ...clone(e), index: ready.index + 1 + k, t: Math.max(e.t, ready.t) }));
+    out.splice(out.findIndex((e) => e.line === ready.line) + 1, 0, ...moved);
+    return renumber(out);
+  },
+};
+
+/** The reconnecting node goes straight from disconnected to ready. */
+const noInitializing: Mutation = {
+  name: 'no-initializing',
+  what: 'the reconnecting node skips initializing (disconnected -> ready, as before #15808)',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const heal = faultAt(n, 'heal');
+    const node = original ? n.nodes.get(original.node) : undefined;
+    if (!original || !heal || !node) return 'needs the original, its node and a heal';
+    // After the last disconnected before the heal (by Raft index: a restarted agent registers before
+    // the harness has written its restart into the trace).
+    const disconnected = [...node.observations].reverse().find((o) => o.status === 'disconnected' && o.t <= heal.t);
+    if (!disconnected) return 'the node was never disconnected before the heal';
+    const drop = new Set(node.observations.filter((o) => o.status === 'initializing' && o.index > disconnected.index).map((o) => o.line));
+    if (drop.size === 0) return 'the run has no initializing after the heal';
+    return renumber(trace.filter((e) => !drop.has(e.line)));
+  },
+};
+
+/** The original goes lost, not unknown, when its client is cut off. */
+const lostInsteadOfUnknown: Mutation = {
+  name: 'lost-instead-of-unknown',
+  what: 'the original marked lost instead of unknown while its client is cut off',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    if (!original || !original.observations.some((o) => o.client === 'unknown')) return 'needs an original that went unknown';
+    return rewriteAlloc(trace, original.id, (a) => {
+      if (a.ClientStatus === 'unknown') a.ClientStatus = 'lost';
+    });
+  },
+};
+
+/** The original goes unknown -> lost long before its disconnect window ends. */
+const unknownToLostEarly: Mutation = {
+  name: 'unknown-to-lost-early',
+  what: 'the original goes unknown -> lost right after it went unknown, long before lost_after',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    const unknown = original?.observations.find((o) => o.client === 'unknown');
+    if (!original || !unknown) return 'needs an original that went unknown';
+    const event = trace.find((e) => e.line === unknown.line) as NomadEvent;
+    const c = clone(event);
+    c.t += 1000;
+    const a = allocOf(c);
+    a.ClientStatus = 'lost';
+    a.DesiredStatus = 'stop';
+    const modify = (a as { ModifyTime?: number }).ModifyTime;
+    (a as { ModifyTime?: number }).ModifyTime = (typeof modify === 'number' ? modify : unknown.t * 1e6) + 1e9;
+    const out: Array<Positioned | TraceEvent> = [...trace];
+    out.splice(trace.indexOf(event) + 1, 0, c);
+    return renumber(out);
+  },
+};
+
+/** The client never appends the Reconnected task event. */
+const reconnectedMissing: Mutation = {
+  name: 'reconnected-missing',
+  what: 'no Reconnected task event on the original after the reconnect',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const n = normalise(trace);
+    const original = role(n, roles.original);
+    if (!original || !original.observations.some((o) => o.taskEvents.some((t) => t.Type === 'Reconnected'))) return 'needs a Reconnected event on the original';
+    // A task that failed while cut off may or may not get the event: the client's retried "failed"
+    // update can reach the servers before it pulls the allocation, which is then no longer unknown
+    // (client/client.go updateAlloc, v1.6.0). Its absence there is no misbehaviour.
+    if (original.observations.some((o) => o.client === 'failed')) return 'the original failed while cut off: Reconnected is not guaranteed then';
+    return rewriteAlloc(trace, original.id, (a) => {
+      for (const st of Object.values(a.TaskStates ?? {})) if (st?.Events) st.Events = st.Events.filter((ev) => ev.Type !== 'Reconnected');
+    });
+  },
+};
+
+/** The servers' unknown gauge stays at 1 after the reconnect. */
+const unknownGaugeStuck: Mutation = {
+  name: 'unknown-gauge-stuck',
+  what: 'nomad.nomad.job_summary.unknown stuck at 1 after the reconnect',
+  killedAs: 'fail',
+  apply(trace) {
+    const points = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'metric' }>> => e.kind === 'metric' && e.name === 'nomad.nomad.job_summary.unknown');
+    const one = points.find((p) => p.value >= 1);
+    if (!one) return 'the run never saw the unknown gauge above 0';
+    const key = JSON.stringify(Object.entries(one.labels).sort());
+    const drop = new Set(points.filter((p) => p.line > one.line && JSON.stringify(Object.entries(p.labels).sort()) === key).map((p) => p.line));
+    if (drop.size === 0) return 'the gauge never came back down';
+    return renumber(trace.filter((e) => !drop.has(e.line)));
+  },
+};
+
+/**
+ * The recorder lost a stretch of the stream (events between the partition and the heal dropped, as a
+ * stream that resumed past a compacted buffer would) and said so: the oracle must not judge what
+ * it did not see, so the verdict is unknown, not pass and not a fail about missing transitions.
+ */
+const streamGap: Mutation = {
+  name: 'stream-gap',
+  what: 'events between the partition and the heal lost in a gap of the event stream (the recorder notes the gap)',
+  killedAs: 'unknown',
+  apply(trace) {
+    const n = normalise(trace);
+    const cut = faultAt(n, 'partition');
+    const heal = faultAt(n, 'heal');
+    if (!cut || !heal) return 'needs a partition and a heal';
+    const lost = trace.filter((e): e is NomadEvent => e.kind === 'nomad' && e.t > cut.t && e.t < heal.t);
+    if (lost.length === 0) return 'no stream events between the partition and the heal';
+    const from = Math.min(...lost.map((e) => e.index));
+    const to = Math.max(...lost.map((e) => e.index));
+    const kept = trace.filter((e) => !lost.includes(e as NomadEvent));
+    const at = kept.findIndex((e) => e.t >= heal.t);
+    const gap: TraceEvent = { kind: 'gap', t: heal.t, fromIndex: from, toIndex: to, detail: `event stream resumed at index ${to + 1} after asking for ${from}` };
+    kept.splice(at, 0, gap as Positioned);
+    return renumber(kept);
+  },
+};
+
+export const MUTATIONS: readonly Mutation[] = [
+  extraAllocation,
+  duplicateReplacement,
+  originalRestarted,
+  originalStoppedOnReconnect,
+  replacementNeverStopped,
+  readyBeforeRunning,
+  noInitializing,
+  lostInsteadOfUnknown,
+  unknownToLostEarly,
+  reconnectedMissing,
+  unknownGaugeStuck,
+  streamGap,
+];
+
+/** Re-exported for the report of a mutant: the task events of an allocation payload. */
+export { taskEventsOf };
+
+// ---- the matrix ----------------------------------------------------------------------------------
+
+/** One cell: what the oracle said of the mutant, and whether that kills it. */
+export interface MutantOutcome {
+  mutation: string;
+  /** `n/a` when the mutation does not apply to this run (the reason says why). */
+  verdict: 'pass' | 'fail' | 'unknown' | 'n/a';
+  killed: boolean | undefined;
+  /** The first reason the oracle gave, or why the mutation does not apply. */
+  reason: string;
+}
+
+export interface MutantRow {
+  run: string;
+  scenario: string;
+  /** The unmutated run's verdict: a mutation matrix means something only over a passing run. */
+  base: 'pass' | 'fail' | 'unknown';
+  cells: MutantOutcome[];
+}
+
+/**
+ * Every mutation over one passing run, judged by `judge` (the same verdict a real run would get:
+ * buildResult with the scenario). Killed: the verdict the mutation calls for.
+ */
+export function mutateRun(
+  run: string,
+  scenario: string,
+  trace: Positioned[],
+  roles: MutationRoles,
+  judge: (trace: Positioned[]) => { verdict: 'pass' | 'fail' | 'unknown'; reasons: Array<{ check: string; detail: string }> },
+): MutantRow {
+  const base = judge(trace).verdict;
+  const cells = MUTATIONS.map((m): MutantOutcome => {
+    const mutant = m.apply(trace, roles);
+    if (typeof mutant === 'string') return { mutation: m.name, verdict: 'n/a', killed: undefined, reason: mutant };
+    const result = judge(mutant);
+    const first = result.reasons[0];
+    return { mutation: m.name, verdict: result.verdict, killed: result.verdict === m.killedAs, reason: first ? `${first.check}: ${first.detail}` : 'no reason: the oracle passed it' };
+  });
+  return { run, scenario, base, cells };
+}
+
+/** The matrix as a table a person reads: FAIL / UNKNOWN / PASS (survived) / n.a. */
+export function formatMatrix(rows: MutantRow[]): string {
+  const names = MUTATIONS.map((m) => m.name);
+  const cell = (c: MutantOutcome) => (c.verdict === 'n/a' ? 'n.a.' : c.verdict === 'pass' ? 'PASS (survived)' : `${c.verdict.toUpperCase()}${c.killed ? '' : ' (wrong)'}`);
+  const header = ['run', 'base', ...names];
+  const body = rows.map((r) => [r.run, r.base.toUpperCase(), ...r.cells.map(cell)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...body.map(line)].join('\n');
+}
+
+/** The matrix's problems: a base that does not pass, a mutant that survived or was killed the wrong way. */
+export function matrixProblems(rows: MutantRow[]): string[] {
+  const problems: string[] = [];
+  for (const r of rows) {
+    if (r.base !== 'pass') problems.push(`${r.run}: the unmutated run is ${r.base}, so its mutants prove nothing`);
+    for (const c of r.cells) {
+      if (c.killed === false) problems.push(`${r.run} x ${c.mutation}: ${c.verdict === 'pass' ? 'survived (PASS)' : `${c.verdict.toUpperCase()}, expected ${MUTATIONS.find((m) => m.name === c.mutation)!.killedAs.toUpperCase()}`}: ${c.reason}`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,120 @@
+// What a reconnect must look like: the strict reconnect steps (#15808) and an allocation re-attached,
+// not restarted. Pure.
+import { transitions, type Normalised } from '../trace/normalise.ts';
+import { inRange } from '../util/versions.ts';
+import type { NoRestartExpectation, StrictReconnectExpectation } from './expectations.ts';
+import { faultAt } from './faults.ts';
+import type { Outcome } from './outcome.ts';
+
+/** Releases with the strict reconnect steps: NOMAD-FACTS 1.5 and the version table (1.3.10/1.4.5/1.5.0, #15808). */
+export const STRICT_RECONNECT = '>=1.3.10 <1.4.0 || >=1.4.5 <1.5.0 || >=1.5.0';
+
+const short = (id: string) => id.slice(0, 8);
+
+/**
+ * On a release with the strict steps, the node of `alloc` reconnecting after `after`: passes
+ * `initializing` before `ready`; turns `ready` only after the servers recorded the allocation `running`
+ * again (Raft index order); and gets no allocation of the job placed on it between `disconnected` and
+ * `ready`.
+ */
+export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): Outcome[] {
+  const after = e.after ?? 'heal';
+  const name = (what: string) => `strict reconnect: node of ${e.alloc} ${what}`;
+  const version = n.run?.nomad.version ?? '';
+  if (!inRange(version, STRICT_RECONNECT)) {
+    return [{ check: name('(not applicable)'), kind: 'nomad', verdict: 'pass', detail: `Nomad ${version || '(unknown version)'} predates the strict reconnect steps (${STRICT_RECONNECT}): not applicable`, source: e.source }];
+  }
+  const a = n.byRole.get(e.alloc);
+  const fault = faultAt(n, after);
+  const node = a ? n.nodes.get(a.node) : undefined;
+  if (!a || !fault || !node) {
+    const why = !a ? `no allocation ${e.alloc} in the trace` : !fault ? `no ${after} in the trace` : `no events for node ${a.node}`;
+    return [{ check: name('reconnects in strict steps'), kind: 'nomad', verdict: 'fail', detail: why, source: e.source }];
+  }
+  const out: Outcome[] = [];
+  const history = transitions(node.observations, (o) => o.status);
+  const disconnected = [...node.observations].reverse().find((o) => o.status === 'disconnected' && o.t <= fault.t);
+  if (!disconnected) {
+    const history = transitions(node.observations, (o) => o.status).map((h) => h.value).join(' -> ');
+    return [{ check: name('reconnects in strict steps'), kind: 'nomad', verdict: 'fail', detail: `${node.host} was never seen disconnected before the ${after} (line ${fault.line}); whole history: ${history}`, source: e.source }];
+  }
+  const since = node.observations.filter((o) => o.t >= fault.t || o.index > disconnected.index);
+  const init = since.find((o) => o.status === 'initializing');
+  const ready = since.find((o) => o.status === 'ready' && (init === undefined || o.index > init.index));
+  const whole = `whole history: ${history.map((h) => h.value).join(' -> ')}`;
+  out.push({
+    check: name('passes initializing before ready'),
+    kind: 'nomad',
+    verdict: init && ready ? 'pass' : 'fail',
+    detail: init && ready
+      ? `${node.host}: initializing at index ${init.index} (line ${init.line}), ready at index ${ready.index} (line ${ready.line})`
+      : `${node.host}: expected disconnected -> initializing -> ready after the ${after} (line ${fault.line}), observed ${init ? 'initializing and no ready after it' : 'no initializing'}; ${whole}`,
+    source: e.source,
+  });
+  if (!ready) return out;
+  // The servers' record of the allocation running again after it was unknown.
+  const unknownAt = a.observations.find((o) => o.client === 'unknown');
+  const runningAgain = unknownAt ? a.observations.find((o) => o.index > unknownAt.index && o.client === 'running') : undefined;
+  // Where the allocation comes back (not where it failed or was stopped while cut off), the node is
+  // ready only once the servers hold the client's update of it.
+  if (runningAgain) {
+    out.push({
+      check: name(`turns ready only after ${e.alloc} is running again`),
+      kind: 'nomad',
+      verdict: runningAgain.index < ready.index ? 'pass' : 'fail',
+      detail: `${e.alloc} running again at index ${runningAgain.index} (line ${runningAgain.line}); ${node.host} ready at index ${ready.index} (line ${ready.line})`,
+      source: e.source,
+    });
+  }
+  const from = disconnected.index;
+  const placed = n.allocs.filter((x) => x.node === node.host && x.createIndex > from && x.createIndex < ready.index);
+  out.push({
+    check: name('gets no allocation between disconnected and ready'),
+    kind: 'nomad',
+    verdict: placed.length === 0 ? 'pass' : 'fail',
+    detail: placed.length === 0
+      ? `nothing placed on ${node.host} between index ${from} and ${ready.index}`
+      : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${placed.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ')}`,
+    source: e.source,
+  });
+  return out;
+}
+
+const RESTART_EVENTS = new Set(['Restarting', 'Started', 'Restart Signaled', 'Task Setup', 'Received']);
+
+/** The allocation was re-attached after the fault, not restarted: no start events, same restart count and start time. */
+export function noRestart(n: Normalised, e: NoRestartExpectation): Outcome {
+  const name = `no restart: ${e.alloc} re-attached after the ${e.after}`;
+  const a = n.byRole.get(e.alloc);
+  const fault = faultAt(n, e.after);
+  if (!a || !fault) return { check: name, kind: 'nomad', verdict: 'fail', detail: !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`, source: e.source };
+  const before = [...a.observations].reverse().find((o) => o.t < fault.t);
+  if (!before) return { check: name, kind: 'nomad', verdict: 'fail', detail: `${e.alloc} (${short(a.id)}) was not seen before the ${e.after} (line ${fault.line})`, source: e.source };
+  const key = (t: { task: string; Type: string; Time: number }) => `${t.task}/${t.Type}/${t.Time}`;
+  const known = new Set(before.taskEvents.map(key));
+  const problems: string[] = [];
+  for (const o of a.observations.filter((x) => x.t >= fault.t)) {
+    for (const ev of o.taskEvents) {
+      if (known.has(key(ev))) continue;
+      known.add(key(ev));
+      if (RESTART_EVENTS.has(ev.Type)) problems.push(`task ${ev.task}: "${ev.Type}" event at trace line ${o.line}`);
+    }
+  }
+  const finalStates = a.final?.TaskStates ?? {};
+  const last = a.final ? Object.fromEntries(Object.entries(finalStates).map(([task, st]) => [task, { restarts: st.Restarts, startedAt: st.StartedAt }])) : (a.observations.at(-1)?.tasks ?? {});
+  for (const [task, then] of Object.entries(before.tasks)) {
+    const now = last[task];
+    if (!now) continue;
+    if (now.restarts !== then.restarts) problems.push(`task ${task}: Restarts ${then.restarts} -> ${now.restarts}`);
+    if (then.startedAt && now.startedAt && now.startedAt !== then.startedAt) problems.push(`task ${task}: StartedAt ${then.startedAt} -> ${now.startedAt}`);
+  }
+  return {
+    check: name,
+    kind: 'nomad',
+    verdict: problems.length === 0 ? 'pass' : 'fail',
+    detail: problems.length === 0
+      ? `${e.alloc} (${short(a.id)}): no start event after the ${e.after} (line ${fault.line}); restarts and start time unchanged (${Object.entries(before.tasks).map(([t, s]) => `${t}: ${s.restarts} restarts, started ${s.startedAt ?? '?'}`).join('; ')})`
+      : `${e.alloc} (${short(a.id)}) was restarted after the ${e.after} (line ${fault.line}): ${problems.join('; ')}`,
+    source: e.source,
+  };
+}
