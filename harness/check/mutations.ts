@@ -388,6 +388,8 @@ export interface MutantOutcome {
   killed: boolean | undefined;
   /** The first reason the oracle gave, or why the mutation does not apply. */
   reason: string;
+  /** Every reason the oracle gave (the checks that did not pass). */
+  reasons: string[];
 }
 
 export interface MutantRow {
@@ -412,10 +414,10 @@ export function mutateRun(
   const base = judge(trace).verdict;
   const cells = MUTATIONS.map((m): MutantOutcome => {
     const mutant = m.apply(trace, roles);
-    if (typeof mutant === 'string') return { mutation: m.name, verdict: 'n/a', killed: undefined, reason: mutant };
+    if (typeof mutant === 'string') return { mutation: m.name, verdict: 'n/a', killed: undefined, reason: mutant, reasons: [] };
     const result = judge(mutant);
-    const first = result.reasons[0];
-    return { mutation: m.name, verdict: result.verdict, killed: result.verdict === m.killedAs, reason: first ? `${first.check}: ${first.detail}` : 'no reason: the oracle passed it' };
+    const reasons = result.reasons.map((r) => `${r.check}: ${r.detail}`);
+    return { mutation: m.name, verdict: result.verdict, killed: result.verdict === m.killedAs, reason: reasons[0] ?? 'no reason: the oracle passed it', reasons };
   });
   return { run, scenario, base, cells };
 }

@@ -61,7 +61,14 @@ describe('committed runs', () => {
     expect(replacement.previous).toBe(original.id);
     expect(replacement.node).not.toBe(original.node);
     expect(n.faults.map((f) => [f.fault, f.host])).toEqual([['partition', original.node], ['heal', original.node]]);
-    expect(n.faults[0]!.argv[0]).toEqual(['iptables', '-I', 'INPUT', '-s', expect.stringMatching(/^198\.1[89]\./), '-j', 'DROP']);
+    expect(n.faults[0]!.argv[0]).toEqual(['iptables', '-w', '-I', 'INPUT', '-s', expect.stringMatching(/^198\.1[89]\./), '-j', 'DROP']);
+    // The proof the partition took effect, and that the heal undid it: the server's RPC port from the client.
+    const trace = readTrace(join(root, 'spread-pass', 'trace.ndjson'));
+    const reach = trace.filter((e) => e.kind === 'reach').map((e) => (e.kind === 'reach' ? [e.host, e.after, e.reached, e.target] : []));
+    expect(reach).toEqual([
+      [original.node, 'partition', false, expect.stringMatching(/:4647$/)],
+      [original.node, 'heal', true, expect.stringMatching(/:4647$/)],
+    ]);
   });
 
   it('a trace cut before the partition is not a pass, and a checker crash is unknown', () => {
