@@ -59,8 +59,10 @@ function rewriteAlloc(trace: Positioned[], id: string, edit: (a: AllocPayload, e
   });
 }
 
-function role(n: Normalised, name: string): AllocView | undefined {
-  return n.byRole.get(name);
+/** What most mutations act on: the original, its replacement, the first cut and heal. */
+function subjects(trace: Positioned[], roles: MutationRoles): { n: Normalised; original?: AllocView; replacement?: AllocView; cut?: ReturnType<typeof faultAt>; heal?: ReturnType<typeof faultAt> } {
+  const n = normalise(trace);
+  return { n, original: n.byRole.get(roles.original), replacement: n.byRole.get(roles.replacement), cut: faultAt(n, 'partition'), heal: faultAt(n, 'heal') };
 }
 
 const lastClient = (a: AllocView) => a.final?.ClientStatus ?? a.observations.at(-1)?.client;
@@ -81,9 +83,7 @@ const extraAllocation: Mutation = {
   what: 'an extra allocation (no PreviousAllocation) placed on the reconnecting node after the heal, then stopped',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
-    const heal = faultAt(n, 'heal');
+    const { original, heal } = subjects(trace, roles);
     if (!original || !heal) return 'needs the original and a heal';
     const template = trace.find((e): e is NomadEvent => isAllocEvent(e, original.id));
     const after = trace.find((e): e is NomadEvent => e.kind === 'nomad' && e.t >= heal.t);
@@ -116,8 +116,7 @@ const duplicateReplacement: Mutation = {
   what: 'a second replacement of the original, placed beside the first (same PreviousAllocation)',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const replacement = role(n, roles.replacement);
+    const { replacement } = subjects(trace, roles);
     if (!replacement) return `needs ${roles.replacement} in the run`;
     const id = newId(replacement.id, 'd0d0d0d0');
     const out: Array<Positioned | TraceEvent> = [];
@@ -145,9 +144,7 @@ const originalRestarted: Mutation = {
   what: "the original's task restarted on reconnect (Restarting, Started; Restarts + 1, a new StartedAt) instead of re-attached",
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
-    const heal = faultAt(n, 'heal');
+    const { original, heal } = subjects(trace, roles);
     if (!original || !heal || lastClient(original) !== 'running') return 'needs an original running at the end, and a heal';
     const restartAt = (heal.t + 1) * 1e6;
     return rewriteAlloc(
@@ -173,9 +170,7 @@ const originalStoppedOnReconnect: Mutation = {
   what: 'the original stopped on reconnect (desired stop, complete) instead of kept',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
-    const heal = faultAt(n, 'heal');
+    const { original, heal } = subjects(trace, roles);
     if (!original || !heal || lastClient(original) !== 'running' || lastDesired(original) !== 'run') return 'needs an original kept running at the end, and a heal';
     return rewriteAlloc(
       trace,
@@ -195,9 +190,7 @@ const replacementNeverStopped: Mutation = {
   what: 'the replacement never stopped after the original came back (still run/running at the end)',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const replacement = role(n, roles.replacement);
-    const heal = faultAt(n, 'heal');
+    const { replacement, heal } = subjects(trace, roles);
     if (!replacement || !heal || lastDesired(replacement) !== 'stop' || lastClient(replacement) !== 'complete') return 'needs a replacement stopped (complete) at the end, and a heal';
     return rewriteAlloc(
       trace,
@@ -221,9 +214,7 @@ const readyBeforeRunning: Mutation = {
   what: 'the reconnecting node ready before the servers recorded the original running again (the race #15808 closed)',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
-    const heal = faultAt(n, 'heal');
+    const { n, original, heal } = subjects(trace, roles);
     const node = original ? n.nodes.get(original.node) : undefined;
     if (!original || !heal || !node) return 'needs the original, its node and a heal';
     const unknown = original.observations.find((o) => o.client === 'unknown');
@@ -245,9 +236,7 @@ const noInitializing: Mutation = {
   what: 'the reconnecting node skips initializing (disconnected -> ready, as before #15808)',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
-    const heal = faultAt(n, 'heal');
+    const { n, original, heal } = subjects(trace, roles);
     const node = original ? n.nodes.get(original.node) : undefined;
     if (!original || !heal || !node) return 'needs the original, its node and a heal';
     // After the last disconnected before the heal (by Raft index: a restarted agent registers before
@@ -266,8 +255,7 @@ const lostInsteadOfUnknown: Mutation = {
   what: 'the original marked lost instead of unknown while its client is cut off',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
+    const { original } = subjects(trace, roles);
     if (!original || !original.observations.some((o) => o.client === 'unknown')) return 'needs an original that went unknown';
     return rewriteAlloc(trace, original.id, (a) => {
       if (a.ClientStatus === 'unknown') a.ClientStatus = 'lost';
@@ -281,8 +269,7 @@ const unknownToLostEarly: Mutation = {
   what: 'the original goes unknown -> lost right after it went unknown, long before lost_after',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
+    const { original } = subjects(trace, roles);
     const unknown = original?.observations.find((o) => o.client === 'unknown');
     if (!original || !unknown) return 'needs an original that went unknown';
     const event = trace.find((e) => e.line === unknown.line) as NomadEvent;
@@ -305,8 +292,7 @@ const reconnectedMissing: Mutation = {
   what: 'no Reconnected task event on the original after the reconnect',
   killedAs: 'fail',
   apply(trace, roles) {
-    const n = normalise(trace);
-    const original = role(n, roles.original);
+    const { original } = subjects(trace, roles);
     if (!original || !original.observations.some((o) => o.taskEvents.some((t) => t.Type === 'Reconnected'))) return 'needs a Reconnected event on the original';
     // A task that failed while cut off may or may not get the event: the client's retried "failed"
     // update can reach the servers before it pulls the allocation, which is then no longer unknown
