@@ -58,8 +58,9 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       else if (answered.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`, source: 'harness: a fault counts only when seen in effect' });
       else out.push({ check: name, kind: 'fault', verdict: 'pass', detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
     } else if (f.fault === 'kill-agent' || f.fault === 'pause-agent') {
-      const ok = f.detail !== 'agent was not running' && f.argv.length > 0;
-      out.push({ check: `fault: ${f.fault} on ${f.host} took effect`, kind: 'fault', verdict: ok ? 'pass' : 'unknown', detail: ok ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})` : `the agent on ${f.host} was not running (trace line ${f.line})`, source: 'harness: a fault counts only when seen in effect' });
+      // The agent was running before (else "agent was not running"), and a killed one is gone after.
+      const ok = f.detail === undefined && f.argv.length > 0;
+      out.push({ check: `fault: ${f.fault} on ${f.host} took effect`, kind: 'fault', verdict: ok ? 'pass' : 'unknown', detail: ok ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})` : `${f.host}: ${f.detail ?? 'nothing was done to the agent'} (trace line ${f.line})`, source: 'harness: a fault counts only when seen in effect' });
     }
   }
   return out;

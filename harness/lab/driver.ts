@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { RunResult } from '../exec/local.ts';
 import type { NomadApi } from '../nomad/api.ts';
 import { HarnessError } from '../util/errors.ts';
+import { poll } from '../util/poll.ts';
 import type { TokenKind } from './acl.ts';
 import { hostDirs } from './ansible.ts';
 import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from './agents.ts';
@@ -15,6 +16,16 @@ import { readState, writeState } from './state.ts';
 import type { LabPlan, Role } from './topology.ts';
 
 export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
+
+export interface AgentOutcome {
+  argv: string[][];
+  wasRunning: boolean;
+  /** After a kill: false when the agent was still running 5 s later. */
+  goneAfter?: boolean;
+}
+
+/** How long a killed agent may take to disappear before the kill counts as not having worked. */
+export const KILL_GRACE_MS = 5_000;
 export type LabProvider = 'netns' | 'inventory' | 'vagrant';
 
 /** A lab host as a scenario sees it. */
@@ -44,8 +55,11 @@ export interface LabDriver {
   api(host: LabHost, token?: TokenKind | 'none'): NomadApi;
   /** Runs argv on the host (in its namespace, or over SSH). */
   exec(host: LabHost, argv: string[], options?: ExecOptions): Promise<RunResult>;
-  /** Acts on the host's agent; returns the commands it ran, or none when the agent was not running. */
-  agent(host: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }>;
+  /**
+   * Acts on the host's agent; returns the commands it ran (none when the agent was not running),
+   * and for a kill whether the agent is gone afterwards (the proof the fault took effect).
+   */
+  agent(host: LabHost, action: AgentAction): Promise<AgentOutcome>;
   /** Writes a file on the host; returns where. */
   writeAllocFile(host: LabHost, allocId: string, task: string, path: string, content: string): Promise<string>;
   /** Copies every agent's log into `dir` as <host>.log (best effort: the run's report must not fail on it). */
@@ -93,7 +107,7 @@ export class NetnsDriver implements LabDriver {
     return inHost(this.host(host), argv, options);
   }
 
-  async agent(h: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }> {
+  async agent(h: LabHost, action: AgentAction): Promise<AgentOutcome> {
     const host = this.host(h);
     const state = readState(this.plan.name);
     const record = state?.agents.find((a) => a.host === host.name);
@@ -103,6 +117,8 @@ export class NetnsDriver implements LabDriver {
     if (action === 'kill' && alive) {
       argv = [['kill', '-KILL', String(record.pid)]];
       signalProcess(record.pid, 'SIGKILL');
+      const gone = await poll(async () => !isOurAgent(record), (g) => g, { what: `agent of ${host.name} gone after SIGKILL`, timeoutMs: KILL_GRACE_MS }).then(() => true, () => false);
+      return { argv, wasRunning: alive, goneAfter: gone };
     } else if (action === 'pause' && alive) {
       argv = [['kill', '-STOP', String(record.pid)]];
       signalProcess(record.pid, 'SIGSTOP');

@@ -12,7 +12,8 @@ import type { NomadBinary } from '../nomad/binary.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { TokenKind } from './acl.ts';
-import type { AgentAction, ExecOptions, LabDriver, LabHost } from './driver.ts';
+import { KILL_GRACE_MS, type AgentAction, type AgentOutcome, type ExecOptions, type LabDriver, type LabHost } from './driver.ts';
+import { poll } from '../util/poll.ts';
 import { cidrContains } from './topology.ts';
 import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
 import { vagrantPlan } from './vagrant.ts';
@@ -129,7 +130,7 @@ export class SshDriver implements LabDriver {
     return (await this.exec(host, status!, { check: false })).exitCode === 0;
   }
 
-  async agent(host: LabHost, action: AgentAction): Promise<{ argv: string[][]; wasRunning: boolean }> {
+  async agent(host: LabHost, action: AgentAction): Promise<AgentOutcome> {
     const h = this.remote(host);
     const wasRunning = await this.running(host);
     if (action !== 'restart' && !wasRunning) return { argv: [], wasRunning };
@@ -139,6 +140,10 @@ export class SshDriver implements LabDriver {
     if (action === 'resume') this.paused.delete(h.name);
     if (action === 'kill') this.killed.add(h.name);
     if (action === 'restart') this.killed.delete(h.name);
+    if (action === 'kill') {
+      const gone = await poll(async () => !(await this.running(host)), (g) => g, { what: `agent of ${h.name} gone after the kill`, timeoutMs: KILL_GRACE_MS }).then(() => true, () => false);
+      return { argv, wasRunning, goneAfter: gone };
+    }
     return { argv, wasRunning };
   }
 

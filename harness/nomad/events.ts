@@ -36,8 +36,12 @@ export class EventStream {
   /** Set on a reconnect: the index asked for, until the first batch arrives. */
   private resumedFrom: number | undefined;
 
+  /** The server streamed from now: the first given, then the next after a connection is lost. */
+  private current = 0;
+
   constructor(
-    private readonly api: NomadApi,
+    /** Servers to stream from, in order of preference (the leader first): any server serves the stream. */
+    private readonly apis: NomadApi | readonly NomadApi[],
     /** e.g. ["Node", "Allocation:spread", "Evaluation:spread", "Job:spread"] */
     private readonly topics: string[],
     private readonly handlers: StreamHandlers,
@@ -53,6 +57,16 @@ export class EventStream {
     if (this.running) return;
     this.lastIndex = after;
     this.running = this.loop().catch(() => undefined);
+  }
+
+  private get api(): NomadApi {
+    const all = Array.isArray(this.apis) ? this.apis : [this.apis as NomadApi];
+    return all[this.current % all.length]!;
+  }
+
+  /** After a lost connection, the next server (a dead leader must not end the recording). */
+  private nextServer(): void {
+    if (Array.isArray(this.apis) && this.apis.length > 1) this.current++;
   }
 
   get index(): number {
@@ -102,11 +116,17 @@ export class EventStream {
             if (line) this.deliver(line);
           }
         }
-        if (!signal.aborted) this.handlers.onStatus?.(`event stream from ${this.api.host} ended; resuming from index ${this.lastIndex + 1}`);
+        if (!signal.aborted) {
+          const from = this.api.host;
+          this.nextServer();
+          this.handlers.onStatus?.(`event stream from ${from} ended; resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`);
+        }
       } catch (error) {
         if (signal.aborted) return;
         const why = connection.signal.aborted && connection.signal.reason instanceof Error ? connection.signal.reason.message : error instanceof Error ? error.message : String(error);
-        this.handlers.onStatus?.(`event stream from ${this.api.host} lost (${why}); resuming from index ${this.lastIndex + 1}`);
+        const from = this.api.host;
+        this.nextServer();
+        this.handlers.onStatus?.(`event stream from ${from} lost (${why}); resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`);
       } finally {
         clearTimeout(idle);
         signal.removeEventListener('abort', stopAll);

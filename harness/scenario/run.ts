@@ -209,7 +209,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       },
     });
 
-    recorder = new Recorder(trace, leader, jobId);
+    const otherServers = lab.hosts.filter((h) => h.role === 'server' && h !== leaderHost).map((h) => lab.api(h));
+    recorder = new Recorder(trace, leader, jobId, Date.now, otherServers);
     await recorder.start();
     const rec = recorder;
     const serverIps = serverHosts.map((s) => s.ip);
@@ -326,8 +327,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
-        const { argv, wasRunning } = await lab.agent(host, action);
-        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail: wasRunning || action === 'restart' ? undefined : 'agent was not running' });
+        const { argv, wasRunning, goneAfter } = await lab.agent(host, action);
+        const detail = !wasRunning && action !== 'restart' ? 'agent was not running' : goneAfter === false ? 'agent still running after the kill' : undefined;
+        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail });
         log(`${action} agent on ${host.name}${argv.length ? '' : ' (it was not running)'}`);
       },
       async writeFile(allocId, node, task, path, content) {

@@ -46,8 +46,10 @@ export class Recorder {
     private readonly leader: NomadApi,
     private readonly job: string,
     private readonly now: () => number = Date.now,
+    /** The other servers, to resume the stream on when the leader's connection is lost. */
+    others: readonly NomadApi[] = [],
   ) {
-    this.stream = new EventStream(leader, ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, 'Service'], {
+    this.stream = new EventStream([leader, ...others], ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, 'Service'], {
       onEvents: (index, events) => {
         const t = this.now();
         for (const e of events) {

@@ -103,3 +103,38 @@ describe('EventStream: silence and resumes', () => {
     expect(resumes).toEqual([[6, 9]]);
   });
 });
+
+describe('EventStream: several servers', () => {
+  it('resumes on the next server when the one it streams from goes away', async () => {
+    const server = (batches: number[], thenClose: boolean) => {
+      const requests: string[] = [];
+      const s = createServer((req: IncomingMessage, res: ServerResponse) => {
+        requests.push(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' });
+        for (const i of batches) res.write(`${JSON.stringify({ Index: i, Events: [event(i)] })}\n`);
+        if (thenClose) {
+          // The leader dies: this connection ends, and no new one is accepted.
+          res.end();
+          s.close();
+          s.closeAllConnections();
+        }
+      });
+      servers.push(s);
+      return { s, requests };
+    };
+    const leader = server([5, 6], true);
+    const follower = server([7], false);
+    for (const { s } of [leader, follower]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const api = (s: ReturnType<typeof createServer>, name: string) => new NomadApi(`127.0.0.1:${(s.address() as AddressInfo).port}`, () => undefined, name);
+    const seen: number[] = [];
+    const notes: string[] = [];
+    const stream = new EventStream([api(leader.s, 'server1'), api(follower.s, 'server2')], ['Node'], { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m) });
+    stream.start();
+    const deadline = Date.now() + 5000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stream.stop();
+    expect(seen).toEqual([5, 6, 7]);
+    expect(follower.requests[0]).toContain('index=7');
+    expect(notes.some((n) => n.includes('connected to server2 from index 7'))).toBe(true);
+  }, 10_000);
+});

@@ -68,8 +68,13 @@ describe('faultsTookEffect', () => {
     // A DROP of another address does not stand in for this server's.
     expect(judge([partition, { ...listed, rules: '-A INPUT -s 10.9.0.111/32 -j DROP\n' } as TraceEvent, probe(false)]).verdict).toBe('unknown');
   });
-  it('does not count a kill of an agent that was not running', () => {
-    const trace = at([{ kind: 'fault', t: 1, fault: 'kill-agent', host: 'client1', argv: [], detail: 'agent was not running' }]);
-    expect(faultsTookEffect(trace, normalise(trace))[0]).toMatchObject({ verdict: 'unknown', kind: 'fault' });
+  it('counts a kill only of an agent that was running before and is gone after', () => {
+    const kill = (detail?: string) => {
+      const trace = at([{ kind: 'fault', t: 1, fault: 'kill-agent', host: 'client1', argv: detail === 'agent was not running' ? [] : [['kill', '-KILL', '4242']], ...(detail ? { detail } : {}) }]);
+      return faultsTookEffect(trace, normalise(trace))[0];
+    };
+    expect(kill()).toMatchObject({ verdict: 'pass', kind: 'fault' });
+    expect(kill('agent was not running')).toMatchObject({ verdict: 'unknown', kind: 'fault' });
+    expect(kill('agent still running after the kill')).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('still running') });
   });
 });
