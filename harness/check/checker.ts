@@ -4,7 +4,7 @@ import { normalise, transitions, type AllocView, type Normalised } from '../trac
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { finalCounts, unexpectedAllocations } from './accounting.ts';
 import { absentRoles, rolesInExpectations, stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
-import { faultAt, faultsTookEffect, firstFault } from './faults.ts';
+import { faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
 import { noRestart, strictReconnect } from './reconnect.ts';
 import { matchSequence } from './sequence.ts';
@@ -261,6 +261,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
     add(`final: ${e.count} running at job version ${e.version}`, ok ? 'pass' : 'fail', `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`, e.source);
   }
 
+  checks.push(...noEarlyDetection(n, n.run?.timers.heartbeatGrace));
   for (const e of x.strictReconnect ?? []) checks.push(...strictReconnect(n, e));
   for (const e of x.noRestart ?? []) checks.push(noRestart(n, e));
 

@@ -28,12 +28,25 @@ export function faultAt(n: Normalised, ref: FaultRef): FaultEvent | undefined {
 /** The first fault that cut a client off ('partition') or restored it ('heal'). */
 export const firstFault = (n: Normalised, kind: 'partition' | 'heal'): FaultEvent | undefined => faultAt(n, kind);
 
-/** The server addresses a partition's argv drops (`-s <ip>`). */
-const droppedSources = (argv: string[][]): string[] => argv.map((a) => a[a.indexOf('-s') + 1]).filter((ip): ip is string => ip !== undefined);
+/** The mode a partition's argv was made in: INPUT rules (the seed's), OUTPUT rules, or both. */
+export function partitionMode(argv: string[][]): 'input' | 'output' | 'both' {
+  const input = argv.some((a) => a.includes('INPUT'));
+  const output = argv.some((a) => a.includes('OUTPUT'));
+  return input && output ? 'both' : output ? 'output' : 'input';
+}
 
-/** Whether an `iptables -S` listing holds an INPUT DROP of `ip`. */
-const dropsFrom = (listing: string, ip: string): boolean =>
-  listing.split('\n').some((line) => /^-A INPUT\b/.test(line) && / -j DROP\b/.test(line) && new RegExp(` -s ${ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line));
+/** The rules a partition's argv inserts, as chain and address: INPUT -s <ip>, OUTPUT -d <ip>. */
+const insertedRules = (argv: string[][]): Array<{ chain: string; flag: string; ip: string }> =>
+  argv.flatMap((a) => {
+    const chain = a[a.indexOf('-I') + 1];
+    const flag = a.includes('-s') ? '-s' : '-d';
+    const ip = a[a.indexOf(flag) + 1];
+    return chain && ip ? [{ chain, flag, ip }] : [];
+  });
+
+/** Whether an `iptables -S` listing holds that DROP rule. */
+const listed = (listing: string, r: { chain: string; flag: string; ip: string }): boolean =>
+  listing.split('\n').some((line) => line.startsWith(`-A ${r.chain} `) && / -j DROP\b/.test(line) && new RegExp(` ${r.flag} ${r.ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line));
 
 /**
  * Every partition took effect: its rules are listed in the host's namespace right after, and no server
@@ -48,12 +61,14 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       const window = (e: Positioned) => e.line > f.line && (next === undefined || e.line < next.line) && 'host' in e && e.host === f.host;
       const listing = trace.find((e): e is Positioned<Extract<TraceEvent, { kind: 'iptables' }>> => e.kind === 'iptables' && window(e) && e.when === 'partitioned');
       const probes = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'reach' }>> => e.kind === 'reach' && window(e) && e.after === 'partition');
-      const ips = droppedSources(f.argv);
-      const unlisted = listing ? ips.filter((ip) => !dropsFrom(listing.rules, ip)) : ips;
+      const rules = insertedRules(f.argv);
+      const show = (r: { chain: string; flag: string; ip: string }) => `${r.chain} ${r.flag} ${r.ip}`;
+      const unlisted = (listing ? rules.filter((r) => !listed(listing.rules, r)) : rules).map(show);
+      const ips = rules.map(show);
       const answered = probes.filter((p) => p.reached);
       const where = `trace line ${f.line}`;
       if (!listing) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no iptables listing of ${f.host} after the partition (${where})`, source: 'harness: a fault counts only when seen in effect' });
-      else if (unlisted.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `the DROP of ${unlisted.join(', ')} is not in ${f.host}'s INPUT chain (listing at line ${listing.line})`, source: 'harness: a fault counts only when seen in effect' });
+      else if (unlisted.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `the DROP ${unlisted.join(', ')} is not in ${f.host}'s rules (listing at line ${listing.line})`, source: 'harness: a fault counts only when seen in effect' });
       else if (probes.length === 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no reachability probe from ${f.host} after the partition (${where}); a trace recorded before probes existed proves no partition`, source: 'harness: a fault counts only when seen in effect' });
       else if (answered.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`, source: 'harness: a fault counts only when seen in effect' });
       else out.push({ check: name, kind: 'fault', verdict: 'pass', detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
@@ -62,6 +77,33 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       const ok = f.detail === undefined && f.argv.length > 0;
       out.push({ check: `fault: ${f.fault} on ${f.host} took effect`, kind: 'fault', verdict: ok ? 'pass' : 'unknown', detail: ok ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})` : `${f.host}: ${f.detail ?? 'nothing was done to the agent'} (trace line ${f.line})`, source: 'harness: a fault counts only when seen in effect' });
     }
+  }
+  return out;
+}
+
+/**
+ * The servers' heartbeat timer cannot fire sooner than heartbeat_grace after a client is cut off: its
+ * last heartbeat came at most one TTL before the cut, and the timer runs TTL + grace from it. A node
+ * marked disconnected (or down) sooner is Nomad's doing. The fault's time is taken after it was
+ * applied, so 0.25 s of slack covers the command's own duration.
+ */
+export function noEarlyDetection(n: Normalised, graceSeconds: number | undefined): Outcome[] {
+  if (graceSeconds === undefined) return [];
+  const out: Outcome[] = [];
+  const cuts = n.faults.filter((x) => CUTS.includes(x.fault));
+  for (const [k, f] of cuts.entries()) {
+    const node = n.nodes.get(f.host);
+    const marked = node?.observations.find((o) => o.t > f.t && (o.status === 'disconnected' || o.status === 'down'));
+    if (!node || !marked) continue;
+    const after = (marked.t - f.t) / 1000;
+    const ok = after >= graceSeconds - 0.25;
+    out.push({
+      check: `lower bound: ${f.host} not ${marked.status} sooner than heartbeat_grace after the ${f.fault}${cuts.length > 1 ? ` #${k + 1}` : ''}`,
+      kind: 'nomad',
+      verdict: ok ? 'pass' : 'fail',
+      detail: `${f.host} ${marked.status} ${after.toFixed(2)}s after the ${f.fault} (line ${f.line} -> line ${marked.line}); heartbeat_grace is ${graceSeconds}s`,
+      source: 'NOMAD-FACTS §3: the heartbeat timer runs TTL + grace from the last heartbeat, which came at most one TTL before the cut',
+    });
   }
   return out;
 }

@@ -249,6 +249,20 @@ const noInitializing: Mutation = {
   },
 };
 
+/** The servers mark the cut-off client disconnected half a second after the cut: sooner than their own timer allows. */
+const earlyDetection: Mutation = {
+  name: 'early-detection',
+  what: 'the cut-off node marked disconnected (or down) 0.5 s after the cut, sooner than heartbeat_grace allows',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const { n, original, cut } = subjects(trace, roles);
+    const node = original ? n.nodes.get(original.node) : undefined;
+    const marked = node && cut ? node.observations.find((o) => o.t > cut.t && (o.status === 'disconnected' || o.status === 'down')) : undefined;
+    if (!cut || !marked) return 'needs a cut and the node marked disconnected or down after it';
+    return trace.map((e) => (e.line === marked.line ? { ...e, t: cut.t + 500 } : e));
+  },
+};
+
 /** The original goes lost, not unknown, when its client is cut off. */
 const lostInsteadOfUnknown: Mutation = {
   name: 'lost-instead-of-unknown',
@@ -354,6 +368,7 @@ export const MUTATIONS: readonly Mutation[] = [
   replacementNeverStopped,
   readyBeforeRunning,
   noInitializing,
+  earlyDetection,
   lostInsteadOfUnknown,
   unknownToLostEarly,
   reconnectedMissing,

@@ -1,7 +1,10 @@
-// Phase timings of a run, from its trace, against the bounds Nomad's timers imply (NOMAD-FACTS §3).
-// Upper bounds are reported, not asserted: a slow machine is not a Nomad bug. Pure.
+// Phase timings of a run, from its trace, against the bounds Nomad's timers imply for the fault used
+// (NOMAD-FACTS §3). Upper bounds are reported, not asserted: a slow machine is not a Nomad bug; a
+// phase over its bound is shown in red, a signal worth a look. The lower bound (no disconnected
+// before the fault + heartbeat_grace) is a check of the checker's. Pure.
 import { normalise, transitions, type Normalised } from '../trace/normalise.ts';
 import { firstFault } from './checker.ts';
+import { partitionMode } from './faults.ts';
 import type { Positioned } from '../trace/types.ts';
 
 export interface PhaseTiming {
@@ -26,7 +29,8 @@ function stepSpan(n: Normalised, step: string): [number | undefined, number | un
 
 export function phaseTimings(trace: Positioned[], roles: { original: string; replacement: string; others: string[] }, timers: Timers): PhaseTiming[] {
   const n = normalise(trace);
-  const partition = firstFault(n, 'partition')?.t;
+  const cutFault = firstFault(n, 'partition');
+  const partition = cutFault?.t;
   const heal = firstFault(n, 'heal')?.t;
   const firstClient = (role: string, status: string, after?: number) =>
     n.byRole.get(role)?.observations.find((o) => o.client === status && (after === undefined || o.t >= after))?.t;
@@ -37,21 +41,35 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
   const [registered] = stepSpan(n, 'register job');
   const placedAt = [roles.original, ...roles.others].map((r) => firstClient(r, 'running'));
   const placed = placedAt.every((t) => t !== undefined) ? Math.max(...(placedAt as number[])) : undefined;
-  const reconnected = original?.observations.find((o) => heal !== undefined && o.t >= heal && o.taskEvents.some((e) => e.Type === 'Reconnected'))?.t;
+  const reconnectedAt = original?.observations.find((o) => heal !== undefined && o.t >= heal && o.taskEvents.some((e) => e.Type === 'Reconnected'))?.t;
 
-  // DROP -> the leader's timer fires within ttl + grace, ttl in [min, 2*min); then an eval and a plan (< 1 s).
-  const detect = 2 * timers.minHeartbeatTtl + timers.heartbeatGrace + 1;
-  // Heal -> the client's retry (1-2 s after a short outage), Node.UpdateAlloc, then <= one TTL in initializing.
-  const reconnect = 2 + 2 * timers.minHeartbeatTtl + 1;
-  const source = `min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s (NOMAD-FACTS §3)`;
+  // The bounds model the fault used. With the seed's DROP on the client's INPUT only, the client's
+  // next heartbeat still goes out on the open connection and reaches the leader (only the reply is
+  // dropped), so the leader's timer restarts once after the cut: it fires at the latest one TTL (to
+  // the next heartbeat) + one TTL + grace after it, a TTL being at most 2 x min_heartbeat_ttl. When
+  // the client's packets to the servers are dropped too (mode output or both), no heartbeat gets
+  // through: one TTL + grace. An agent kill is like the latter. Then an evaluation and a plan (< 1 s)
+  // mark the allocation unknown, and the replacement starts (< 1 s more).
+  const ttl = 2 * timers.minHeartbeatTtl;
+  const inputOnly = cutFault?.fault === 'partition' && partitionMode(cutFault.argv) === 'input';
+  const detect = (inputOnly ? 2 * ttl : ttl) + timers.heartbeatGrace;
+  // After the heal, the first packet through waits for a retransmission: TCP doubles its retry interval
+  // while cut off (the leader's reply, the client's SYNs), so the wait can be as long as the cut lasted.
+  // Then the client's next heartbeat attempt (1-2 s apart once overdue), Node.UpdateAlloc (< 1 s), and
+  // at most one TTL in initializing.
+  const cut = heal !== undefined && partition !== undefined ? (heal - partition) / 1000 : undefined;
+  const reconnected = cut === undefined ? undefined : Math.round((cut + 3) * 10) / 10;
+  const ready = reconnected === undefined ? undefined : reconnected + ttl;
+  const source = `min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s${inputOnly ? ', an INPUT-only DROP lets one heartbeat through' : ''} (NOMAD-FACTS §3; docs/findings.md)`;
+  const reconnectSource = `the cut lasted ${cut?.toFixed(1) ?? '?'}s: TCP retransmission backoff, then Node.UpdateAlloc and <= one TTL (${ttl}s) in initializing (NOMAD-FACTS §3)`;
   return [
     { phase: 'lab up', seconds: sec(labStart, labEnd), bound: undefined, boundSource: undefined },
     { phase: 'placement (register -> all running)', seconds: sec(registered, placed), bound: undefined, boundSource: undefined },
-    { phase: 'partition -> node disconnected', seconds: sec(partition, nodeStatus('disconnected', partition)), bound: detect - 1, boundSource: source },
-    { phase: 'partition -> alloc unknown', seconds: sec(partition, firstClient(roles.original, 'unknown', partition)), bound: detect, boundSource: source },
+    { phase: 'partition -> node disconnected', seconds: sec(partition, nodeStatus('disconnected', partition)), bound: detect, boundSource: source },
+    { phase: 'partition -> alloc unknown', seconds: sec(partition, firstClient(roles.original, 'unknown', partition)), bound: detect + 1, boundSource: source },
     { phase: 'partition -> replacement running', seconds: sec(partition, firstClient(roles.replacement, 'running', partition)), bound: detect + 2, boundSource: `${source}; replacement placed at once (<= 1.6.2 with max_client_disconnect, 1.8-1.11.1 with disconnect{})` },
-    { phase: 'heal -> Reconnected', seconds: sec(heal, reconnected), bound: reconnect, boundSource: source },
-    { phase: 'heal -> node ready', seconds: sec(heal, nodeStatus('ready', heal)), bound: reconnect, boundSource: source },
+    { phase: 'heal -> Reconnected', seconds: sec(heal, reconnectedAt), bound: reconnected, boundSource: reconnectSource },
+    { phase: 'heal -> node ready', seconds: sec(heal, nodeStatus('ready', heal)), bound: ready, boundSource: reconnectSource },
     { phase: 'total', seconds: sec(n.first, n.last), bound: undefined, boundSource: undefined },
   ];
 }

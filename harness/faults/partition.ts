@@ -1,17 +1,30 @@
 // The partition fault, as the seed bench test does it by hand: inside the client's namespace, drop
 // everything from every server (`iptables -I INPUT -s <server-ip> -j DROP`), and heal with -D.
-// The argv is computed here (pure); it runs through the lab's driver (namespace or SSH).
+// Modes: input (the seed's rule, the default), output (`-I OUTPUT -d <server-ip>`: nothing leaves
+// for the servers, so no heartbeat reaches them after the cut), both. The argv is computed here
+// (pure); it runs through the lab's driver (namespace or SSH).
 import { run, type RunResult } from '../exec/local.ts';
 import { HarnessError } from '../util/errors.ts';
 import { parseRules } from '../lab/iptables.ts';
 import type { HostPlan } from '../lab/topology.ts';
 
+export type PartitionMode = 'input' | 'output' | 'both';
+
+/** The rule specs of a mode for one server: INPUT from it, OUTPUT to it, or both. */
+const ruleSpecs = (ip: string, mode: PartitionMode): string[][] => [
+  ...(mode === 'output' ? [] : [['INPUT', '-s', ip, '-j', 'DROP']]),
+  ...(mode === 'input' ? [] : [['OUTPUT', '-d', ip, '-j', 'DROP']]),
+];
+
 /**
- * One rule per server: with several servers, dropping one only makes the client fail over.
- * The seed's command, plus -w: the xtables lock is shared by every namespace on the host.
+ * One rule per server (and direction): with several servers, dropping one only makes the client
+ * fail over. The seed's command, plus -w: the xtables lock is shared by every namespace on the host.
  */
-export const partitionArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-I', 'INPUT', '-s', ip, '-j', 'DROP']);
-export const healArgv = (serverIps: string[]): string[][] => serverIps.map((ip) => ['iptables', '-w', '-D', 'INPUT', '-s', ip, '-j', 'DROP']);
+export const partitionArgv = (serverIps: string[], mode: PartitionMode = 'input'): string[][] =>
+  serverIps.flatMap((ip) => ruleSpecs(ip, mode).map(([chain, ...spec]) => ['iptables', '-w', '-I', chain!, ...spec]));
+export const healArgv = (serverIps: string[], mode: PartitionMode = 'input'): string[][] =>
+  serverIps.flatMap((ip) => ruleSpecs(ip, mode).map(([chain, ...spec]) => ['iptables', '-w', '-D', chain!, ...spec]));
+
 
 /** The servers' RPC port, where clients heartbeat (ansible/roles/nomad/defaults/main.yml, nomad_ports.rpc). */
 export const SERVER_RPC_PORT = 4647;
@@ -54,10 +67,12 @@ export async function iptablesRules(exec: HostExec): Promise<string> {
   return (await exec(['iptables', '-w', '-S'])).stdout;
 }
 
-/** The DROP rules for the given servers that are present in the host's INPUT chain. */
+/** The DROP rules for the given servers present in the host's INPUT (from them) and OUTPUT (to them) chains. */
 export function partitionRulesIn(listing: string, serverIps: string[]): string[] {
+  const names = (ip: string, flag: string) => [`${flag} ${ip}/32 `, `${flag} ${ip} `];
   return parseRules(listing)
-    .filter((r) => r.chain === 'INPUT' && r.spec.includes('DROP') && serverIps.some((ip) => r.spec.includes(`${ip}/32`) || r.spec.includes(ip)))
+    .filter((r) => r.spec.includes('DROP'))
+    .filter((r) => serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))))
     .map((r) => r.line);
 }
 
@@ -69,9 +84,9 @@ export async function assertHealed(exec: HostExec, hostName: string, serverIps: 
   return listing;
 }
 
-/** Deletes the partition's rules until iptables says there are none (a host partitioned twice holds two). */
+/** Deletes the partition's rules, of every mode, until iptables says there are none (a host partitioned twice holds two). */
 export async function healFully(exec: HostExec, serverIps: string[]): Promise<string[]> {
-  for (const a of healArgv(serverIps)) {
+  for (const a of healArgv(serverIps, 'both')) {
     for (let i = 0; i < 10; i++) if ((await exec(a, { check: false })).exitCode !== 0) break;
   }
   return iptablesRules(exec).then((rules) => partitionRulesIn(rules, serverIps), () => ['(could not list the rules)']);

@@ -12,7 +12,7 @@ import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
-import { applyAll, assertHealed, healArgv, healFully, iptablesRules, partitionArgv, reach } from '../faults/partition.ts';
+import { applyAll, assertHealed, healArgv, healFully, iptablesRules, partitionArgv, reach, type PartitionMode } from '../faults/partition.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import { hostApi } from '../lab/guard.ts';
@@ -113,6 +113,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   let plan: LabPlan | undefined;
   let driver: LabDriver | undefined;
   const partitioned = new Set<LabHost>();
+  /** The mode each host was partitioned in, so its heal removes exactly those rules. */
+  const modes = new Map<string, PartitionMode>();
   let recorder: Recorder | undefined;
   let interrupted: unknown;
 
@@ -304,8 +306,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         log(`registered job ${job.ID}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
         return job;
       },
-      async partition(host) {
-        const argv = partitionArgv(serverIps);
+      async partition(host, mode = 'input') {
+        const argv = partitionArgv(serverIps, mode);
+        modes.set(host.name, mode);
         const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
         partitioned.add(host);
         await applyAll(exec, argv);
@@ -316,7 +319,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
       },
       async heal(host) {
-        const argv = healArgv(serverIps);
+        const argv = healArgv(serverIps, modes.get(host.name) ?? 'input');
         const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
         await applyAll(exec, argv);
         trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
@@ -373,7 +376,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       const ips = lab.hosts.filter((h) => h.role === 'server').map((s) => s.ip);
       for (const host of partitioned) {
         const left = await healFully((a, o) => lab.exec(host, a, o), ips).catch((error: unknown) => [`(heal failed: ${describeError(error)})`]);
-        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv: healArgv(ips), detail: 'cleanup' });
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv: healArgv(ips, modes.get(host.name) ?? 'input'), detail: 'cleanup' });
         if (left.length > 0) {
           harnessError ??= `the cleanup heal of ${host.name} left DROP rules: ${left.join('; ')}`;
           log(`cleanup heal of ${host.name} left rules: ${left.join('; ')}; the lab will be torn down`);

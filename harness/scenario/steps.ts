@@ -186,7 +186,7 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           return;
         }
         case 'partition':
-          return ctx.partition(clientHost(step.clientOf, i));
+          return ctx.partition(clientHost(step.clientOf, i), step.mode);
         case 'heal':
           return ctx.heal(clientHost(step.clientOf, i));
         case 'kill_agent':

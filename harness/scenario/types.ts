@@ -1,6 +1,7 @@
 // What a scenario is (the data of a scenarios/*.yaml file), and what its steps get to work with.
 import type { Expectations } from '../check/expectations.ts';
 import type { AgentAction, LabHost } from '../lab/driver.ts';
+import type { PartitionMode } from '../faults/partition.ts';
 import type { NomadApi, NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import type { TraceWriter } from '../trace/writer.ts';
@@ -29,7 +30,9 @@ export type Step =
   | { do: 'run_job'; file?: string }
   | { do: 'update_job'; file: string }
   | { do: 'await'; for: string; all: Condition[]; within: string }
-  | { do: 'partition' | 'heal'; clientOf: string }
+  /** `mode`: which packets the client drops (input: from the servers, the seed's rule and the default). */
+  | { do: 'partition'; clientOf: string; mode?: PartitionMode }
+  | { do: 'heal'; clientOf: string }
   | { do: 'kill_agent' | 'restart_agent' | 'pause_agent' | 'resume_agent'; clientOf: string }
   | { do: 'write_file'; alloc: string; task: string; path: string; content?: string }
   | { do: 'wait_until'; deadline: 'lost_after_expired'; margin?: string }
@@ -82,7 +85,7 @@ export interface ScenarioContext {
   await(what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined): Promise<boolean>;
   /** Registers a job from jobs/<file>, rendered for the Nomad under test; returns what was submitted. */
   registerJob(file: string): Promise<NomadJob>;
-  partition(host: LabHost): Promise<void>;
+  partition(host: LabHost, mode?: PartitionMode): Promise<void>;
   heal(host: LabHost): Promise<void>;
   agent(host: LabHost, action: AgentAction): Promise<void>;
   /** Writes a file into a task's directory of an allocation (on its client). */

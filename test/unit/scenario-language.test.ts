@@ -43,7 +43,7 @@ expect:
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
     const all = listScenarios();
-    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'job-version', 'no-replacement', 'spread']);
+    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'full-cut', 'job-version', 'no-replacement', 'spread']);
     for (const s of all) {
       expect(s.expect.transitions.length).toBeGreaterThan(0);
       for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
