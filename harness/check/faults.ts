@@ -72,6 +72,8 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       else if (probes.length === 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no reachability probe from ${f.host} after the partition (${where}); a trace recorded before probes existed proves no partition`, source: 'harness: a fault counts only when seen in effect' });
       else if (answered.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`, source: 'harness: a fault counts only when seen in effect' });
       else out.push({ check: name, kind: 'fault', verdict: 'pass', detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
+    } else if (f.fault === 'write-file') {
+      out.push(taskFailed(n, f));
     } else if (f.fault === 'kill-agent' || f.fault === 'pause-agent') {
       // The agent was running before (else "agent was not running"), and a killed one is gone after.
       const ok = f.detail === undefined && f.argv.length > 0;
@@ -106,4 +108,33 @@ export function noEarlyDetection(n: Normalised, graceSeconds: number | undefined
     });
   }
   return out;
+}
+
+/**
+ * A `write_file` fault makes a task fail (the job's task exits non-zero when the file is there). It
+ * took effect when the allocation's task terminated with a non-zero exit code after the file was
+ * written and before the next heal: a failure only after the heal is not the case the scenario is
+ * about (the servers would see it happen). Nomad's task event times are the client's clock, the fault's
+ * the harness's: the same machine on a netns lab; 1 s of slack for an SSH host's.
+ */
+function taskFailed(n: Normalised, f: FaultEvent): Outcome {
+  const name = `fault: the task failed after ${f.detail ? 'its fail file was written' : 'write_file'} on ${f.host}`;
+  const source = 'harness: a fault counts only when seen in effect';
+  const id = /\/alloc\/([0-9a-f-]{36})\//.exec(f.detail ?? '')?.[1];
+  const a = id ? n.byId.get(id) : undefined;
+  if (!a) return { check: name, kind: 'fault', verdict: 'unknown', detail: `no allocation of the job matches ${f.detail ?? 'the written file'} (trace line ${f.line})`, source };
+  const heal = n.faults.find((x) => x.line > f.line && RESTORES.includes(x.fault));
+  const events = a.final?.TaskStates ? Object.values(a.final.TaskStates).flatMap((st) => st.Events ?? []) : (a.observations.at(-1)?.taskEvents ?? []);
+  const failed = events.filter((e) => e.Type === 'Terminated' && (e.Details?.['exit_code'] ?? '1') !== '0' && e.Time / 1e6 >= f.t - 1000).sort((x, y) => x.Time - y.Time)[0];
+  const at = failed ? failed.Time / 1e6 : undefined;
+  const ok = at !== undefined && (heal === undefined || at < heal.t);
+  return {
+    check: name,
+    kind: 'fault',
+    verdict: ok ? 'pass' : 'unknown',
+    detail: at === undefined
+      ? `${a.role} (${a.id.slice(0, 8)}): no task terminated with a non-zero exit code after the write (trace line ${f.line})`
+      : `${a.role} (${a.id.slice(0, 8)}): "${failed!.DisplayMessage ?? 'Terminated'}" ${((at - f.t) / 1000).toFixed(2)}s after the write${heal ? `, ${((heal.t - at) / 1000).toFixed(2)}s ${ok ? 'before' : 'AFTER'} the ${heal.fault} (line ${heal.line})` : ''}`,
+    source,
+  };
 }

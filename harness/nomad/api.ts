@@ -48,6 +48,8 @@ export interface TaskEvent {
   Time: number;
   DisplayMessage?: string;
   Message?: string;
+  /** e.g. exit_code on Terminated. */
+  Details?: Record<string, string>;
 }
 
 export interface AllocStub {

@@ -78,3 +78,20 @@ describe('faultsTookEffect', () => {
     expect(kill('agent still running after the kill')).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('still running') });
   });
 });
+
+describe('a write_file fault', () => {
+  it('counts only when the task failed after the write and before the heal (the committed failed-task run, and the same with the failure moved past the heal)', async () => {
+    const { readTrace } = await import('../../harness/trace/writer.ts');
+    const { join } = await import('node:path');
+    const trace = readTrace(join(import.meta.dirname, '..', 'fixtures', 'runs', 'failed-task-pass', 'trace.ndjson'));
+    const judge = (t: Positioned[]) => faultsTookEffect(t, normalise(t)).find((o) => o.check.startsWith('fault: the task failed'))!;
+    expect(judge(trace)).toMatchObject({ verdict: 'pass', detail: expect.stringMatching(/"Exit Code: 1" [\d.]+s after the write, [\d.]+s before the heal/) });
+    const heal = trace.find((e) => e.kind === 'fault' && e.fault === 'heal')!;
+    const late = structuredClone(trace).map((e) => {
+      if (e.kind !== 'alloc-read') return e;
+      for (const st of Object.values(e.alloc.TaskStates ?? {})) for (const ev of st.Events ?? []) if (ev.Type === 'Terminated') ev.Time = (heal.t + 3000) * 1e6;
+      return e;
+    });
+    expect(judge(late)).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('AFTER the heal') });
+  });
+});
