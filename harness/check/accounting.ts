@@ -39,8 +39,10 @@ export function finalCounts(trace: Positioned[], n: Normalised, counts: Record<s
   const read = [...trace].reverse().find((e) => e.kind === 'job-read');
   const groups = (read?.kind === 'job-read' ? ((read.job['TaskGroups'] ?? []) as Array<{ Name: string; Count: number }>) : []).map((g) => ({ name: g.Name, count: counts?.[g.Name] ?? g.Count }));
   if (groups.length === 0) return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: 'the trace has no read-back of the job, so no group count to compare with', source }];
-  if (n.allocs.length > 0 && n.allocs.every((a) => a.final === undefined)) {
-    return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: 'the final reads of the allocations are missing from the trace (see its notes)', source }];
+  // Every allocation needs its final read: one missing (a read that failed part way) is a gap, not "not running".
+  const unread = n.allocs.filter((a) => a.final === undefined);
+  if (unread.length > 0) {
+    return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: `no final read of ${unread.map((a) => `${a.role} (${a.id.slice(0, 8)})`).join(', ')} in the trace (see its notes)`, source }];
   }
   return groups.map((g) => {
     const mine = n.allocs.filter((a) => a.group === g.name);

@@ -6,7 +6,7 @@
 import type { Allocation, TaskEvent } from '../nomad/api.ts';
 import { normalise, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
-import { faultAt } from './faults.ts';
+import { RESTORES, faultAt } from './faults.ts';
 
 type NomadEvent = Positioned<Extract<TraceEvent, { kind: 'nomad' }>>;
 type AllocRead = Positioned<Extract<TraceEvent, { kind: 'alloc-read' }>>;
@@ -60,9 +60,13 @@ function rewriteAlloc(trace: Positioned[], id: string, edit: (a: AllocPayload, e
 }
 
 /** What most mutations act on: the original, its replacement, the first cut and heal. */
-function subjects(trace: Positioned[], roles: MutationRoles): { n: Normalised; original?: AllocView; replacement?: AllocView; cut?: ReturnType<typeof faultAt>; heal?: ReturnType<typeof faultAt> } {
+function subjects(
+  trace: Positioned[],
+  roles: MutationRoles,
+): { n: Normalised; original?: AllocView; replacement?: AllocView; cut?: ReturnType<typeof faultAt>; heal?: ReturnType<typeof faultAt>; lastHeal?: ReturnType<typeof faultAt> } {
   const n = normalise(trace);
-  return { n, original: n.byRole.get(roles.original), replacement: n.byRole.get(roles.replacement), cut: faultAt(n, 'partition'), heal: faultAt(n, 'heal') };
+  const heals = n.faults.filter((f) => RESTORES.includes(f.fault) && f.detail !== 'cleanup');
+  return { n, original: n.byRole.get(roles.original), replacement: n.byRole.get(roles.replacement), cut: faultAt(n, 'partition'), heal: faultAt(n, 'heal'), lastHeal: heals.at(-1) };
 }
 
 const lastClient = (a: AllocView) => a.final?.ClientStatus ?? a.observations.at(-1)?.client;
@@ -211,10 +215,10 @@ const replacementNeverStopped: Mutation = {
  */
 const readyBeforeRunning: Mutation = {
   name: 'ready-before-running',
-  what: 'the reconnecting node ready before the servers recorded the original running again (the race #15808 closed)',
+  what: 'the reconnecting node ready before the servers recorded the original running again (the race #15808 closed), at the last reconnect',
   killedAs: 'fail',
   apply(trace, roles) {
-    const { n, original, heal } = subjects(trace, roles);
+    const { n, original, lastHeal: heal } = subjects(trace, roles);
     const node = original ? n.nodes.get(original.node) : undefined;
     if (!original || !heal || !node) return 'needs the original, its node and a heal';
     const unknown = original.observations.find((o) => o.client === 'unknown');
@@ -233,10 +237,10 @@ const readyBeforeRunning: Mutation = {
 /** The reconnecting node goes straight from disconnected to ready. */
 const noInitializing: Mutation = {
   name: 'no-initializing',
-  what: 'the reconnecting node skips initializing (disconnected -> ready, as before #15808)',
+  what: 'the reconnecting node skips initializing (disconnected -> ready, as before #15808), at the last reconnect',
   killedAs: 'fail',
   apply(trace, roles) {
-    const { n, original, heal } = subjects(trace, roles);
+    const { n, original, lastHeal: heal } = subjects(trace, roles);
     const node = original ? n.nodes.get(original.node) : undefined;
     if (!original || !heal || !node) return 'needs the original, its node and a heal';
     // After the last disconnected before the heal (by Raft index: a restarted agent registers before

@@ -33,7 +33,11 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
   }
   const out: Outcome[] = [];
   const history = transitions(node.observations, (o) => o.status);
-  const disconnected = [...node.observations].reverse().find((o) => o.status === 'disconnected' && o.t <= fault.t);
+  // Where this disconnected stretch began (a node can be reported disconnected several times in a row).
+  const disconnected = [...node.observations]
+    .map((o, i) => ({ o, prev: node.observations[i - 1] }))
+    .filter(({ o, prev }) => o.status === 'disconnected' && o.t <= fault.t && prev?.status !== 'disconnected')
+    .at(-1)?.o;
   if (!disconnected) {
     const history = transitions(node.observations, (o) => o.status).map((h) => h.value).join(' -> ');
     return [{ check: name('reconnects in strict steps'), kind: 'nomad', verdict: 'fail', detail: `${node.host} was never seen disconnected before the ${after} (line ${fault.line}); whole history: ${history}`, source: e.source }];
@@ -53,7 +57,9 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
   });
   if (!ready) return out;
   // The servers' record of the allocation running again after it was unknown.
-  const unknownAt = a.observations.find((o) => o.client === 'unknown');
+  // This reconnect's unknown: the last one between this disconnected and this ready (a flapping link
+  // has one per cut), and the allocation's first running after it.
+  const unknownAt = a.observations.filter((o) => o.client === 'unknown' && o.index > disconnected.index && o.index < ready.index).at(-1);
   const runningAgain = unknownAt ? a.observations.find((o) => o.index > unknownAt.index && o.client === 'running') : undefined;
   // Where the allocation comes back (not where it failed or was stopped while cut off), the node is
   // ready only once the servers hold the client's update of it.

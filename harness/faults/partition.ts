@@ -40,7 +40,7 @@ export const reachArgv = (ip: string, port: number): string[] => ['timeout', Str
  * Whether anything at ip:port answers the host: a connection or a refusal both mean packets came back;
  * `timeout`'s 124 means nothing did (a DROP on the host's INPUT swallows the SYN-ACK).
  */
-export async function reach(exec: HostExec, ip: string, port = SERVER_RPC_PORT): Promise<{ target: string; reached: boolean; detail: string }> {
+export async function reach(exec: HostExec, ip: string, port = SERVER_RPC_PORT): Promise<{ target: string; reached: boolean; broken?: boolean; detail: string }> {
   const started = Date.now();
   const r = await exec(reachArgv(ip, port), { check: false });
   const took = `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -48,7 +48,11 @@ export async function reach(exec: HostExec, ip: string, port = SERVER_RPC_PORT):
   if (r.exitCode === 0) return { target, reached: true, detail: `connected in ${took}` };
   if (r.exitCode === 124) return { target, reached: false, detail: `no answer within ${REACH_TIMEOUT_S}s` };
   const why = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
-  return { target, reached: /refused/i.test(why), detail: `exit ${r.exitCode} after ${took}: ${why}` };
+  if (/refused/i.test(why)) return { target, reached: true, detail: `refused after ${took}: ${why}` };
+  // A DROP on OUTPUT makes connect() fail at once with EPERM; anything else means the probe itself
+  // did not run (no bash, no timeout, an SSH failure) and proves nothing either way.
+  if (/not permitted/i.test(why)) return { target, reached: false, detail: `${why} (after ${took})` };
+  return { target, reached: false, broken: true, detail: `the probe failed: exit ${r.exitCode} after ${took}: ${why}` };
 }
 
 /** Runs argv inside the host's network namespace. */

@@ -59,6 +59,11 @@ export class EventStream {
     this.running = this.loop().catch(() => undefined);
   }
 
+  /** The server the stream is on now (reads about the stream's own state go there). */
+  get server(): NomadApi {
+    return this.api;
+  }
+
   private get api(): NomadApi {
     const all = Array.isArray(this.apis) ? this.apis : [this.apis as NomadApi];
     return all[this.current % all.length]!;

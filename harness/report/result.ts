@@ -1,6 +1,7 @@
 // result.json: the verdict with its reasons, every check, phase timings, and what ran (Nomad, lab).
 // Assembled by a pure function from the trace; written atomically.
 import { check, type CheckOutcome, type Verdict } from '../check/checker.ts';
+import { verdictOf } from '../check/outcome.ts';
 import { phaseTimings, type PhaseTiming, type Timers } from '../check/timings.ts';
 import { rolesInSteps } from '../scenario/steps.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -55,7 +56,8 @@ export function buildResult(trace: Positioned[], scenario: Scenario, harnessErro
     const outcome: CheckOutcome = { check: 'run', verdict: 'unknown', detail: harnessError, source: 'harness', kind: 'harness' };
     const nomadFailed = checks.some((c) => c.verdict === 'fail' && (c.check.startsWith('await: ') || c.check.startsWith('step not run: ')));
     checks.unshift(outcome);
-    verdict = nomadFailed ? 'fail' : 'unknown';
+    // Still only where the test happened: an unmet precondition or a fault without effect outranks it.
+    verdict = nomadFailed && verdictOf(checks) === 'fail' ? 'fail' : 'unknown';
     reasons = nomadFailed ? [...reasons, outcome] : [outcome, ...reasons];
   }
   return {

@@ -311,8 +311,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         modes.set(host.name, mode);
         const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
         partitioned.add(host);
+        const began = Date.now();
         await applyAll(exec, argv);
-        trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv });
+        trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv, began });
         trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(exec) });
         // The proof that the fault took effect: no server answers the client any more.
         for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip)))) trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
@@ -330,9 +331,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
+        const began = Date.now();
         const { argv, wasRunning, goneAfter } = await lab.agent(host, action);
         const detail = !wasRunning && action !== 'restart' ? 'agent was not running' : goneAfter === false ? 'agent still running after the kill' : undefined;
-        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail });
+        trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail, began });
         log(`${action} agent on ${host.name}${argv.length ? '' : ' (it was not running)'}`);
       },
       async writeFile(allocId, node, task, path, content) {

@@ -59,9 +59,7 @@ export class Recorder {
       },
       onStatus: (message) => this.trace.add({ kind: 'note', t: this.now(), message }),
       onResume: (askedFrom, firstIndex) => {
-        this.resumeChecks.push(this.checkResume(askedFrom, firstIndex).catch((error: unknown) => {
-          this.trace.add({ kind: 'note', t: this.now(), message: `could not check the stream's resume for missed events: ${error instanceof Error ? error.message : String(error)}` });
-        }));
+        this.resumeChecks.push(this.checkResume(askedFrom, firstIndex));
       },
     });
   }
@@ -211,19 +209,29 @@ export class Recorder {
   }
 
   /**
-   * A resumed stream started past the index it asked for: if the job's allocations or the nodes
-   * changed in between, those events are lost to the trace. Records the gap with its window.
+   * A resumed stream started past the index it asked for. The indexes between may hold nothing of
+   * this job or the nodes, or events the server's buffer no longer had. A read of the current state
+   * (from the server the stream is on now) rules that out only when nothing of the job and no node
+   * changed since the index asked for: a change since then may have hidden another in the window.
+   * Otherwise, and when the read fails, the window is a gap.
    */
   private async checkResume(askedFrom: number, firstIndex: number): Promise<void> {
-    const [allocs, nodes] = await Promise.all([this.leader.jobAllocations(this.job), this.leader.getIndexed<Array<{ Name: string; ModifyIndex: number }>>('/v1/nodes')]);
-    const inGap = (i: number) => i >= askedFrom && i < firstIndex;
-    const missed = [
-      ...allocs.filter((a) => inGap(a.ModifyIndex) || inGap(a.CreateIndex)).map((a) => `allocation ${a.ID.slice(0, 8)} (${a.Name}) modified at index ${a.ModifyIndex}`),
-      ...nodes.value.filter((n) => inGap(n.ModifyIndex)).map((n) => `node ${n.Name} modified at index ${n.ModifyIndex}`),
-    ];
     const window = `asked for index ${askedFrom}, the stream resumed at ${firstIndex}`;
-    if (missed.length > 0) this.trace.add({ kind: 'gap', t: this.now(), fromIndex: askedFrom, toIndex: firstIndex - 1, detail: `${window}; missed: ${missed.join(', ')}` });
-    else this.trace.add({ kind: 'note', t: this.now(), message: `event stream resumed: ${window}; a read of the job's allocations and the nodes shows no change in between (nothing missed)` });
+    const gap = (detail: string) => this.trace.add({ kind: 'gap', t: this.now(), fromIndex: askedFrom, toIndex: firstIndex - 1, detail: `${window}; ${detail}` });
+    const server = this.stream.server;
+    let allocs, nodes;
+    try {
+      [allocs, nodes] = await Promise.all([server.jobAllocations(this.job), server.getIndexed<Array<{ Name: string; ModifyIndex: number }>>('/v1/nodes')]);
+    } catch (error) {
+      gap(`could not read ${server.host} to rule out missed events: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const changed = [
+      ...allocs.filter((a) => a.ModifyIndex >= askedFrom || a.CreateIndex >= askedFrom).map((a) => `allocation ${a.ID.slice(0, 8)} (${a.Name}) at index ${a.ModifyIndex}`),
+      ...nodes.value.filter((n) => n.ModifyIndex >= askedFrom).map((n) => `node ${n.Name} at index ${n.ModifyIndex}`),
+    ];
+    if (changed.length > 0) gap(`changed since: ${changed.join(', ')}; a change in the window cannot be ruled out`);
+    else this.trace.add({ kind: 'note', t: this.now(), message: `event stream resumed: ${window}; nothing of the job and no node changed since (nothing missed)` });
   }
 
   /**
@@ -236,10 +244,12 @@ export class Recorder {
     await this.scraping?.catch(() => undefined);
     try {
       await this.scrape();
-      const stubs = await this.leader.jobAllocations(this.job);
+      // From the server the stream is on: the leader, unless its connection was lost.
+      const server = this.stream.server;
+      const stubs = await server.jobAllocations(this.job);
       const reads = [];
       for (const stub of stubs) {
-        const alloc = await this.leader.allocation(stub.ID);
+        const alloc = await server.allocation(stub.ID);
         reads.push(alloc);
         this.trace.add({ kind: 'alloc-read', t: this.now(), alloc });
       }

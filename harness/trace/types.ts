@@ -19,12 +19,13 @@ export type TraceEvent =
   /** A harness action: step names are the scenario's ("register job", "partition"...). */
   | { kind: 'step'; t: number; step: string; phase: 'start' | 'end' | 'skipped'; detail?: string }
   /** A fault or intervention as applied: the exact argv run on the host, or what was done. */
-  | { kind: 'fault'; t: number; fault: FaultKind; host: string; argv: string[][]; detail?: string }
+  | { kind: 'fault'; t: number; fault: FaultKind; host: string; argv: string[][]; detail?: string; /** When its first command started (t: when it was in effect). */ began?: number }
   /**
    * A TCP connect from a lab host to a server's RPC port, right after a partition (must fail: the fault
-   * took effect) or a heal (should succeed). `reached` is true when anything answered (also a refusal).
+   * took effect) or a heal (should succeed). `reached` is true when anything answered (also a refusal);
+   * `broken` when the probe itself could not run, which proves nothing.
    */
-  | { kind: 'reach'; t: number; host: string; target: string; after: 'partition' | 'heal'; reached: boolean; detail: string }
+  | { kind: 'reach'; t: number; host: string; target: string; after: 'partition' | 'heal'; reached: boolean; broken?: boolean; detail: string }
   /** `iptables -S` inside a host's namespace at a moment of the run. */
   | { kind: 'iptables'; t: number; host: string; when: string; rules: string }
   /** One event of Nomad's event stream, payload trimmed to what checks and reports read. */

@@ -5,6 +5,7 @@ import { check, matchSequence } from '../../harness/check/checker.ts';
 import { findScenario } from '../../harness/scenario/catalog.ts';
 import { readTrace } from '../../harness/trace/writer.ts';
 import { disconnectSettingDropped } from '../../harness/jobs/readback.ts';
+import { buildResult } from '../../harness/report/result.ts';
 
 const seq = (...v: string[]) => v.map((value, line) => ({ value, line: line + 1 }));
 const want = (...v: Array<string | [string]>) => v.map((x) => (Array.isArray(x) ? { value: x[0], optional: true } : { value: x, optional: false }));
@@ -65,5 +66,18 @@ describe('probes in the verdict', () => {
     expect(failed.reasons[0]).toMatchObject({ check: 'await: the frontend answers', detail: expect.stringContaining('no answer') });
     // Plain awaits that were met stay out of the list, as before.
     expect(check(withAwait(true), expectations).checks.some((c) => c.check.includes('the frontend answers'))).toBe(false);
+  });
+});
+
+describe('a harness error beside what Nomad did', () => {
+  const trace = readTrace(join(import.meta.dirname, '..', 'fixtures', 'runs', 'spread-pass', 'trace.ndjson'));
+  const scenario = findScenario('spread');
+  const failedAwait = (t: typeof trace) => [...t, { kind: 'await' as const, t: t.at(-1)!.t, what: 'something Nomad never did', ok: false, elapsedMs: 30_000, deadlineMs: 30_000, line: t.length + 1 }];
+  it('a wait that had already failed is a FAIL, even though the run then broke', () => {
+    expect(buildResult(failedAwait(trace), scenario, 'cleanup failed: boom').verdict).toBe('fail');
+  });
+  it('but not where the fault did not take effect: that test did not happen', () => {
+    const unproven = trace.filter((e) => e.kind !== 'reach').map((e, i) => ({ ...e, line: i + 1 }));
+    expect(buildResult(failedAwait(unproven), scenario, 'cleanup failed: boom').verdict).toBe('unknown');
   });
 });

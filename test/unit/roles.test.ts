@@ -65,6 +65,12 @@ describe('faultsTookEffect', () => {
     expect(judge([partition, { ...listed, rules: '-P INPUT ACCEPT\n' } as TraceEvent, probe(false)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('not in client1') });
     expect(judge([partition, listed, probe(true)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('answered client1') });
     expect(judge([partition, listed])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('no reachability probe') });
+    // A probe that could not run proves nothing; nor does one that cannot connect after the heal either.
+    expect(judge([partition, listed, { ...probe(false), broken: true, detail: 'the probe failed: exit 127' } as TraceEvent])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('exit 127') });
+    const heal: TraceEvent = { kind: 'fault', t: 5, fault: 'heal', host: 'client1', argv: [] };
+    const afterHeal = (reached: boolean): TraceEvent => ({ ...probe(reached), t: 6, after: 'heal' }) as TraceEvent;
+    expect(judge([partition, listed, probe(false), heal, afterHeal(true)]).verdict).toBe('pass');
+    expect(judge([partition, listed, probe(false), heal, afterHeal(false)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('after the heal') });
     // A DROP of another address does not stand in for this server's.
     expect(judge([partition, { ...listed, rules: '-A INPUT -s 10.9.0.111/32 -j DROP\n' } as TraceEvent, probe(false)]).verdict).toBe('unknown');
   });
