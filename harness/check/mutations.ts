@@ -69,6 +69,9 @@ function subjects(
   return { n, original: n.byRole.get(roles.original), replacement: n.byRole.get(roles.replacement), cut: faultAt(n, 'partition'), heal: faultAt(n, 'heal'), lastHeal: heals.at(-1) };
 }
 
+/** Stream events after a fault (the final reads are always rewritten). */
+const after = (fault: { t: number }) => (e: Positioned) => e.t > fault.t;
+
 const lastClient = (a: AllocView) => a.final?.ClientStatus ?? a.observations.at(-1)?.client;
 const lastDesired = (a: AllocView) => a.final?.DesiredStatus ?? a.observations.at(-1)?.desired;
 
@@ -151,20 +154,14 @@ const originalRestarted: Mutation = {
     const { original, heal } = subjects(trace, roles);
     if (!original || !heal || lastClient(original) !== 'running') return 'needs an original running at the end, and a heal';
     const restartAt = (heal.t + 1) * 1e6;
-    return rewriteAlloc(
-      trace,
-      original.id,
-      (a) => {
-        for (const [task, st] of Object.entries(a.TaskStates ?? {})) {
-          if (!st) continue;
-          st.Restarts = (st.Restarts ?? 0) + 1;
-          st.StartedAt = new Date(heal.t + 1).toISOString();
-          st.Events = [...(st.Events ?? []), { Type: 'Restarting', Time: restartAt, DisplayMessage: 'Task restarting in 0s' } as TaskEvent, { Type: 'Started', Time: restartAt + 1, DisplayMessage: 'Task started by client' } as TaskEvent];
-          void task;
-        }
-      },
-      (e) => e.t > heal.t,
-    );
+    return rewriteAlloc(trace, original.id, (a) => {
+      for (const st of Object.values(a.TaskStates ?? {})) {
+        if (!st) continue;
+        st.Restarts = (st.Restarts ?? 0) + 1;
+        st.StartedAt = new Date(heal.t + 1).toISOString();
+        st.Events = [...(st.Events ?? []), { Type: 'Restarting', Time: restartAt, DisplayMessage: 'Task restarting in 0s' } as TaskEvent, { Type: 'Started', Time: restartAt + 1, DisplayMessage: 'Task started by client' } as TaskEvent];
+      }
+    }, after(heal));
   },
 };
 
@@ -176,15 +173,10 @@ const originalStoppedOnReconnect: Mutation = {
   apply(trace, roles) {
     const { original, heal } = subjects(trace, roles);
     if (!original || !heal || lastClient(original) !== 'running' || lastDesired(original) !== 'run') return 'needs an original kept running at the end, and a heal';
-    return rewriteAlloc(
-      trace,
-      original.id,
-      (a, _e, final) => {
-        a.DesiredStatus = 'stop';
-        if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
-      },
-      (e) => e.t > heal.t,
-    );
+    return rewriteAlloc(trace, original.id, (a, _e, final) => {
+      a.DesiredStatus = 'stop';
+      if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
+    }, after(heal));
   },
 };
 
@@ -196,15 +188,10 @@ const replacementNeverStopped: Mutation = {
   apply(trace, roles) {
     const { replacement, heal } = subjects(trace, roles);
     if (!replacement || !heal || lastDesired(replacement) !== 'stop' || lastClient(replacement) !== 'complete') return 'needs a replacement stopped (complete) at the end, and a heal';
-    return rewriteAlloc(
-      trace,
-      replacement.id,
-      (a) => {
-        a.DesiredStatus = 'run';
-        if (a.ClientStatus === 'complete') a.ClientStatus = 'running';
-      },
-      (e) => e.t > heal.t,
-    );
+    return rewriteAlloc(trace, replacement.id, (a) => {
+      a.DesiredStatus = 'run';
+      if (a.ClientStatus === 'complete') a.ClientStatus = 'running';
+    }, after(heal));
   },
 };
 
