@@ -277,7 +277,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
   if (gaps.length > 0) {
     const window = gaps.map((g) => `indexes ${g.fromIndex}..${g.toIndex} (trace line ${g.line}: ${g.detail})`).join('; ');
     for (const c of checks) {
-      if (!restsOnAbsence(c)) continue;
+      if (!restsOnAbsence(c) || !couldHide(c, n, gaps)) continue;
       c.verdict = 'unknown';
       c.kind = 'recording';
       c.detail = `${c.detail} [not judged: the event stream missed ${window}]`;
@@ -287,6 +287,23 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
 
   const reasons = checks.filter((c) => c.verdict !== 'pass');
   return { verdict: verdictOf(checks), checks, reasons };
+}
+
+/**
+ * Whether a gap could hide something a check is about. A check about allocations only (its name names
+ * their roles, no node) is safe when none of them lived in a gap's window (CreateIndex to their last
+ * ModifyIndex); anything about nodes, waits or steps could be hidden by any gap.
+ */
+function couldHide(c: CheckOutcome, n: Normalised, gaps: Array<{ fromIndex: number; toIndex: number }>): boolean {
+  if (c.check.includes('node of ') || /^(await|step not run|absent|placement|strict reconnect): /.test(c.check)) return true;
+  const roles = c.check.match(/[A-Za-z0-9_-]+\[\d+\]#\d+/g) ?? [];
+  if (roles.length === 0) return true;
+  return roles.some((role) => {
+    const a = n.byRole.get(role);
+    if (!a) return true;
+    const last = Math.max(a.final?.ModifyIndex ?? 0, ...a.observations.map((o) => o.index));
+    return gaps.some((g) => a.createIndex <= g.toIndex && last >= g.fromIndex);
+  });
 }
 
 /**

@@ -81,3 +81,18 @@ describe('a harness error beside what Nomad did', () => {
     expect(buildResult(failedAwait(unproven), scenario, 'cleanup failed: boom').verdict).toBe('unknown');
   });
 });
+
+describe('a gap in the recording', () => {
+  const trace = readTrace(join(import.meta.dirname, '..', 'fixtures', 'runs', 'spread-without-disconnect', 'trace.ndjson'));
+  const scenario = findScenario('spread');
+  const withGap = (fromIndex: number, toIndex: number) => [...trace, { kind: 'gap' as const, t: trace.at(-1)!.t, fromIndex, toIndex, detail: 'test', line: trace.length + 1 }];
+  const check = (name: string, t: typeof trace) => buildResult(t, scenario).checks.find((c) => c.check === name)!;
+  it('leaves a check about allocations that did not live in its window as it was', () => {
+    // Indexes 1..2: before the job existed.
+    expect(check('transitions: alloc cache[0]#1 client status', withGap(1, 2))).toMatchObject({ verdict: 'fail' });
+    expect(buildResult(withGap(1, 2), scenario).verdict).toBe('fail');
+  });
+  it('does not judge one that rests on not having seen something in the window', () => {
+    expect(check('transitions: alloc cache[0]#1 client status', withGap(1, 1_000_000))).toMatchObject({ verdict: 'unknown', kind: 'recording', detail: expect.stringContaining('[not judged: the event stream missed indexes 1..1000000') });
+  });
+});
