@@ -55,10 +55,12 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
   const detect = (inputOnly ? 2 * ttl : ttl) + timers.heartbeatGrace;
   // After the heal, the first packet through waits for a retransmission: TCP doubles its retry interval
   // while cut off (the leader's reply, the client's SYNs), so the wait can be as long as the cut lasted.
-  // Then the client's next heartbeat attempt (1-2 s apart once overdue), Node.UpdateAlloc (< 1 s), and
-  // at most one TTL in initializing.
+  // The reply carries a new TTL: the next heartbeat, which turns the node initializing, can be a TTL
+  // later; then retries 1-2 s apart once overdue, Node.UpdateAlloc and the Reconnected event (4 s in
+  // all). The node is ready at most one TTL after that. Measured over 220 runs (docs/findings.md):
+  // up to cut + 7.9 s, inside cut + TTL + 4 s.
   const cut = heal !== undefined && partition !== undefined ? (heal - partition) / 1000 : undefined;
-  const reconnected = cut === undefined ? undefined : Math.round((cut + 3) * 10) / 10;
+  const reconnected = cut === undefined ? undefined : Math.round((cut + ttl + 4) * 10) / 10;
   const ready = reconnected === undefined ? undefined : reconnected + ttl;
   const source = `min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s${inputOnly ? ', an INPUT-only DROP lets one heartbeat through' : ''} (NOMAD-FACTS §3; docs/findings.md)`;
   const reconnectSource = `the cut lasted ${cut?.toFixed(1) ?? '?'}s: TCP retransmission backoff, then Node.UpdateAlloc and <= one TTL (${ttl}s) in initializing (NOMAD-FACTS §3)`;

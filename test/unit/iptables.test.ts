@@ -73,7 +73,7 @@ describe('the bounds of the detection phases follow the partition mode', () => {
     expect(bound(partitionArgv(['10.9.0.11'], 'both'), 'partition -> alloc unknown')).toBe(7);
   });
   it('the reconnect bounds grow with how long the cut lasted (TCP retransmission backoff)', () => {
-    expect(bound(partitionArgv(['10.9.0.11']), 'heal -> Reconnected')).toBe(13);
-    expect(bound(partitionArgv(['10.9.0.11']), 'heal -> node ready')).toBe(17);
+    expect(bound(partitionArgv(['10.9.0.11']), 'heal -> Reconnected')).toBe(18);
+    expect(bound(partitionArgv(['10.9.0.11']), 'heal -> node ready')).toBe(22);
   });
 });
