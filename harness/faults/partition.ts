@@ -25,7 +25,6 @@ export const partitionArgv = (serverIps: string[], mode: PartitionMode = 'input'
 export const healArgv = (serverIps: string[], mode: PartitionMode = 'input'): string[][] =>
   serverIps.flatMap((ip) => ruleSpecs(ip, mode).map(([chain, ...spec]) => ['iptables', '-w', '-D', chain!, ...spec]));
 
-
 /** The servers' RPC port, where clients heartbeat (ansible/roles/nomad/defaults/main.yml, nomad_ports.rpc). */
 export const SERVER_RPC_PORT = 4647;
 const REACH_TIMEOUT_S = 2;

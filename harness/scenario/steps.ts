@@ -22,10 +22,10 @@ export function rolesInSteps(scenario: Pick<Scenario, 'steps'>): string[] {
   const roles = new Set<string>();
   const condition = (c: Condition) => [c.alloc, c.clientOf, ...(c.instances ?? [])].forEach((r) => r !== undefined && roles.add(r));
   for (const step of scenario.steps) {
+    actsOn(step).forEach((r) => roles.add(r));
     if (step.do === 'await') step.all.forEach(condition);
-    if ('clientOf' in step) roles.add(step.clientOf);
-    if ('alloc' in step) roles.add(step.alloc);
-    if (step.do === 'http_probe') roles.add(step.from.clientOf);
+    // A probe names the allocation it asks as well as the client it asks from.
+    if (step.do === 'http_probe') roles.add(step.alloc);
   }
   return [...roles];
 }
