@@ -8,6 +8,7 @@ import { faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './fault
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
 import { noRestart, strictReconnect } from './reconnect.ts';
 import { matchSequence } from './sequence.ts';
+import { expectationsFor, type NotApplied } from './versioned.ts';
 
 export type { CheckOutcome, Verdict } from './outcome.ts';
 export { CUTS, RESTORES, firstFault } from './faults.ts';
@@ -18,6 +19,8 @@ export interface CheckResult {
   checks: CheckOutcome[];
   /** The failing and unknown checks, for headlines. */
   reasons: CheckOutcome[];
+  /** Expectations keyed to other Nomad releases than the one that ran: not judged, not passed. */
+  notApplied: NotApplied[];
 }
 
 /** What the checker knows of the scenario beyond its expectations. */
@@ -53,6 +56,13 @@ function valuesOf(n: Normalised, subject: Subject, field: Field): { label: strin
   return { label: r.label, values: transitions(a.observations, (o) => (field === 'client' ? o.client : o.desired)) };
 }
 
+/** "500ms", "5s", "2m" -> seconds (the schema has checked the form). */
+const parseSeconds = (d: string): number => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d}`);
+  return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 's' ? 1 : 60);
+};
+
 const showSeq = (values: Array<{ value: string }>) => values.map((v) => v.value).join(' -> ') || '(nothing)';
 
 /** The job's lost_after (or max_client_disconnect) in seconds, from the read-back in the trace. */
@@ -64,20 +74,41 @@ export function lostAfterSeconds(trace: Positioned[]): number | undefined {
   return ns === undefined ? undefined : ns / 1e9;
 }
 
+/** A group's reschedule delay in seconds, from the read-back in the trace. */
+export function rescheduleDelaySeconds(trace: Positioned[], group: string): number | undefined {
+  const read = trace.find((e) => e.kind === 'job-read');
+  if (!read || read.kind !== 'job-read') return undefined;
+  const groups = (read.job['TaskGroups'] ?? []) as Array<{ Name?: string; ReschedulePolicy?: { Delay?: number } | null }>;
+  const delay = groups.find((g) => g.Name === group)?.ReschedulePolicy?.Delay;
+  return typeof delay === 'number' ? delay / 1e9 : undefined;
+}
+
+/**
+ * The scheduler computes a follow-up evaluation's WaitUntil from its own clock just before the plan
+ * that marks the allocation is applied; that allocation's ModifyTime is the apply's, a few ms later.
+ */
+const RESCHEDULE_TOLERANCE_S = 0.5;
+
 export function check(trace: Positioned[], expectations: Expectations, context: CheckContext = {}): CheckResult {
   try {
     return checkUnsafe(trace, expectations, context);
   } catch (error) {
     const detail = `the checker crashed: ${error instanceof Error ? error.message : String(error)}`;
     const outcome: CheckOutcome = { check: 'checker', verdict: 'unknown', detail, source: 'harness', kind: 'harness' };
-    return { verdict: 'unknown', checks: [outcome], reasons: [outcome] };
+    return { verdict: 'unknown', checks: [outcome], reasons: [outcome], notApplied: [] };
   }
 }
 
-function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext): CheckResult {
+function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckContext): CheckResult {
   const n = normalise(trace);
   const checks: CheckOutcome[] = [];
   const add = (check: string, verdict: Verdict, detail: string, source: string, kind: CheckKind = 'nomad') => checks.push({ check, verdict, detail, source, kind });
+
+  // Only the expectations due on the release that ran; the rest are listed as not applied.
+  const { applied: x, notApplied, unknownVersion } = expectationsFor(all, n.run?.nomad.version);
+  if (unknownVersion) {
+    add('recording: Nomad version', 'unknown', `the trace names no Nomad version, so ${notApplied.length} expectation(s) keyed by version could not be chosen`, 'harness: the run header records the version', 'recording');
+  }
 
   // Preconditions, judged on what existed before the first fault only: if they fail, the scenario
   // did not test what it means to (unknown, not fail). Nothing Nomad does later changes them.
@@ -93,6 +124,19 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
     const ok = partition !== undefined && partition.host === target;
     add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(not placed before it)'}` : 'no partition in the trace', 'scenario', 'precondition');
   }
+  if (x.deploymentActive) {
+    const fault = n.faults.find((f) => f.fault === 'partition' || f.fault.endsWith('-agent'));
+    const before = (d: (typeof n.deployments)[number]) => d.observations.filter((o) => fault !== undefined && o.t <= fault.t).at(-1);
+    const latest = n.deployments.filter((d) => before(d) !== undefined).at(-1);
+    const status = latest ? before(latest)! : undefined;
+    const ok = status?.status === 'running';
+    const detail = !fault
+      ? 'no fault in the trace'
+      : latest && status
+        ? `deployment ${latest.id.slice(0, 8)} (job v${latest.jobVersion}) was ${status.status}${status.description ? ` ("${status.description}")` : ''} at the ${fault.fault} of ${fault.host} (trace line ${fault.line}; status from line ${status.line})`
+        : `no deployment of the job seen before the ${fault.fault} (trace line ${fault.line})`;
+    add("precondition: the job's deployment active at the first fault", ok ? 'pass' : 'unknown', detail, x.deploymentActive.source, 'precondition');
+  }
   checks.push(...faultsTookEffect(trace, n));
 
   // Steps the runner could not take because what they act on never came (after a failed await):
@@ -103,10 +147,16 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
 
   // Probes (HTTP from a namespace, refusals without a token) are checks of their own: list them when
   // they held too, with what they saw.
-  for (const w of n.awaits.filter((a) => a.ok && a.lastSeen !== undefined)) {
+  // Waits that are preconditions (the deployment settled before the first fault): unmet, the faults
+  // never ran and the test did not happen.
+  for (const w of n.awaits.filter((a) => a.precondition === true)) {
+    const took = `${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s`;
+    add(`precondition: ${w.what}`, w.ok ? 'pass' : 'unknown', `${w.ok ? 'met after' : 'NOT met; waited'} ${took} (trace line ${w.line})${w.lastSeen ? `: ${w.lastSeen}` : ''}`, w.source ?? 'scenario', 'precondition');
+  }
+  for (const w of n.awaits.filter((a) => a.ok && a.lastSeen !== undefined && a.precondition !== true)) {
     add(`probe: ${w.what}`, 'pass', `held after ${(w.elapsedMs / 1000).toFixed(1)}s (trace line ${w.line}): ${w.lastSeen}`, 'scenario step');
   }
-  for (const w of n.awaits.filter((a) => !a.ok)) {
+  for (const w of n.awaits.filter((a) => !a.ok && a.precondition !== true)) {
     const when = w.elapsedMs < w.deadlineMs ? `given up after ${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s` : `not met within ${(w.deadlineMs / 1000).toFixed(0)}s`;
     add(`await: ${w.what}`, 'fail', `${when} (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');
   }
@@ -249,6 +299,38 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
     add(name, took >= lostAfter ? 'pass' : 'fail', `${describeAlloc(a)}: ${e.from} (line ${from.line}) -> ${e.to} (line ${to.line}) took ${took.toFixed(3)}s by ${clock}; ${e.atLeast} is ${lostAfter}s`, e.source);
   }
 
+  for (const e of x.delays ?? []) {
+    const toWhat = e.to.client === undefined ? `${e.to.alloc} created` : `${e.to.alloc} ${e.to.client}`;
+    const bound = [e.atLeast !== undefined ? `at least ${e.atLeast}` : undefined, e.atMost !== undefined ? `at most ${e.atMost}` : undefined].filter(Boolean).join(' and ');
+    const name = `delay: ${e.from.alloc} ${e.from.client} -> ${toWhat} takes ${bound}`;
+    const a = n.byRole.get(e.from.alloc);
+    const b = n.byRole.get(e.to.alloc);
+    const from = a?.observations.find((o) => o.client === e.from.client);
+    const to = e.to.client === undefined ? b?.observations[0] : b?.observations.find((o) => o.client === e.to.client);
+    if (!a || !from || !b || !to) {
+      const seen = (v: AllocView | undefined, role: string) => (v ? `${describeAlloc(v)}: ${showSeq(transitions(v.observations, (o) => o.client))}` : `no ${role}`);
+      add(name, 'fail', `expected ${e.from.alloc} ${e.from.client} and then ${toWhat}, observed never: ${seen(a, e.from.alloc)}; ${seen(b, e.to.alloc)}`, e.source);
+      continue;
+    }
+    // Nomad's own clock where both ends carry it (ModifyTime), else the harness's receive times.
+    const nomadClock = from.modifyTime !== undefined && to.modifyTime !== undefined;
+    const took = nomadClock ? (to.modifyTime! - from.modifyTime!) / 1000 : (to.t - from.t) / 1000;
+    const problems: string[] = [];
+    let least: number | undefined;
+    if (e.atLeast === 'reschedule_delay') {
+      const delay = rescheduleDelaySeconds(trace, b.group);
+      if (delay === undefined) problems.push(`the job read back has no reschedule delay for group ${b.group}`);
+      else least = delay - RESCHEDULE_TOLERANCE_S;
+    } else if (e.atLeast !== undefined) {
+      least = parseSeconds(e.atLeast);
+    }
+    if (least !== undefined && took < least) problems.push(`took ${took.toFixed(3)}s, less than ${least.toFixed(1)}s`);
+    const most = e.atMost === undefined ? undefined : parseSeconds(e.atMost);
+    if (most !== undefined && took > most) problems.push(`took ${took.toFixed(3)}s, more than ${most}s`);
+    const detail = `${describeAlloc(a)} ${e.from.client} (trace line ${from.line}) -> ${describeAlloc(b)} ${e.to.client ?? 'created'} (line ${to.line}): ${took.toFixed(3)}s by ${nomadClock ? "Nomad's ModifyTime" : 'harness receive times'}${least !== undefined && e.atLeast === 'reschedule_delay' ? `; reschedule delay ${(least + RESCHEDULE_TOLERANCE_S).toFixed(1)}s less ${RESCHEDULE_TOLERANCE_S}s for the scheduler's clock` : ''}`;
+    add(name, problems.length === 0 ? 'pass' : 'fail', problems.length === 0 ? detail : `${detail}: ${problems.join('; ')}`, e.source);
+  }
+
   if (x.finalRunning) {
     const e = x.finalRunning;
     // The final reads are Nomad's last word; the last streamed event stands in only without them.
@@ -286,7 +368,7 @@ function checkUnsafe(trace: Positioned[], x: Expectations, context: CheckContext
   }
 
   const reasons = checks.filter((c) => c.verdict !== 'pass');
-  return { verdict: verdictOf(checks), checks, reasons };
+  return { verdict: verdictOf(checks), checks, reasons, notApplied };
 }
 
 /**
@@ -317,6 +399,7 @@ function restsOnAbsence(c: CheckOutcome): boolean {
   const passed = c.verdict === 'pass';
   if (c.check.startsWith('transitions: ')) return failed && !c.detail.includes('expected to end');
   if (c.check.startsWith('invariant: ') || c.check.startsWith('absent: ') || c.check.startsWith('no restart: ')) return passed;
+  if (c.check.startsWith('delay: ')) return failed && c.detail.includes('observed never');
   if (c.check.startsWith('lower bound: ')) return c.check.includes(' takes at least ') ? failed && c.detail.includes(': expected ') : passed;
   if (c.check.startsWith('strict reconnect: ')) return c.check.includes('gets no allocation') ? passed : failed;
   // A task event is placed by when the stream first showed it: a gap can move that past a fault.

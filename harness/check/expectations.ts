@@ -16,6 +16,8 @@ export interface TransitionExpectation {
   /** Statuses in order (others may come between). */
   sequence: SequenceStep[];
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 export interface NeverExpectation {
@@ -23,6 +25,8 @@ export interface NeverExpectation {
   field: Field;
   value: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 export interface PlacementExpectation {
@@ -32,12 +36,16 @@ export interface PlacementExpectation {
   /** And be the replacement of this role (PreviousAllocation). */
   replaces?: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 /** An allocation role that must never exist (no replacement was placed). */
 export interface AbsentExpectation {
   alloc: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 export interface MetricExpectation {
@@ -46,6 +54,8 @@ export interface MetricExpectation {
   /** Values in order (others may come between). */
   sequence: number[];
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 export interface TaskEventExpectation {
@@ -55,6 +65,8 @@ export interface TaskEventExpectation {
   /** The event must first appear after this fault: `partition`, `heal`, or the n-th one (`heal#2`). */
   after: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 /** A status that must not be seen before a fault (timing lower bounds are assertions). */
@@ -65,6 +77,8 @@ export interface NotBeforeExpectation {
   /** `partition`, `heal`, or the n-th one (`partition#2`). */
   notBefore: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 /** The time between two client statuses of an allocation is at least the job's lost_after. */
@@ -74,6 +88,24 @@ export interface MinDelayExpectation {
   to: string;
   atLeast: 'lost_after';
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
+}
+
+/**
+ * The time from one allocation's status to another allocation's status or creation (a replacement
+ * placed at once, or only after the reschedule delay). `atLeast: reschedule_delay` reads the delay of
+ * the group's reschedule policy from the job as Nomad read it back.
+ */
+export interface DelayExpectation {
+  from: { alloc: string; client: string };
+  /** Without `client`: when the allocation was created. */
+  to: { alloc: string; client?: string };
+  atLeast?: string;
+  atMost?: string;
+  source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 /** The node of `alloc` reconnects in the strict steps (#15808), on releases that have them. */
@@ -82,6 +114,8 @@ export interface StrictReconnectExpectation {
   /** The restore it reconnects after: `heal` (default), `heal#2`, ... */
   after?: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 /** The allocation is re-attached after the fault, not restarted. */
@@ -89,11 +123,18 @@ export interface NoRestartExpectation {
   alloc: string;
   after: string;
   source: string;
+  /** The Nomad releases this expectation applies to (semver range; versioned.ts). */
+  nomad?: string;
 }
 
 export interface Expectations {
   /** Roles that must start on distinct nodes; if not, the verdict is unknown (the test did not happen). */
-  distinctNodes?: { roles: string[]; source: string };
+  distinctNodes?: { roles: string[]; source: string; nomad?: string };
+  /**
+   * The job's deployment was still active (running) when the first fault came (a scenario with
+   * faultsDuringDeployment); if not, the verdict is unknown: the in-flight case was not tested.
+   */
+  deploymentActive?: { source: string; nomad?: string };
   /** The fault targets the node this role runs on. */
   partitionTarget?: string;
   transitions: TransitionExpectation[];
@@ -104,15 +145,16 @@ export interface Expectations {
   taskEvents?: TaskEventExpectation[];
   notBefore?: NotBeforeExpectation[];
   minDelay?: MinDelayExpectation[];
+  delays?: DelayExpectation[];
   /** At the end: exactly this many allocations running (desired run), all at this job version. */
-  finalRunning?: { count: number; version: number; source: string };
+  finalRunning?: { count: number; version: number; source: string; nomad?: string };
   strictReconnect?: StrictReconnectExpectation[];
   noRestart?: NoRestartExpectation[];
   /**
    * Running allocations per group at the end, where it is not the group's count (a scenario that
    * stops allocations). Every group is checked; these replace its count.
    */
-  finalCounts?: { groups: Record<string, number>; source: string };
+  finalCounts?: { groups: Record<string, number>; source: string; nomad?: string };
 }
 
 /** Every allocation role an expectation names. */
@@ -123,6 +165,7 @@ export function rolesInExpectations(x: Expectations): string[] {
   if (x.partitionTarget) roles.add(x.partitionTarget);
   for (const e of [...x.transitions, ...(x.never ?? []), ...(x.notBefore ?? [])]) subject(e.subject);
   for (const e of x.placements ?? []) [e.alloc, e.otherNodeThan, e.replaces].forEach((r) => r && roles.add(r));
+  for (const e of x.delays ?? []) [e.from.alloc, e.to.alloc].forEach((r) => roles.add(r));
   for (const e of [...(x.absent ?? []), ...(x.taskEvents ?? []), ...(x.minDelay ?? []), ...(x.strictReconnect ?? []), ...(x.noRestart ?? [])]) roles.add(e.alloc);
   return [...roles];
 }

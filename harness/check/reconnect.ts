@@ -6,8 +6,9 @@ import type { NoRestartExpectation, StrictReconnectExpectation } from './expecta
 import { faultAt } from './faults.ts';
 import type { Outcome } from './outcome.ts';
 
-/** Releases with the strict reconnect steps: NOMAD-FACTS 1.5 and the version table (1.3.10/1.4.5/1.5.0, #15808). */
-export const STRICT_RECONNECT = '>=1.3.10 <1.4.0 || >=1.4.5 <1.5.0 || >=1.5.0';
+import { STRICT_RECONNECT } from './releases.ts';
+
+export { STRICT_RECONNECT };
 
 const short = (id: string) => id.slice(0, 8);
 

@@ -3,7 +3,9 @@
 // phase over its bound is shown in red, a signal worth a look. The lower bound (no disconnected
 // before the fault + heartbeat_grace) is a check of the checker's. Pure.
 import { normalise, transitions, type Normalised } from '../trace/normalise.ts';
-import { firstFault } from './checker.ts';
+import { firstFault, rescheduleDelaySeconds } from './checker.ts';
+import { RESCHEDULE_ON_DISCONNECT } from './releases.ts';
+import { inRange } from '../util/versions.ts';
 import { partitionMode } from './faults.ts';
 import type { Positioned } from '../trace/types.ts';
 
@@ -62,6 +64,13 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
   const cut = heal !== undefined && partition !== undefined ? (heal - partition) / 1000 : undefined;
   const reconnected = cut === undefined ? undefined : Math.round((cut + ttl + 4) * 10) / 10;
   const ready = reconnected === undefined ? undefined : reconnected + ttl;
+  // From 1.6.3 (and 1.5.10, 1.4.14) the replacement of an unknown allocation waits for the reschedule delay.
+  const version = n.run?.nomad.version ?? '';
+  const group = n.byRole.get(roles.replacement)?.group ?? n.byRole.get(roles.original)?.group;
+  const delayed = inRange(version, RESCHEDULE_ON_DISCONNECT) && group !== undefined ? rescheduleDelaySeconds(trace, group) : undefined;
+  const replacementSource = delayed === undefined
+    ? 'replacement placed at once (<= 1.6.2 with max_client_disconnect, 1.8-1.11.1 with disconnect{})'
+    : `replacement after the reschedule delay (${delayed}s) on Nomad ${version} (#18701; NOMAD-FACTS §0 item 4)`;
   const source = `min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s${inputOnly ? ', an INPUT-only DROP lets one heartbeat through' : ''} (NOMAD-FACTS §3; docs/findings.md)`;
   const reconnectSource = `the cut lasted ${cut?.toFixed(1) ?? '?'}s: TCP retransmission backoff, then Node.UpdateAlloc and <= one TTL (${ttl}s) in initializing (NOMAD-FACTS §3)`;
   return [
@@ -69,7 +78,7 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
     { phase: 'placement (register -> all running)', seconds: sec(registered, placed), bound: undefined, boundSource: undefined },
     { phase: 'partition -> node disconnected', seconds: sec(partition, nodeStatus('disconnected', partition)), bound: detect, boundSource: source },
     { phase: 'partition -> alloc unknown', seconds: sec(partition, firstClient(roles.original, 'unknown', partition)), bound: detect + 1, boundSource: source },
-    { phase: 'partition -> replacement running', seconds: sec(partition, firstClient(roles.replacement, 'running', partition)), bound: detect + 2, boundSource: `${source}; replacement placed at once (<= 1.6.2 with max_client_disconnect, 1.8-1.11.1 with disconnect{})` },
+    { phase: 'partition -> replacement running', seconds: sec(partition, firstClient(roles.replacement, 'running', partition)), bound: detect + 2 + (delayed ?? 0), boundSource: `${source}; ${replacementSource}` },
     { phase: 'heal -> Reconnected', seconds: sec(heal, reconnectedAt), bound: reconnected, boundSource: reconnectSource },
     { phase: 'heal -> node ready', seconds: sec(heal, nodeStatus('ready', heal)), bound: ready, boundSource: reconnectSource },
     { phase: 'total', seconds: sec(n.first, n.last), bound: undefined, boundSource: undefined },

@@ -1,9 +1,9 @@
 // The nightly pages: reports/nightly/<date>/index.html (scenario x Nomad version with verdicts,
 // timings and links, the trends against earlier nights, the recent history as a grid) and
 // reports/nightly/index.html (every night). Pure string building.
-import type { Verdict } from '../check/checker.ts';
 import { badge, esc, page, seconds, table } from '../report/html-kit.ts';
-import { worstVerdict } from '../report/result.ts';
+import { worstVerdict, type RunVerdict as Verdict } from '../report/result.ts';
+import { differingRows } from './matrix.ts';
 import type { NightRecord, Trends } from './trends.ts';
 
 export interface NightPage {
@@ -63,7 +63,7 @@ export function renderNightIndex(p: NightPage): string {
   const count = (v: Verdict) => p.tonight.filter((r) => r.verdict === v).length;
   parts.push(`<nav><a href="../index.html">all nights</a></nav>`);
   parts.push(`<div class="banner ${esc(p.verdict)}" id="verdict"><span class="verdict">${esc(p.verdict.toUpperCase())}</span><span><b>nightly ${esc(p.date)}</b></span>
-<span class="meta">${p.tonight.length} run(s): ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown · Nomad ${p.versions.map(esc).join(', ')}</span></div>`);
+<span class="meta">${p.tonight.length} run(s): ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown${count('not-applicable') > 0 ? `, ${count('not-applicable')} not applicable` : ''} · Nomad ${p.versions.map(esc).join(', ')}</span></div>`);
   parts.push(trendSection(p.trends));
 
   parts.push('<h2>Tonight</h2>');
@@ -83,6 +83,10 @@ export function renderNightIndex(p: NightPage): string {
     }),
   ]);
   parts.push(table(head, rows, 'matrix'));
+  if (p.versions.length > 1) {
+    const differ = differingRows(p.tonight);
+    parts.push(`<p class="note" id="differ">${differ.length === 0 ? 'Every scenario has the same verdict on every release.' : `Verdicts differ between releases for ${differ.map((s) => `<b>${esc(s)}</b>`).join(', ')}: each needs a cited explanation (docs/findings.md), a version-keyed expectation or a Nomad bug report.`}</p>`);
+  }
 
   parts.push('<h2>History</h2>');
   const dates = [...new Set(p.history.map((r) => r.date))].sort();

@@ -1,8 +1,9 @@
 // The nightly history and what it shows: one record per scenario run and Nomad version per night,
 // and the trends of tonight against earlier nights (newly failing, fixed, flaky, timings that
 // moved beyond a threshold). Pure: history in, trends out.
-import type { Verdict } from '../check/checker.ts';
-import { worstVerdict } from '../report/result.ts';
+import { worstVerdict, type RunVerdict } from '../report/result.ts';
+
+type Verdict = RunVerdict;
 
 export interface NightRecord {
   date: string;
@@ -56,7 +57,9 @@ const nightVerdict = (records: NightRecord[]): Verdict => worstVerdict(records.m
 
 const measureOf = (r: NightRecord, m: Measure) => (m === 'wall' ? r.wallSeconds : m === 'detection' ? r.detectSeconds : r.reconnectSeconds);
 
-export function analyse(history: NightRecord[], date: string, options: TrendOptions = DEFAULT_TRENDS): Trends {
+export function analyse(all: NightRecord[], date: string, options: TrendOptions = DEFAULT_TRENDS): Trends {
+  // A scenario that does not apply to a release says nothing about it, either way.
+  const history = all.filter((r) => r.verdict !== 'not-applicable');
   const dates = [...new Set(history.map((r) => r.date).filter(isDate))].sort();
   const previousAll = dates.filter((d) => d < date).reverse();
   const previousNights = previousAll.slice(0, Math.max(options.window - 1, 0));

@@ -15,6 +15,11 @@ export const STATUS_COLOURS: Record<string, string> = {
   initializing: '#7cc4e6',
   disconnected: '#f0a020',
   down: '#e0442f',
+  // Deployments.
+  successful: '#1f6f43',
+  cancelled: '#9aa0a6',
+  paused: '#c9a227',
+  blocked: '#8e6bbf',
 };
 const colour = (status: string) => STATUS_COLOURS[status] ?? '#888888';
 export const WINDOW_COLOUR = 'rgba(224, 68, 47, 0.13)';

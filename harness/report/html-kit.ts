@@ -27,11 +27,11 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 main { max-width: 1260px; margin: 0 auto; padding: 16px 24px 48px; }
 h1 { font-size: 22px; margin: 8px 0; } h2 { font-size: 17px; margin: 28px 0 8px; }
 .banner { padding: 14px 18px; border-radius: 8px; color: #fff; display: flex; gap: 16px; align-items: baseline; flex-wrap: wrap; }
-.banner.pass { background: var(--pass); } .banner.fail { background: var(--fail); } .banner.unknown { background: var(--unknown); }
+.banner.pass { background: var(--pass); } .banner.fail { background: var(--fail); } .banner.unknown { background: var(--unknown); } .banner.not-applicable { background: #9aa0a6; }
 .banner .verdict { font-size: 26px; font-weight: 700; letter-spacing: .04em; }
 .banner .meta { opacity: .92; }
 .badge { display: inline-block; min-width: 4.2em; text-align: center; padding: 1px 6px; border-radius: 4px; color: #fff; font-weight: 600; font-size: 12px; }
-.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.unknown { background: var(--unknown); } .badge.none { background: #9aa0a6; }
+.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.unknown { background: var(--unknown); } .badge.none, .badge.not-applicable { background: #9aa0a6; }
 table { border-collapse: collapse; background: #fff; margin: 4px 0; }
 th, td { border: 1px solid #e1e4e8; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; }

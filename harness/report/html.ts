@@ -74,7 +74,7 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
   }
 
   parts.push('<h2>Timeline</h2>');
-  parts.push(`<p class="muted">One lane per allocation role and per client node; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`);
+  parts.push(`<p class="muted">One lane per allocation role, per client node and per deployment of the job; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`);
   parts.push(legend(tl));
   parts.push(`<div class="chart" id="timeline">${svg}<div id="tip"></div></div>`);
 
@@ -97,6 +97,10 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
 
   parts.push('<h2>Checks</h2>');
   parts.push(table(['verdict', 'check', 'detail', 'source'], r.checks.map((c) => [badge(c.verdict), esc(c.check), esc(c.detail), `<span class="source">${esc(c.source)}</span>`]), 'checks'));
+  if ((r.notApplied ?? []).length > 0) {
+    parts.push(`<h3>Not applied on Nomad ${esc(r.nomad?.version ?? '?')}</h3><p class="note">Expectations keyed to other Nomad releases: not judged on this one, not counted as passed.</p>`);
+    parts.push(table(['expectation', 'applies to Nomad', 'source'], r.notApplied!.map((x) => [esc(x.expectation), `<code>${esc(x.range)}</code>`, `<span class="source">${esc(x.source)}</span>`]), 'not-applied'));
+  }
 
   if (tl.windows.length > 0) {
     parts.push('<h2>Faults</h2>');

@@ -5,13 +5,20 @@ import { verdictOf } from '../check/outcome.ts';
 import { phaseTimings, type PhaseTiming, type Timers } from '../check/timings.ts';
 import { rolesInSteps } from '../scenario/steps.ts';
 import type { Scenario } from '../scenario/types.ts';
+import type { NotApplied } from '../check/versioned.ts';
 import type { Positioned, RunInfo } from '../trace/types.ts';
 import { ExitCode } from '../util/errors.ts';
+
+/**
+ * A run's verdict: the checker's, or `not-applicable` for a scenario whose Nomad range excludes the
+ * release under test (nothing ran; never counted as a pass).
+ */
+export type RunVerdict = Verdict | 'not-applicable';
 
 export interface RunResult {
   scenario: string;
   runId: string;
-  verdict: Verdict;
+  verdict: RunVerdict;
   exitCode: ExitCode;
   reasons: CheckOutcome[];
   checks: CheckOutcome[];
@@ -26,19 +33,38 @@ export interface RunResult {
   harnessError: string | undefined;
   /** Differences from scenarios/golden/<name>.json, if one exists (information, not the verdict). */
   goldenDiff?: string[];
+  /** Expectations keyed to other Nomad releases: not judged on this one (absent in older results). */
+  notApplied?: NotApplied[];
 }
 
-export const exitCodeFor = (v: Verdict): ExitCode => (v === 'pass' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
+export const exitCodeFor = (v: RunVerdict): ExitCode => (v === 'pass' || v === 'not-applicable' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
 
-/** The verdict of several runs together: any fail fails, else any unknown is unknown. */
-export const worstVerdict = (verdicts: Verdict[]): Verdict => (verdicts.includes('fail') ? 'fail' : verdicts.includes('unknown') ? 'unknown' : 'pass');
+/**
+ * The verdict of several runs together: any fail fails, else any unknown is unknown; runs that did
+ * not apply count for nothing (all of them not applicable: not applicable).
+ */
+export const worstVerdict = (verdicts: RunVerdict[]): RunVerdict => {
+  if (verdicts.includes('fail')) return 'fail';
+  if (verdicts.includes('unknown')) return 'unknown';
+  return verdicts.length > 0 && verdicts.every((v) => v === 'not-applicable') ? 'not-applicable' : 'pass';
+};
+
+/** The result of a scenario that does not apply to the Nomad under test: nothing ran. */
+export function notApplicableResult(scenario: Scenario, nomad: RunInfo['nomad'], runId: string): RunResult {
+  const why: CheckOutcome = { check: 'scenario applies to this Nomad', verdict: 'pass', detail: `Nomad ${nomad.version} is outside the scenario's range ${scenario.nomad ?? '(any)'}: not run, not applicable`, source: scenario.source ?? 'scenario', kind: 'precondition' };
+  const now = new Date().toISOString();
+  return {
+    scenario: scenario.name, runId, verdict: 'not-applicable', exitCode: ExitCode.pass, reasons: [why], checks: [why], timings: [], nomad, lab: undefined,
+    timers: { minHeartbeatTtl: 2, heartbeatGrace: 2 }, startedAt: now, finishedAt: now, gitCommit: undefined, harnessError: undefined, notApplied: [],
+  };
+}
 
 const phaseSeconds = (r: RunResult, phase: string) => r.timings.find((t) => t.phase === phase)?.seconds;
 export const detectionSeconds = (r: RunResult) => phaseSeconds(r, 'partition -> alloc unknown');
 export const reconnectSeconds = (r: RunResult) => phaseSeconds(r, 'heal -> Reconnected');
 export const totalSeconds = (r: RunResult) => phaseSeconds(r, 'total');
 
-export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult {
+export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult & { verdict: Verdict } {
   const run = trace.find((e) => e.kind === 'run')?.run;
   const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
   // Expectations name the scenario's job; a run on a shared lab ran it under a fresh name.
@@ -75,5 +101,6 @@ export function buildResult(trace: Positioned[], scenario: Scenario, harnessErro
     finishedAt,
     gitCommit: run?.gitCommit,
     harnessError,
+    notApplied: checked.notApplied,
   };
 }

@@ -13,6 +13,14 @@ export function formatSummary(r: RunResult, runDir: string): string {
       lines.push(`       source: ${c.source}`);
     }
   }
+  if ((r.notApplied ?? []).length > 0) {
+    lines.push(`not applied on Nomad ${r.nomad?.version ?? '?'} (keyed to other releases; not judged):`);
+    for (const x of r.notApplied!) lines.push(`  --   ${x.expectation} (nomad ${x.range})`);
+  }
+  if (r.verdict === 'not-applicable') {
+    lines.push(`report: ${runDir}`);
+    return lines.join('\n');
+  }
   lines.push('phase timings:');
   const w = Math.max(...r.timings.map((t) => t.phase.length));
   for (const t of r.timings) {

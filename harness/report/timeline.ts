@@ -1,4 +1,5 @@
-// What the HTML report draws, as plain data: lanes (one per allocation role, one per node), status
+// What the HTML report draws, as plain data: lanes (one per allocation role, one per node, one per
+// deployment of the job), status
 // segments, fault windows, task-event markers, the key metric as steps, and the timer bounds. Times
 // are seconds since the first trace event. A pure function of the trace and the stored result.
 import { firstFault } from '../check/checker.ts';
@@ -7,8 +8,8 @@ import type { FaultKind, Positioned } from '../trace/types.ts';
 import type { RunResult } from './result.ts';
 
 export interface Lane {
-  kind: 'alloc' | 'node';
-  /** `cache[0]#1` or the lab host name. */
+  kind: 'alloc' | 'node' | 'deployment';
+  /** `cache[0]#1`, the lab host name, or the deployment's short ID. */
   name: string;
   label: string;
 }
@@ -17,7 +18,7 @@ export interface Segment {
   lane: number;
   from: number;
   to: number;
-  /** Client status (allocations) or node status. */
+  /** Client status (allocations), node status, or deployment status. */
   status: string;
   /** Desired status of an allocation (`run`, `stop`, `evict`); absent on nodes. */
   desired?: string;
@@ -145,6 +146,17 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
     const lane = lanes.push({ kind: 'node', name: node.host, label: `node ${node.host}` }) - 1;
     let current: Segment | undefined;
     for (const o of node.observations) {
+      if (current?.status === o.status) continue;
+      const at = Math.max(rel(o.t), current?.from ?? 0);
+      if (current) current.to = at;
+      current = { lane, from: at, to: end, status: o.status, line: o.line };
+      segments.push(current);
+    }
+  }
+  for (const d of n.deployments) {
+    const lane = lanes.push({ kind: 'deployment', name: d.id.slice(0, 8), label: `deployment ${d.id.slice(0, 8)} (job v${d.jobVersion})` }) - 1;
+    let current: Segment | undefined;
+    for (const o of d.observations) {
       if (current?.status === o.status) continue;
       const at = Math.max(rel(o.t), current?.from ?? 0);
       if (current) current.to = at;

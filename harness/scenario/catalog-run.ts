@@ -1,7 +1,6 @@
 // Running many scenarios: the order (name, reverse, seeded random) and the summary (verdict and
 // wall time per run, verdicts that flip across repeats, the exit code of the whole). Pure.
-import type { Verdict } from '../check/checker.ts';
-import { exitCodeFor, worstVerdict, type RunResult } from '../report/result.ts';
+import { exitCodeFor, worstVerdict, type RunResult, type RunVerdict } from '../report/result.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
 import type { Scenario } from './types.ts';
 
@@ -50,12 +49,12 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
   const width = Math.max(...names.map((n) => n.length), 8);
   const lines = ['', `${'SCENARIO'.padEnd(width)}  VERDICT${rows[0]!.verdicts.length > 1 ? 'S' : ''}  WALL TIME`];
   for (const r of rows) {
-    lines.push(`${r.name.padEnd(width)}  ${r.verdicts.map((v) => v.toUpperCase()).join(' ').padEnd(7)}  ${r.wall.map((w) => `${w.toFixed(1)}s`).join(' ')}${r.flips ? '  FLIPPED' : ''}`);
+    lines.push(`${r.name.padEnd(width)}  ${r.verdicts.map((v) => (v === 'not-applicable' ? 'N/A' : v.toUpperCase())).join(' ').padEnd(7)}  ${r.wall.map((w) => `${w.toFixed(1)}s`).join(' ')}${r.flips ? '  FLIPPED' : ''}`);
   }
-  const all: Verdict[] = entries.map((e) => e.result.verdict);
+  const all: RunVerdict[] = entries.map((e) => e.result.verdict);
   const flipped = rows.filter((r) => r.flips).length;
   const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
-  lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown; ${flipped} flipped; ${total.toFixed(1)}s in all`);
+  lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all`);
   const exitCode = exitCodeFor(worstVerdict(all));
   return {
     text: lines.join('\n'),

@@ -6,7 +6,9 @@ import schema from '../config/schema/scenario.schema.json' with { type: 'json' }
 import { InvalidFileError, loadUserFile, type Problem } from '../config/user-files.ts';
 import { repoRoot } from '../config/paths.ts';
 import { rolesInExpectations, stepStatus } from '../check/expectations.ts';
+import { rangesIn } from '../check/versioned.ts';
 import { parseRole } from '../trace/roles.ts';
+import { isRange } from '../util/versions.ts';
 import { rolesInSteps } from './steps.ts';
 import type { Scenario } from './types.ts';
 
@@ -38,6 +40,18 @@ export function loadScenarioFile(file: string): Scenario {
     if (m.labels['job'] !== undefined && m.labels['job'] !== scenario.job.id) {
       problems.push({ file, line: 1, pointer: `/expect/metrics/${i}/labels/job`, message: `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found` });
     }
+  }
+  for (const [i, d] of (scenario.expect.delays ?? []).entries()) {
+    if (d.atLeast === undefined && d.atMost === undefined) problems.push({ file, line: 1, pointer: `/expect/delays/${i}`, message: 'has neither atLeast nor atMost: it would assert nothing' });
+  }
+  // Version ranges: semver's grammar, which a schema pattern cannot hold.
+  const ranges = [
+    ...(scenario.nomad === undefined ? [] : [{ pointer: '/nomad', range: scenario.nomad }]),
+    ...scenario.steps.flatMap((s, i) => (s.nomad === undefined ? [] : [{ pointer: `/steps/${i}/nomad`, range: s.nomad }])),
+    ...rangesIn(scenario.expect),
+  ];
+  for (const { pointer, range } of ranges) {
+    if (!isRange(range)) problems.push({ file, line: 1, pointer, message: `${JSON.stringify(range)} is not a version range (e.g. ">=1.6.3", "<1.6.3", ">=1.5.10 <1.6.0 || >=1.6.3")` });
   }
   if (!existsSync(join(repoRoot, 'jobs', scenario.job.file))) {
     problems.push({ file, line: 1, pointer: '/job/file', message: `jobs/${scenario.job.file} does not exist` });

@@ -4,6 +4,7 @@
 import { HarnessError, UsageError } from '../util/errors.ts';
 import type { NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
+import { inRange } from '../util/versions.ts';
 import type { Condition, Scenario, ScenarioContext, Step } from './types.ts';
 
 export function parseDuration(d: string): number {
@@ -141,6 +142,11 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
 
   for (const [i, step] of scenario.steps.entries()) {
     ctx.signal.throwIfAborted();
+    if (step.nomad !== undefined && !inRange(ctx.nomadVersion, step.nomad)) {
+      ctx.trace.add({ kind: 'note', t: Date.now(), message: `step ${i + 1} (${stepLabel(step)}) is for Nomad ${step.nomad}, not run on ${ctx.nomadVersion}` });
+      ctx.log(`step ${i + 1} (${stepLabel(step)}) not for Nomad ${ctx.nomadVersion} (${step.nomad})`);
+      continue;
+    }
     const missing = actsOn(step).filter((role) => r.byRole(role) === undefined);
     if (missing.length > 0 && failedAwait !== undefined) {
       const why = `${missing.join(', ')} never appeared (the await "${failedAwait}" had already failed); ${r.describe()}`;
@@ -159,6 +165,11 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           ctx.log(`precondition not met (${distinct.map((role, k) => `${role} on ${nodes[k] ?? 'nothing'}`).join(', ')}): no faults injected; the verdict is unknown`);
           return;
         }
+      }
+      // As the seed's `nomad job run` does: the cut comes after the deployment succeeded.
+      if (scenario.faultsDuringDeployment !== true && job !== undefined && !(await ctx.awaitDeployment(job))) {
+        ctx.log("precondition not met (the job's deployment did not succeed): no faults injected; the verdict is unknown");
+        return;
       }
     }
     await ctx.step(stepLabel(step), async () => {

@@ -26,7 +26,10 @@ export interface Condition {
   instances?: string[];
 }
 
-export type Step =
+/** A step; `nomad` (a semver range) runs it only on those releases. */
+export type Step = StepAction & { nomad?: string };
+
+type StepAction =
   | { do: 'run_job'; file?: string }
   | { do: 'update_job'; file: string }
   | { do: 'await'; for: string; all: Condition[]; within: string }
@@ -51,6 +54,13 @@ export interface Scenario {
   name: string;
   summary: string;
   source?: string;
+  /** The Nomad releases the scenario applies to (semver range); other releases: not applicable. */
+  nomad?: string;
+  /**
+   * Inject the first fault while the job's deployment is still active. By default the first fault
+   * waits until it is successful, as the seed's `nomad job run` does before the cut.
+   */
+  faultsDuringDeployment?: boolean;
   lab: { servers: number; clients: number; clientDatacenters?: string[]; acl?: boolean };
   /** Job spec under jobs/ and the job's ID. */
   job: { file: string; id: string };
@@ -83,8 +93,14 @@ export interface ScenarioContext {
    * which ends the wait at once instead of at its deadline.
    */
   await(what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined): Promise<boolean>;
-  /** Registers a job from jobs/<file>, rendered for the Nomad under test; returns what was submitted. */
+  /** Registers a job from jobs/<file>, rendered for the Nomad under test; returns the job as Nomad read it back. */
   registerJob(file: string): Promise<NomadJob>;
+  /**
+   * Before the first fault: waits until the job's deployment for its current version is successful
+   * (recorded as a precondition wait); true at once for a job that gets no deployment. False when it
+   * failed, was cancelled, or did not succeed in time.
+   */
+  awaitDeployment(job: NomadJob): Promise<boolean>;
   partition(host: LabHost, mode?: PartitionMode): Promise<void>;
   heal(host: LabHost): Promise<void>;
   agent(host: LabHost, action: AgentAction): Promise<void>;
