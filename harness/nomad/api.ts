@@ -162,6 +162,11 @@ export class NomadApi {
     return this.get(`/v1/job/${encodeURIComponent(id)}/allocations?all=true`);
   }
 
+  /** The job's deployments, newest first. */
+  jobDeployments(id: string): Promise<Array<{ ID: string; JobVersion: number; Status: string; StatusDescription: string; CreateIndex: number; ModifyIndex: number }>> {
+    return this.get(`/v1/job/${encodeURIComponent(id)}/deployments`);
+  }
+
   allocation(id: string): Promise<Allocation> {
     return this.get(`/v1/allocation/${encodeURIComponent(id)}`);
   }

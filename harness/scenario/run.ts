@@ -24,9 +24,11 @@ import { ownedByThisProcess, readState, writeState } from '../lab/state.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { planLab, type LabPlan } from '../lab/topology.ts';
 import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
+import type { NomadJob } from '../nomad/api.ts';
 import { junitXml } from '../report/junit.ts';
 import { writeRunReports } from '../report/write.ts';
-import { buildResult, type RunResult } from '../report/result.ts';
+import { buildResult, notApplicableResult, type RunResult } from '../report/result.ts';
+import { inRange } from '../util/versions.ts';
 import { Recorder } from '../trace/recorder.ts';
 import { TraceWriter } from '../trace/writer.ts';
 import type { Timers } from '../check/timings.ts';
@@ -80,6 +82,23 @@ const HTTP_GET = [
   '    print(e.code); print(e.read(4096).decode("utf-8", "replace"))',
 ].join('\n');
 
+/** Where the wait for the deployment before the first fault comes from. */
+export const DEPLOYMENT_PRECONDITION =
+  'seed bench-test-disconnected-clients.md l.106-107: `nomad job run` monitors the deployment until "Deployment ... successful" before the client is cut; Nomad e2e/disconnectedclients waits for it too (#12795)';
+
+/**
+ * Whether a job gets a deployment, and how long to wait for it: service jobs with an update strategy
+ * (Nomad gives service jobs one by default: min_healthy_time 10s). Pure.
+ */
+export function deploymentWait(job: NomadJob): { timeoutMs: number } | undefined {
+  if (job['Type'] !== undefined && job['Type'] !== 'service') return undefined;
+  const updates = job.TaskGroups.map((g) => g['Update'] as { MaxParallel?: number; MinHealthyTime?: number } | null | undefined).filter((u) => (u?.MaxParallel ?? 0) > 0);
+  if (updates.length === 0) return undefined;
+  // Healthy allocations need min_healthy_time; a minute on top covers placement and task start.
+  const minHealthyMs = Math.max(...updates.map((u) => (u?.MinHealthyTime ?? 10e9) / 1e6));
+  return { timeoutMs: minHealthyMs + 60_000 };
+}
+
 export function newRunId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${randomBytes(2).toString('hex')}`;
@@ -95,7 +114,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const runId = newRunId();
   const runDir = join(options.reportsDir ?? join(repoRoot, 'reports'), scenario.name, runId);
   mkdirSync(runDir, { recursive: true });
-  const trace = new TraceWriter(runDir);
   const labName = options.labName ?? `sc-${scenario.name}`;
   // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
   const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
@@ -107,6 +125,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     ...(scenario.lab.acl === true || options.acl === true ? { acl: true } : {}),
     ...(options.nomad === undefined ? {} : { nomad: options.nomad }),
   });
+  // A scenario keyed to other Nomad releases does not run: not applicable, never a pass.
+  if (scenario.nomad !== undefined) {
+    const binary = await resolveNomad(config.nomad);
+    if (!inRange(binary.version, scenario.nomad)) {
+      const result = notApplicableResult(scenario, { path: binary.path, version: binary.version, source: binary.source }, runId);
+      writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));
+      log(`scenario ${scenario.name} applies to Nomad ${scenario.nomad}; ${binary.version} is not in that range: not applicable, nothing run`);
+      return { result, runDir };
+    }
+  }
+  const trace = new TraceWriter(runDir);
   let timers: Timers = { minHeartbeatTtl: 2, heartbeatGrace: 2 };
   let harnessError: string | undefined;
   // The netns lab's plan (netns runs only) and the driver every step goes through (any provider).
@@ -219,10 +249,38 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const netnsPlan = plan;
     // Every wait ends as one `await` event in the trace and one line of progress.
     const took = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
-    const settle = (what: string, started: number, deadlineMs: number, ok: boolean, lastSeen: string | undefined, line: string): boolean => {
-      trace.add({ kind: 'await', t: Date.now(), what, ok, elapsedMs: Date.now() - started, deadlineMs, ...(lastSeen === undefined ? {} : { lastSeen }) });
+    const settle = (what: string, started: number, deadlineMs: number, ok: boolean, lastSeen: string | undefined, line: string, precondition?: string): boolean => {
+      trace.add({ kind: 'await', t: Date.now(), what, ok, elapsedMs: Date.now() - started, deadlineMs, ...(lastSeen === undefined ? {} : { lastSeen }), ...(precondition === undefined ? {} : { precondition: true, source: precondition }) });
       log(`${what}: ${line}`);
       return ok;
+    };
+    /** Waits on the recorder's live view; `precondition` (its source) marks a wait the test rests on. */
+    const awaitView = async (what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined, precondition?: string): Promise<boolean> => {
+      const started = Date.now();
+      let gaveUp: string | undefined;
+      try {
+        await poll(async () => rec, (r) => condition(r) || (gaveUp = hopeless?.(r)) !== undefined, {
+          what,
+          timeoutMs,
+          signal,
+          intervalsMs: [100],
+          describe: () => rec.describe(),
+          ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
+        });
+        if (gaveUp !== undefined && !condition(rec)) return settle(what, started, timeoutMs, false, `gave up: ${gaveUp}; ${rec.describe()}`, `gave up after ${took(started)}s: ${gaveUp}`, precondition);
+        return settle(what, started, timeoutMs, true, precondition === undefined ? undefined : rec.describe(), `after ${took(started)}s`, precondition);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        return settle(what, started, timeoutMs, false, rec.describe(), `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`, precondition);
+      }
+    };
+    /** The job's deployments as the API has them, into the trace (before each fault). */
+    const readDeployments = async (when: string) => {
+      const deployments = await leader.jobDeployments(jobId).catch((error: unknown) => {
+        trace.add({ kind: 'note', t: Date.now(), message: `deployments of ${jobId} not read ${when}: ${describeError(error)}` });
+        return undefined;
+      });
+      if (deployments) trace.add({ kind: 'deployment-read', t: Date.now(), when, deployments: deployments.map((d) => ({ ID: d.ID, JobVersion: d.JobVersion, Status: d.Status, StatusDescription: d.StatusDescription, CreateIndex: d.CreateIndex, ModifyIndex: d.ModifyIndex })) });
     };
     const ctx: ScenarioContext = {
       hosts: lab.hosts,
@@ -239,24 +297,31 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         trace.add({ kind: 'step', t: Date.now(), step: name, phase: 'end' });
         return value;
       },
-      async await(what, condition, timeoutMs, hopeless) {
-        const started = Date.now();
-        let gaveUp: string | undefined;
-        try {
-          await poll(async () => rec, (r) => condition(r) || (gaveUp = hopeless?.(r)) !== undefined, {
-            what,
-            timeoutMs,
-            signal,
-            intervalsMs: [100],
-            describe: () => rec.describe(),
-            ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
-          });
-          if (gaveUp !== undefined && !condition(rec)) return settle(what, started, timeoutMs, false, `gave up: ${gaveUp}; ${rec.describe()}`, `gave up after ${took(started)}s: ${gaveUp}`);
-          return settle(what, started, timeoutMs, true, undefined, `after ${took(started)}s`);
-        } catch (error) {
-          if (signal.aborted) throw signal.reason;
-          return settle(what, started, timeoutMs, false, rec.describe(), `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`);
+      await(what, condition, timeoutMs, hopeless) {
+        return awaitView(what, condition, timeoutMs, hopeless);
+      },
+      async awaitDeployment(job) {
+        const wait = deploymentWait(job);
+        if (wait === undefined) {
+          trace.add({ kind: 'note', t: Date.now(), message: `job ${job.ID} (type ${String(job['Type'])}) has no update strategy: no deployment to wait for before the first fault` });
+          return true;
         }
+        const version = job.Version ?? 0;
+        const ok = await awaitView(
+          `deployment of job version ${version} successful before the first fault`,
+          (r) => {
+            const d = r.latestDeployment();
+            return d !== undefined && d.jobVersion === version && d.status === 'successful';
+          },
+          wait.timeoutMs,
+          (r) => {
+            const d = r.latestDeployment();
+            return d !== undefined && d.jobVersion === version && ['failed', 'cancelled'].includes(d.status) ? `deployment ${d.id.slice(0, 8)} ${d.status}: ${d.description}` : undefined;
+          },
+          DEPLOYMENT_PRECONDITION,
+        );
+        await readDeployments('after waiting for the deployment');
+        return ok;
       },
       async awaitProbe(what, probe, timeoutMs) {
         const started = Date.now();
@@ -300,13 +365,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         const reply = await leader.registerJob(job);
         if (reply.Warnings) trace.add({ kind: 'note', t: Date.now(), message: `Nomad warned on register: ${reply.Warnings}` });
         const readBack = await leader.readJob(job.ID);
-        trace.add({ kind: 'job-read', t: Date.now(), job: { ID: readBack.ID, Version: readBack.Version, TaskGroups: readBack.TaskGroups.map((g) => ({ Name: g.Name, Count: g.Count, MaxClientDisconnect: g.MaxClientDisconnect ?? null, Disconnect: g.Disconnect ?? null })) } });
+        trace.add({ kind: 'job-read', t: Date.now(), job: { ID: readBack.ID, Version: readBack.Version, TaskGroups: readBack.TaskGroups.map((g) => ({ Name: g.Name, Count: g.Count, MaxClientDisconnect: g.MaxClientDisconnect ?? null, Disconnect: g.Disconnect ?? null, ReschedulePolicy: g['ReschedulePolicy'] ?? null, Update: g['Update'] ?? null })) } });
         const dropped = disconnectSettingDropped(job, readBack);
         if (dropped.length > 0) throw new HarnessError(`Nomad ${nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, { host: leader.host, hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there' });
-        log(`registered job ${job.ID}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
-        return job;
+        log(`registered job ${job.ID} version ${readBack.Version ?? '?'}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
+        return readBack;
       },
       async partition(host, mode = 'input') {
+        await readDeployments(`before the partition of ${host.name}`);
         const argv = partitionArgv(serverIps, mode);
         modes.set(host.name, mode);
         const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
@@ -331,6 +397,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         log(`healed ${host.name}`);
       },
       async agent(host, action) {
+        await readDeployments(`before the ${action} of the agent on ${host.name}`);
         const began = Date.now();
         const { argv, wasRunning, goneAfter } = await lab.agent(host, action);
         const detail = !wasRunning && action !== 'restart' ? 'agent was not running' : goneAfter === false ? 'agent still running after the kill' : undefined;

@@ -63,12 +63,22 @@ export interface MetricSeries {
   points: MetricPoint[];
 }
 
+/** One of the job's deployments: its statuses as the stream and the reads told them, by Raft index. */
+export interface DeploymentView {
+  id: string;
+  jobVersion: number;
+  createIndex: number;
+  observations: Array<{ line: number; t: number; index: number; status: string; description: string }>;
+}
+
 export interface Normalised {
   run: RunInfo | undefined;
   allocs: AllocView[];
   byRole: Map<string, AllocView>;
   byId: Map<string, AllocView>;
   nodes: Map<string, NodeView>;
+  /** The job's deployments in creation order. */
+  deployments: DeploymentView[];
   metrics: MetricSeries[];
   faults: Array<Positioned<Extract<TraceEvent, { kind: 'fault' }>>>;
   steps: Array<Positioned<Extract<TraceEvent, { kind: 'step' }>>>;
@@ -90,7 +100,18 @@ export function normalise(trace: Positioned[]): Normalised {
 
   const raw = new Map<string, { payload: AllocPayload; observations: AllocObservation[]; final?: Allocation }>();
   const nodes = new Map<string, NodeView>();
+  const deployments = new Map<string, DeploymentView>();
+  const observeDeployment = (d: { ID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number; ModifyIndex?: number }, line: number, t: number, index: number) => {
+    if (!d.ID || !d.Status) return;
+    const view = deployments.get(d.ID) ?? { id: d.ID, jobVersion: d.JobVersion ?? -1, createIndex: d.CreateIndex ?? index, observations: [] };
+    view.observations.push({ line, t, index, status: d.Status, description: d.StatusDescription ?? '' });
+    deployments.set(d.ID, view);
+  };
   for (const e of nomadEvents) {
+    if (e.topic === 'Deployment') {
+      observeDeployment((e.payload['Deployment'] ?? {}) as Parameters<typeof observeDeployment>[0], e.line, e.t, e.index);
+      continue;
+    }
     if (e.topic === 'Allocation') {
       const a = e.payload['Allocation'] as AllocPayload | undefined;
       if (!a?.ID) continue;
@@ -123,6 +144,12 @@ export function normalise(trace: Positioned[]): Normalised {
       nodes.set(node.Name, view);
     }
   }
+  // Deployment reads (before each fault) fill in what a stream that started late did not tell.
+  for (const e of trace) {
+    if (e.kind !== 'deployment-read') continue;
+    for (const d of e.deployments) observeDeployment(d, e.line, e.t, d.ModifyIndex);
+  }
+  for (const d of deployments.values()) d.observations.sort((a, b) => a.index - b.index || a.line - b.line);
   for (const e of trace) {
     if (e.kind !== 'alloc-read') continue;
     const entry = raw.get(e.alloc.ID) ?? { payload: e.alloc, observations: [] };
@@ -170,6 +197,7 @@ export function normalise(trace: Positioned[]): Normalised {
     byRole: new Map(allocs.map((a) => [a.role, a])),
     byId: new Map(allocs.map((a) => [a.id, a])),
     nodes,
+    deployments: [...deployments.values()].sort((a, b) => a.createIndex - b.createIndex),
     metrics: [...series.values()],
     faults: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'fault' }>> => e.kind === 'fault'),
     steps: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'step' }>> => e.kind === 'step'),

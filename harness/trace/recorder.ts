@@ -1,4 +1,4 @@
-// Records a run: Nomad's event stream (Node, and the job's Allocation, Evaluation and Job topics),
+// Records a run: Nomad's event stream (Node, and the job's Allocation, Evaluation, Job and Deployment topics),
 // the leader's job_summary gauges when they change, and full allocation reads at the end. Keeps a
 // live view that the runner's waits read, so nothing polls what the stream already tells.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,10 @@ export class Recorder {
   readonly nodes = new Map<string, string>();
   private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
   readonly evals = new Map<string, { status: string; triggeredBy: string }>();
+  /** The job's deployments by ID, as the stream last told them. */
+  readonly deployments = new Map<string, { jobVersion: number; status: string; description: string; createIndex: number }>();
+  /** The job's version as the stream last told it (-1 before any Job event). */
+  jobVersion = -1;
   /** Nomad-provider service instances of this job: service name -> registration ID -> instance. */
   readonly services = new Map<string, Map<string, { allocId: string; address: string; port: number }>>();
   /** When an allocation of the job was first seen unknown (harness clock). */
@@ -49,7 +53,7 @@ export class Recorder {
     /** The other servers, to resume the stream on when the leader's connection is lost. */
     others: readonly NomadApi[] = [],
   ) {
-    this.stream = new EventStream([leader, ...others], ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, 'Service'], {
+    this.stream = new EventStream([leader, ...others], ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, `Deployment:${job}`, 'Service'], {
       onEvents: (index, events) => {
         const t = this.now();
         for (const e of events) {
@@ -89,6 +93,13 @@ export class Recorder {
       if (type === 'ServiceRegistration') instances.set(key, { allocId: s.AllocID, address: s.Address ?? '', port: s.Port ?? 0 });
       else instances.delete(key);
       this.services.set(s.ServiceName, instances);
+    } else if (topic === 'Job') {
+      const j = payload['Job'] as { ID?: string; Version?: number } | undefined;
+      if (j?.ID === this.job && typeof j.Version === 'number') this.jobVersion = j.Version;
+    } else if (topic === 'Deployment') {
+      const d = payload['Deployment'] as { ID?: string; JobID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number } | undefined;
+      if (!d?.ID || d.JobID !== this.job) return;
+      this.deployments.set(d.ID, { jobVersion: d.JobVersion ?? -1, status: d.Status ?? '', description: d.StatusDescription ?? '', createIndex: d.CreateIndex ?? index });
     } else if (topic === 'Evaluation') {
       const e = payload['Evaluation'] as { ID?: string; Status?: string; TriggeredBy?: string } | undefined;
       if (e?.ID) this.evals.set(e.ID, { status: e.Status ?? '', triggeredBy: e.TriggeredBy ?? '' });
@@ -153,6 +164,12 @@ export class Recorder {
     return found === undefined ? undefined : { address: found.address, port: found.port };
   }
 
+  /** The job's newest deployment (by CreateIndex), if the stream told of one. */
+  latestDeployment(): { id: string; jobVersion: number; status: string; description: string } | undefined {
+    const newest = [...this.deployments.entries()].sort(([, a], [, b]) => b.createIndex - a.createIndex)[0];
+    return newest === undefined ? undefined : { id: newest[0], ...newest[1] };
+  }
+
   hasBlockedEval(): boolean {
     return [...this.evals.values()].some((e) => e.status === 'blocked');
   }
@@ -181,7 +198,9 @@ export class Recorder {
     const allocs = [...this.allocs.keys()].map((id) => `${this.role(id) ?? id.slice(0, 8)}@${this.allocs.get(id)!.node}=${this.allocs.get(id)!.client}/${this.allocs.get(id)!.desired}`);
     const nodes = [...this.nodes].map(([h, s]) => `${h}=${s}`);
     const services = [...this.services.keys()].map((s) => `${s}=[${this.serviceRoles(s).join(',')}]`);
-    return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}${services.length > 0 ? `; services ${services.join(' ')}` : ''}`;
+    const d = this.latestDeployment();
+    const deployment = d === undefined ? '' : `; deployment ${d.id.slice(0, 8)} (job v${d.jobVersion}) ${d.status}${d.description ? ` "${d.description}"` : ''}`;
+    return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}${services.length > 0 ? `; services ${services.join(' ')}` : ''}${deployment}`;
   }
 
   private async scrapeLoop(): Promise<void> {

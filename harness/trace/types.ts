@@ -37,8 +37,14 @@ export type TraceEvent =
   | { kind: 'job-read'; t: number; job: Record<string, unknown> }
   /** Node statuses read when recording starts (the stream only tells changes). */
   | { kind: 'node-read'; t: number; nodes: Array<{ ID: string; Name: string; Status: string; ModifyIndex: number }> }
-  /** The outcome of a wait: met, or timed out with what it saw last. */
-  | { kind: 'await'; t: number; what: string; ok: boolean; elapsedMs: number; deadlineMs: number; lastSeen?: string }
+  /**
+   * The outcome of a wait: met, or timed out with what it saw last. A `precondition` wait (the job's
+   * deployment settled before the first fault) that fails means the test did not happen; `source`
+   * says where that precondition comes from.
+   */
+  | { kind: 'await'; t: number; what: string; ok: boolean; elapsedMs: number; deadlineMs: number; lastSeen?: string; precondition?: boolean; source?: string }
+  /** The job's deployments as read from the API at a moment of the run (before each fault). */
+  | { kind: 'deployment-read'; t: number; when: string; deployments: DeploymentSummary[] }
   /**
    * A command's final screen on a pseudo-terminal of a fixed size (`nomad alloc status <id>`), for
    * the reports: what a person at the terminal would have seen. Tokens travel in the environment,
@@ -53,6 +59,16 @@ export type TraceEvent =
   | { kind: 'gap'; t: number; fromIndex: number; toIndex: number; detail: string }
   /** Event-stream connection changes and other facts worth keeping. */
   | { kind: 'note'; t: number; message: string };
+
+/** What the trace keeps of a Nomad deployment. */
+export interface DeploymentSummary {
+  ID: string;
+  JobVersion: number;
+  Status: string;
+  StatusDescription: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
 
 export type TraceKind = TraceEvent['kind'];
 

@@ -71,6 +71,8 @@ export function trimPayload(topic: string, payload: Record<string, unknown>): Re
       return { Service: pick(payload['Service'], ['ID', 'ServiceName', 'Namespace', 'NodeID', 'Datacenter', 'JobID', 'AllocID', 'Address', 'Port', 'CreateIndex', 'ModifyIndex']) };
     case 'Job':
       return { Job: pick(payload['Job'], ['ID', 'Version', 'Status', 'Stop', 'Type', 'JobModifyIndex']) };
+    case 'Deployment':
+      return { Deployment: pick(payload['Deployment'], ['ID', 'JobID', 'JobVersion', 'Status', 'StatusDescription', 'CreateIndex', 'ModifyIndex']) };
     default:
       return payload;
   }
