@@ -15,6 +15,7 @@ import { interactive } from '../exec/pty.ts';
 import { shellCommand, sshShellFor } from '../lab/shell.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
+import { nomadFlag, nomadVersionHelp } from './flags.ts';
 
 const program = new Command('lab')
   .description('Manage nomad-lab labs: real Nomad agents in Linux network namespaces (needs root).')
@@ -40,9 +41,11 @@ labOptions(program.command('up'))
   .option('--inventory <file>', 'existing hosts from an Ansible inventory (groups servers, clients), over SSH: provision with the role, start, wait until ready')
   .option('--no-provision', 'with --inventory: take the hosts as they are (agents already running)')
   .option('--vagrant', 'the VMs of `vagrant up` (vagrant/topology.yaml), over SSH: check they are ready')
-  .action(async (flags: LabFlags & { json?: boolean; inventory?: string; provision: boolean; vagrant?: boolean }) => {
+  .option('--nomad-version <x.y.z>', nomadVersionHelp())
+  .action(async (flags: LabFlags & { json?: boolean; inventory?: string; provision: boolean; vagrant?: boolean; nomadVersion?: string }) => {
     await runCommand(async ({ signal }) => {
       requireRoot();
+      if (flags.nomadVersion !== undefined) flags.nomad = await nomadFlag(flags, info, signal);
       if (flags.inventory !== undefined || flags.vagrant) return remoteUp(flags, signal);
       if (!flags.provision) throw new UsageError('--no-provision applies to --inventory');
       const config = resolveLabConfig(flags);

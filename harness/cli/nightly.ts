@@ -6,14 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import type { Verdict } from '../check/checker.ts';
 import { repoRoot } from '../config/paths.ts';
 import { renderNightIndex, renderNightsIndex } from '../nightly/index-html.ts';
 import { analyse, DEFAULT_TRENDS, formatHistory, mergeHistory, parseHistory, type NightRecord, type Trends } from '../nightly/trends.ts';
-import { resolveNomad } from '../nomad/binary.ts';
+import { releaseBinary, releaseName, resolveNomad, wrappedReleases } from '../nomad/binary.ts';
+import { differingRows, matrixMarkdown } from '../nightly/matrix.ts';
 import { junitXml } from '../report/junit.ts';
 import { markdownSummary } from '../report/markdown.ts';
-import { detectionSeconds, exitCodeFor, reconnectSeconds, worstVerdict } from '../report/result.ts';
+import { detectionSeconds, exitCodeFor, reconnectSeconds, worstVerdict, type RunVerdict } from '../report/result.ts';
 import { runBatch } from '../scenario/batch.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, type CatalogEntry } from '../scenario/catalog-run.ts';
@@ -21,11 +21,12 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
-import { numberFlag } from './flags.ts';
+import { nomadVersionHelp, numberFlag } from './flags.ts';
 
 interface Flags {
   date?: string;
   nomad?: string[];
+  nomadVersion?: string[];
   scenarios?: string;
   acl?: boolean;
   order: string;
@@ -56,6 +57,7 @@ const program = new Command('nightly')
   .description('Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.')
   .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
   .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--nomad-version <x.y.z|all>', `${nomadVersionHelp()}; repeat for a version matrix; \`all\`: every one (npm run matrix)`, (v: string, prev: string[] = []) => [...prev, v])
   .option('--acl', 'run every scenario with Nomad ACLs on')
   .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
   .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
@@ -82,8 +84,13 @@ const program = new Command('nightly')
 
       // The version matrix: each binary with the version it reports; two binaries of one version are one column too many.
       const envBinary = process.env['NOMAD_BINARY'];
+      // Releases built here (built on first use), oldest first, then binaries given by path.
+      const releases = [...new Set((flags.nomadVersion ?? []).flatMap((v) => (v === 'all' ? wrappedReleases() : [releaseName(v)])))];
+      const paths: Array<string | undefined> = [];
+      for (const r of releases) paths.push(await releaseBinary(r, info, signal));
+      paths.push(...(flags.nomad ?? []));
       const binaries = await Promise.all(
-        (flags.nomad ?? [undefined]).map(async (path) => ({
+        (paths.length > 0 ? paths : [undefined]).map(async (path) => ({
           path,
           nomad: await resolveNomad(path !== undefined ? { path, source: 'flag' } : envBinary ? { path: envBinary, source: 'env' } : undefined),
         })),
@@ -145,7 +152,7 @@ const program = new Command('nightly')
       for (const p of stored.problems) warn(`${historyFile} ${p} (line skipped)`);
       const history = mergeHistory(stored.records, records);
       const trends = analyse(history, date, options);
-      const verdicts: Verdict[] = records.map((r) => r.verdict);
+      const verdicts: RunVerdict[] = records.map((r) => r.verdict);
       // A night that was stopped early proves nothing about what did not run.
       const verdict = worstVerdict(stopped === undefined ? verdicts : [...verdicts, 'unknown']);
 
@@ -154,6 +161,9 @@ const program = new Command('nightly')
       const news = trendLines(trends);
       const md = markdownSummary(`nomad-lab nightly ${date}`, entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(nightDir, join(e.runDir, 'report.html')) })));
       writeFileAtomic(join(nightDir, 'summary.md'), `${md}${news.length > 0 ? `\n### Trends\n\n${news.map((l) => `- ${l}`).join('\n')}\n` : ''}`);
+      // The version matrix as Markdown (also the table the README shows).
+      const matrix = matrixMarkdown(`nomad-lab matrix ${date}`, records.map((r) => ({ ...r, report: r.report === undefined ? undefined : relative(nightDir, join(root, r.report)) })));
+      if (versions.length > 1) writeFileAtomic(join(nightDir, 'matrix.md'), matrix);
       writeFileAtomic(join(nightDir, 'nightly.json'), `${JSON.stringify({ date, verdict, versions, records, trends }, null, 2)}\n`);
       const windowDates = new Set([date, ...trends.previousNights]);
       writeFileAtomic(
@@ -163,9 +173,13 @@ const program = new Command('nightly')
       writeFileAtomic(join(root, 'index.html'), renderNightsIndex(history));
 
       out('');
-      out(`nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown`);
+      out(`nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown${verdicts.includes('not-applicable') ? `, ${verdicts.filter((v) => v === 'not-applicable').length} not applicable` : ''}`);
       for (const l of news) out(`  ${l}`);
       if (news.length === 0) out('  nothing new against earlier nights');
+      if (versions.length > 1) {
+        const differ = differingRows(records);
+        out(`matrix: ${join(nightDir, 'matrix.md')}; ${differ.length === 0 ? 'every verdict the same on every release' : `verdicts differ between releases for ${differ.join(', ')}: each needs a cited explanation (docs/findings.md)`}`);
+      }
       out(`nightly report: ${join(nightDir, 'index.html')}`);
       if (stopped !== undefined) throw stopped;
       return exitCodeFor(verdict);

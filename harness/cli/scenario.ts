@@ -18,7 +18,7 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { runCommand } from './entry.ts';
-import { numberFlag } from './flags.ts';
+import { nomadFlag, nomadVersionHelp, numberFlag } from './flags.ts';
 
 interface Flags {
   list?: boolean;
@@ -27,6 +27,7 @@ interface Flags {
   order: string;
   repeat: string;
   nomad?: string;
+  nomadVersion?: string;
   acl?: boolean;
   servers?: string;
   job?: string;
@@ -50,6 +51,7 @@ const program = new Command('scenario')
   .option('--acl', 'run with Nomad ACLs on (bootstrapped; the harness uses a scoped token)')
   .option('--servers <n>', "number of servers instead of the scenario's (e.g. 1 for a quicker edge lab)")
   .option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)')
+  .option('--nomad-version <x.y.z>', nomadVersionHelp())
   .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
   .option('--keep', 'leave the lab up afterwards (single runs only)')
   .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
@@ -93,6 +95,7 @@ const program = new Command('scenario')
             ? { kind: 'vagrant', dir: repoRoot, provision: false }
             : undefined;
       const servers = flags.servers === undefined ? undefined : numberFlag('servers', flags.servers, 1, 9, true);
+      const nomad = await nomadFlag(flags, info, signal);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const entries = await runBatch(plan, {
         keep: flags.keep === true,
@@ -103,7 +106,7 @@ const program = new Command('scenario')
         print: out,
         header: info,
         ...(flags.freshLabs === undefined ? {} : { freshLabs: flags.freshLabs }),
-        ...(flags.nomad === undefined ? {} : { nomad: flags.nomad }),
+        ...(nomad === undefined ? {} : { nomad }),
         ...(flags.acl === true ? { acl: true } : {}),
         ...(servers === undefined ? {} : { servers }),
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),

@@ -1,10 +1,11 @@
 // Which nomad binary a run uses: flag / NOMAD_BINARY / lab file, then `nomad` on PATH, then the pinned
 // release built into the cache by scripts/build-nomad.sh.
-import { accessSync, constants, readFileSync, existsSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { accessSync, constants, readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { nomadCache, repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
+import { compareVersions, inRange } from '../util/versions.ts';
 
 export type BinarySource = 'flag' | 'env' | 'file' | 'path' | 'pinned';
 
@@ -19,6 +20,43 @@ export interface NomadBinary {
 
 export function pinnedVersion(): string {
   return readFileSync(join(repoRoot, 'build', 'nomad', 'PINNED'), 'utf8').trim();
+}
+
+/** Releases this checkout can build: a wrapper module under build/nomad/<vX.Y.Z>, oldest first. */
+export function wrappedReleases(): string[] {
+  const dir = join(repoRoot, 'build', 'nomad');
+  return readdirSync(dir)
+    .filter((d) => /^v\d+\.\d+\.\d+$/.test(d) && existsSync(join(dir, d, 'go.mod')))
+    .sort(compareVersions);
+}
+
+/** `1.6.3` or `v1.6.3` -> `v1.6.3`, a release this checkout builds; a clear refusal otherwise. */
+export function releaseName(text: string): string {
+  const v = text.startsWith('v') ? text : `v${text}`;
+  if (!/^v\d+\.\d+\.\d+$/.test(v)) throw new UsageError(`--nomad-version expects a release such as 1.6.3, got ${JSON.stringify(text)}`);
+  if (inRange(v, '>=1.7.0')) {
+    throw new UsageError(`Nomad ${v} is not open source (BUSL from 1.7.0 on): this project never builds or fetches it`, 'bring your own binary with --nomad PATH');
+  }
+  const known = wrappedReleases();
+  if (!known.includes(v)) throw new UsageError(`no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`, 'add one with scripts/nomad-wrapper.sh, or pass a binary with --nomad PATH');
+  return v;
+}
+
+/**
+ * The binary of a release built here (`v1.6.3`), built into the cache on first use (about 1 min
+ * with a warm Go cache, 4 min cold). Checksums are verified by the go command as always.
+ */
+export async function releaseBinary(release: string, log: (message: string) => void, signal?: AbortSignal): Promise<string> {
+  const path = pinnedBinaryPath(release);
+  if (executable(path)) return path;
+  log(`building Nomad ${release} on first use (about 1 min with a warm Go cache, 4 min cold); cached in ${dirname(path)}`);
+  await run(['bash', join(repoRoot, 'scripts', 'build-nomad.sh'), '--quiet'], {
+    env: { ...(process.env as Record<string, string>), NOMAD_LAB_VERSION: release },
+    timeoutMs: 30 * 60_000,
+    ...(signal === undefined ? {} : { signal }),
+  });
+  if (!executable(path)) throw new HarnessError(`building Nomad ${release} left no binary at ${path}`, { command: ['scripts/build-nomad.sh'] });
+  return path;
 }
 
 export function pinnedBinaryPath(version = pinnedVersion()): string {

@@ -15,3 +15,11 @@ export function inRange(version: string, range: string): boolean {
 
 /** Whether `range` is a range semver understands (for validating scenario files). */
 export const isRange = (range: string): boolean => semver.validRange(range) !== null;
+
+/** Order of two versions (`v1.5.3` < `1.6.0`), for sorting; unparseable ones last. */
+export function compareVersions(a: string, b: string): number {
+  const x = parseNomadVersion(a);
+  const y = parseNomadVersion(b);
+  if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : 1) : -1;
+  return semver.compare(x, y);
+}
