@@ -6,6 +6,7 @@
 import type { Allocation, TaskEvent } from '../nomad/api.ts';
 import { normalise, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
+import type { Expectations } from './expectations.ts';
 import { RESTORES, faultAt } from './faults.ts';
 
 type NomadEvent = Positioned<Extract<TraceEvent, { kind: 'nomad' }>>;
@@ -24,8 +25,11 @@ export interface Mutation {
   what: string;
   /** What the oracle must say of the mutant. */
   killedAs: 'fail' | 'unknown';
-  /** The mutant, or why this mutation does not apply to this run (it needs something the run lacks). */
-  apply(trace: Positioned[], roles: MutationRoles): Positioned[] | string;
+  /**
+   * The mutant, or why this mutation does not apply to this run (it needs something the run lacks).
+   * `expect`: the scenario's expectations that applied to the run's Nomad release.
+   */
+  apply(trace: Positioned[], roles: MutationRoles, expect?: Expectations): Positioned[] | string;
 }
 
 // ---- helpers over a trace ------------------------------------------------------------------------
@@ -140,6 +144,67 @@ const duplicateReplacement: Mutation = {
         c.alloc = { ...c.alloc, ID: id, CreateIndex: c.alloc.CreateIndex + 1 };
         out.push(c);
       }
+    }
+    return renumber(out);
+  },
+};
+
+/**
+ * The replacement comes at the other releases' time (#18701): at once where the release waits for the
+ * reschedule delay, or a delay + 1 s late where it replaces at once.
+ */
+const replacementTimingFlipped: Mutation = {
+  name: 'replacement-timing-flipped',
+  what: "the replacement created at the other releases' time (#18701): at once where the reschedule delay is due, 6 s late where it comes at once",
+  killedAs: 'fail',
+  apply(trace, roles, expect) {
+    if (!(expect?.delays ?? []).some((d) => d.to.alloc === roles.replacement)) return `the scenario does not time ${roles.replacement} (expect.delays) on this release`;
+    const { original, replacement } = subjects(trace, roles);
+    const unknown = original?.observations.find((o) => o.client === 'unknown');
+    const created = replacement?.observations[0];
+    if (!original || !replacement || !unknown || !created) return 'needs the original unknown and its replacement';
+    const gap = (created.modifyTime ?? created.t) - (unknown.modifyTime ?? unknown.t);
+    const shift = gap < 2000 ? 6000 : -gap;
+    return rewriteAlloc(trace, replacement.id, (a, e, final) => {
+      if (!final) e.t += shift;
+      const m = (a as { ModifyTime?: number }).ModifyTime;
+      if (typeof m === 'number') (a as { ModifyTime?: number }).ModifyTime = m + shift * 1e6;
+    });
+  },
+};
+
+/** A replacement where the scenario expects none (an active deployment from 1.6.3 on; attempts = 0). */
+const replacementPlaced: Mutation = {
+  name: 'replacement-placed',
+  what: 'a replacement of the original placed on another node right after it went unknown, where the scenario expects none; stopped at the end',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const { n, original, replacement, heal } = subjects(trace, roles);
+    if (replacement) return `the run has ${roles.replacement} already`;
+    const unknown = original?.observations.find((o) => o.client === 'unknown');
+    if (!original || !unknown) return 'needs an original that went unknown';
+    const template = trace.find((e) => e.line === unknown.line) as NomadEvent;
+    const node = n.allocs.find((a) => a.node !== original.node)?.node ?? 'another-node';
+    const id = newId(original.id, 'f0f0f0f0');
+    const make = (at: { t: number; index: number }, client: string, desired: string): NomadEvent => {
+      const c = clone(template);
+      c.t = at.t;
+      c.index = at.index;
+      c.payload = { Allocation: { ...allocOf(c), ID: id, NodeName: node, ClientStatus: client, DesiredStatus: desired, PreviousAllocation: original.id, NextAllocation: '', CreateIndex: unknown.index + 1, ModifyIndex: at.index, TaskStates: {} } };
+      return c;
+    };
+    const lastIndex = Math.max(...n.allocs.flatMap((a) => a.observations.map((o) => o.index)));
+    const end = { t: heal?.t ?? trace.at(-1)!.t, index: heal === undefined ? lastIndex : (trace.find((e): e is NomadEvent => e.kind === 'nomad' && e.t >= heal.t)?.index ?? lastIndex) };
+    const out: Array<Positioned | TraceEvent> = [...trace];
+    out.splice(trace.indexOf(template) + 1, 0, make({ t: unknown.t + 1, index: unknown.index + 1 }, 'pending', 'run'), make({ t: unknown.t + 2, index: unknown.index + 2 }, 'running', 'run'));
+    const stop = make({ t: end.t + 1, index: end.index + 1 }, 'complete', 'stop');
+    const at = out.findIndex((e) => e.t > end.t);
+    out.splice(at < 0 ? out.length : at, 0, stop);
+    const read = trace.find((e): e is AllocRead => isRead(e, original.id));
+    if (read) {
+      const c = clone(read);
+      c.alloc = { ...c.alloc, ID: id, NodeName: node, ClientStatus: 'complete', DesiredStatus: 'stop', PreviousAllocation: original.id, NextAllocation: '', CreateIndex: unknown.index + 1, ModifyIndex: end.index + 1 } as Allocation;
+      out.push(c);
     }
     return renumber(out);
   },
@@ -354,6 +419,8 @@ const streamGap: Mutation = {
 export const MUTATIONS: readonly Mutation[] = [
   extraAllocation,
   duplicateReplacement,
+  replacementPlaced,
+  replacementTimingFlipped,
   originalRestarted,
   originalStoppedOnReconnect,
   replacementNeverStopped,
@@ -402,10 +469,11 @@ export function mutateRun(
   trace: Positioned[],
   roles: MutationRoles,
   judge: (trace: Positioned[]) => { verdict: 'pass' | 'fail' | 'unknown'; reasons: Array<{ check: string; detail: string }> },
+  expect?: Expectations,
 ): MutantRow {
   const base = judge(trace).verdict;
   const cells = MUTATIONS.map((m): MutantOutcome => {
-    const mutant = m.apply(trace, roles);
+    const mutant = m.apply(trace, roles, expect);
     if (typeof mutant === 'string') return { mutation: m.name, verdict: 'n/a', killed: undefined, reason: mutant, reasons: [] };
     const result = judge(mutant);
     const reasons = result.reasons.map((r) => `${r.check}: ${r.detail}`);

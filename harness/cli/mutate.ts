@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { formatMatrix, matrixProblems, mutateRun, type MutantRow } from '../check/mutations.ts';
+import { expectationsFor } from '../check/versioned.ts';
 import { repoRoot } from '../config/paths.ts';
 import { buildResult } from '../report/result.ts';
 import { findScenario } from '../scenario/catalog.ts';
@@ -37,7 +38,7 @@ export function mutateRunDir(dir: string): MutantRow {
   const fixture = join(dir, 'fixture.json');
   const scenarioFile = existsSync(fixture) ? (JSON.parse(readFileSync(fixture, 'utf8')) as { scenarioFile?: string }).scenarioFile : undefined;
   const scenario: Scenario = scenarioFile ? loadScenarioFile(join(repoRoot, scenarioFile)) : findScenario(run.scenario);
-  return mutateRun(basename(dir), scenario.name, trace, scenario.roles, (t) => buildResult(t, scenario, undefined, run.startedAt));
+  return mutateRun(basename(dir), scenario.name, trace, scenario.roles, (t) => buildResult(t, scenario, undefined, run.startedAt), expectationsFor(scenario.expect, run.nomad.version).applied);
 }
 
 const program = new Command('mutate')
