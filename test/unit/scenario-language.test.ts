@@ -43,7 +43,7 @@ expect:
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
     const all = listScenarios();
-    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'full-cut', 'job-version', 'no-replacement', 'spread']);
+    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'deploy-cut', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'full-cut', 'job-version', 'no-replacement', 'spread']);
     for (const s of all) {
       expect(s.expect.transitions.length).toBeGreaterThan(0);
       for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
@@ -225,6 +225,49 @@ describe('the capture step', () => {
     const r = recorder({}, {}, { describe: () => 'no allocations yet' });
     await expect(runCaptures([{ do: 'capture', alloc: 'cache[0]#2' }], r)).rejects.toThrow(HarnessError);
     await expect(runCaptures([{ do: 'capture', alloc: 'cache[0]#2' }], r)).rejects.toThrow(/step 1: no allocation cache\[0\]#2 has been seen/);
+  });
+});
+
+describe('steps keyed by version and the deployment before the first fault', () => {
+  // The interpreter against a context that records what it was asked to do.
+  const drive = async (scenario: Partial<Scenario>, version: string, deploymentOk = true) => {
+    const done: string[] = [];
+    const notes: string[] = [];
+    const r = recorder({ 'cache[0]#1': { client: 'running' } });
+    const ctx = {
+      recorder: r,
+      nomadVersion: version,
+      signal: new AbortController().signal,
+      log: () => undefined,
+      trace: { add: (e: { message?: string }) => void (e.message && notes.push(e.message)) },
+      step: async (name: string, body: () => Promise<unknown>) => (done.push(name), body()),
+      registerJob: async () => ({ ID: 'spread', Version: 0, TaskGroups: [] }),
+      awaitDeployment: async () => (done.push('deployment'), deploymentOk),
+      partition: async () => undefined,
+      heal: async () => undefined,
+      sleepUntil: async () => undefined,
+      host: (name: string) => ({ name }),
+    } as unknown as ScenarioContext;
+    await runSteps({ expect: { transitions: [] }, job: { file: 'spread.nomad.hcl', id: 'spread' }, steps: [], ...scenario } as unknown as Scenario, ctx);
+    return { done, notes };
+  };
+  const steps: Scenario['steps'] = [
+    { do: 'run_job' },
+    { do: 'partition', clientOf: 'cache[0]#1' },
+    { do: 'sleep', duration: '1ms', why: 'new releases only', nomad: '>=1.6.3' },
+    { do: 'heal', clientOf: 'cache[0]#1' },
+  ];
+
+  it('runs a keyed step only on releases in its range, and notes the one it left out', async () => {
+    expect((await drive({ steps }, '1.6.3')).done).toEqual(['register job', 'deployment', 'partition of cache[0]#1', 'sleep 1ms', 'heal of cache[0]#1']);
+    const old = await drive({ steps }, '1.6.2');
+    expect(old.done).toEqual(['register job', 'deployment', 'partition of cache[0]#1', 'heal of cache[0]#1']);
+    expect(old.notes).toEqual(['step 3 (sleep 1ms) is for Nomad >=1.6.3, not run on 1.6.2']);
+  });
+
+  it('waits for the deployment before the first fault, unless the scenario cuts during it; injects no fault when it did not succeed', async () => {
+    expect((await drive({ steps, faultsDuringDeployment: true }, '1.6.3')).done).not.toContain('deployment');
+    expect((await drive({ steps }, '1.6.3', false)).done).toEqual(['register job', 'deployment']);
   });
 });
 

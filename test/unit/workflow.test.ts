@@ -37,18 +37,17 @@ describe('GitHub workflows', () => {
     expect(r.stdout + r.stderr).toContain('runs-on');
   });
 
-  it('nightly: scheduled and manual; each matrix version has a wrapper module; it runs npm run nightly and uploads reports', () => {
+  it('nightly: scheduled and manual; it runs npm run matrix (every wrapped release) with ACLs off and on, and uploads reports', () => {
     const text = readFileSync(join(workflows, 'nightly.yml'), 'utf8');
-    const wf = parse(text) as { on: Record<string, unknown>; jobs: { nightly: { strategy: { matrix: { nomad: string[] } }; steps: Array<{ run?: string; uses?: string; with?: Record<string, string> }> } } };
+    const wf = parse(text) as { on: Record<string, unknown>; jobs: { nightly: { strategy: { matrix: { acl: string[] } }; steps: Array<{ run?: string; uses?: string; with?: Record<string, string> }> } } };
     expect(Object.keys(wf.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
-    const versions = wf.jobs.nightly.strategy.matrix.nomad;
-    expect(versions.length).toBeGreaterThan(0);
-    for (const v of versions) expect(readdirSync(join(repoRoot, 'build', 'nomad', v))).toContain('go.mod');
-    expect(versions).toContain(readFileSync(join(repoRoot, 'build', 'nomad', 'PINNED'), 'utf8').trim());
+    expect(wf.jobs.nightly.strategy.matrix.acl).toEqual(['off', 'on']);
     const steps = wf.jobs.nightly.steps;
+    const goMod = steps.find((s) => s.uses?.startsWith('actions/setup-go'))?.with?.['go-version-file'];
+    expect(readdirSync(join(repoRoot, String(goMod), '..'))).toContain('go.mod');
     const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts['nightly']).toBeDefined();
-    expect(steps.some((s) => s.run?.includes('npm run nightly'))).toBe(true);
+    expect(scripts['matrix']).toContain('--nomad-version all');
+    expect(steps.some((s) => s.run?.includes('npm run matrix'))).toBe(true);
     expect(steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true);
     expect(steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.with?.['path']).toBe('reports/');
   });
