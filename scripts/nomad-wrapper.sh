@@ -14,8 +14,12 @@ if [[ $# -ne 2 ]]; then
   exit 2
 fi
 version=$1 api=$2
-if ! [[ $version =~ ^v1\.([0-6])\.[0-9]+$ ]]; then
-  echo "nomad-wrapper: $version is not a 1.x release up to 1.6.x; Nomad 1.7.0 and later are BUSL and not built here (bring the binary with --nomad)" >&2
+# Only MPL-2.0 releases: up to 1.5.12 and 1.6.5. Nomad 1.5.13+, 1.6.6+ and 1.7.0+ are under the BUSL
+# (LICENSE at each tag; harness/check/releases.ts BUSL) and are never fetched or built here.
+if ! [[ $version =~ ^v1\.([0-6])\.([0-9]+)$ ]] \
+  || { [[ ${BASH_REMATCH[1]} == 5 ]] && (( BASH_REMATCH[2] >= 13 )); } \
+  || { [[ ${BASH_REMATCH[1]} == 6 ]] && (( BASH_REMATCH[2] >= 6 )); }; then
+  echo "nomad-wrapper: $version is not an MPL-2.0 release of Nomad (BUSL: 1.5.13+, 1.6.6+, 1.7.0+); bring such a binary with --nomad" >&2
   exit 2
 fi
 export PATH="/usr/local/go/bin:$PATH"
@@ -25,8 +29,18 @@ if [[ -f $dir/go.mod ]]; then
   exit 2
 fi
 
-upstream=$(go mod download -json "github.com/hashicorp/nomad@$version" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p')
-[[ -f $upstream ]] || { echo "nomad-wrapper: the module proxy gave no go.mod for nomad@$version" >&2; exit 1; }
+if ! info=$(go mod download -json "github.com/hashicorp/nomad@$version"); then
+  echo "nomad-wrapper: the Go module proxy did not give nomad@$version: $(sed -n 's/^\s*"Error": "\(.*\)",\?$/\1/p' <<<"$info")" >&2
+  exit 1
+fi
+upstream=$(sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p' <<<"$info")
+zip=$(sed -n 's/^\s*"Zip": "\(.*\)",\?$/\1/p' <<<"$info")
+[[ -f $upstream && -f $zip ]] || { echo "nomad-wrapper: the module proxy gave no module for nomad@$version" >&2; exit 1; }
+# A second guard: the release's own LICENSE must be the MPL.
+if ! unzip -p "$zip" "github.com/hashicorp/nomad@$version/LICENSE" | grep -q "Mozilla Public License"; then
+  echo "nomad-wrapper: nomad@$version's LICENSE is not the MPL-2.0; not building it" >&2
+  exit 2
+fi
 
 mkdir -p "$dir"
 {

@@ -5,6 +5,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { nomadCache, repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
+import { BUSL } from '../check/releases.ts';
 import { compareVersions, inRange } from '../util/versions.ts';
 
 export type BinarySource = 'flag' | 'env' | 'file' | 'path' | 'pinned';
@@ -34,8 +35,8 @@ export function wrappedReleases(): string[] {
 export function releaseName(text: string): string {
   const v = text.startsWith('v') ? text : `v${text}`;
   if (!/^v\d+\.\d+\.\d+$/.test(v)) throw new UsageError(`--nomad-version expects a release such as 1.6.3, got ${JSON.stringify(text)}`);
-  if (inRange(v, '>=1.7.0')) {
-    throw new UsageError(`Nomad ${v} is not open source (BUSL from 1.7.0 on): this project never builds or fetches it`, 'bring your own binary with --nomad PATH');
+  if (inRange(v, BUSL)) {
+    throw new UsageError(`Nomad ${v} is not open source (BUSL: 1.5.13+, 1.6.6+, 1.7.0 on): this project never builds or fetches it`, 'bring your own binary with --nomad PATH');
   }
   const known = wrappedReleases();
   if (!known.includes(v)) throw new UsageError(`no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`, 'add one with scripts/nomad-wrapper.sh, or pass a binary with --nomad PATH');

@@ -159,6 +159,11 @@ describe('releases built here', () => {
     expect(releaseName('v1.5.3')).toBe('v1.5.3');
     expect(() => releaseName('1.7.0')).toThrow(/BUSL/);
     expect(() => releaseName('1.9.3')).toThrow(/not open source/);
+    // Late patch releases of 1.5 and 1.6 are BUSL too (LICENSE at v1.5.13 and v1.6.6); the last MPL ones are not refused as such.
+    expect(() => releaseName('1.5.13')).toThrow(/BUSL/);
+    expect(() => releaseName('1.6.6')).toThrow(/BUSL/);
+    expect(() => releaseName('1.6.5')).toThrow(/no wrapper module/);
+    expect(() => releaseName('1.5.12')).toThrow(/no wrapper module/);
     expect(() => releaseName('1.6.4')).toThrow(/no wrapper module for Nomad v1.6.4.*v1.5.3, v1.6.0/);
     expect(() => releaseName('latest')).toThrow(/expects a release such as 1.6.3/);
   });
