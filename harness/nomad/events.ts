@@ -26,8 +26,13 @@ export interface StreamHandlers {
   onResume?: (askedFrom: number, firstIndex: number) => void;
 }
 
-/** Silence after which a connection counts as dead (three of Nomad's 10 s keep-alives missed). */
-export const STREAM_IDLE_MS = 30_000;
+/**
+ * Silence after which a connection counts as dead. Nomad sends its keep-alive `{}` every 30 s from a
+ * fixed ticker (nomad/event_endpoint.go NewJsonStream(ctx, 30*time.Second), 1.5.3-2.0): a 30 s timeout
+ * races that tick while nothing changes (a held partition) and resumes a healthy stream, leaving a
+ * gap. One keep-alive late by 15 s is dead.
+ */
+export const STREAM_IDLE_MS = 45_000;
 
 export class EventStream {
   private readonly controller = new AbortController();
