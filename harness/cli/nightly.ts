@@ -35,6 +35,7 @@ interface Flags {
   threshold: string;
   minSeconds: string;
   window: string;
+  parallel: string;
 }
 
 function validDate(text: string): boolean {
@@ -65,6 +66,7 @@ const program = new Command('nightly')
   .option('--lab <name>', 'name of the lab the runs share (default sc-catalog)')
   .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
   .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
+  .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
   .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
@@ -106,31 +108,44 @@ const program = new Command('nightly')
       info(`nightly ${date}: ${scenarios.length} scenario(s) x Nomad ${versions.join(', ')}; reports in ${nightDir}`);
       const entries: Array<CatalogEntry & { version: string }> = [];
       let stopped: unknown;
-      try {
-        for (const b of binaries) {
-          const version = label(b.nomad.version);
-          info(`=== Nomad ${version} (${b.nomad.path})`);
-          const done: CatalogEntry[] = [];
-          const plan = scenarios.map((scenario) => ({ scenario, round: 1 }));
-          const batch = {
-            keep: false,
-            signal,
-            log: info,
-            waiting,
-            print: out,
-            header: info,
-            nomad: b.nomad.path,
-            ...(flags.acl === true ? { acl: true } : {}),
-            reportsDir: join(nightDir, 'runs', version),
-            ...(flags.lab === undefined ? {} : { labName: flags.lab }),
-          };
-          try {
-            await runBatch(plan, batch, done);
-          } finally {
-            // The runs this binary finished, also when the batch was interrupted half-way.
-            entries.push(...done.map((e) => ({ ...e, version })));
-          }
+      // Several releases at once (--parallel): each on a lab of its own, its lines prefixed by its version.
+      const parallel = numberFlag('parallel', flags.parallel, 1, 4, true);
+      const many = parallel > 1 && binaries.length > 1;
+      const oneRelease = async (b: (typeof binaries)[number]) => {
+        const version = label(b.nomad.version);
+        const tag = (m: string) => (many ? `[${version}] ${m}` : m);
+        info(tag(`=== Nomad ${version} (${b.nomad.path})`));
+        const done: CatalogEntry[] = [];
+        const plan = scenarios.map((scenario) => ({ scenario, round: 1 }));
+        const lab = many ? `${flags.lab ?? 'sc-catalog'}-${version.replace(/[^a-z0-9]/g, '')}` : flags.lab;
+        const batch = {
+          keep: false,
+          signal,
+          log: (m: string) => info(tag(m)),
+          waiting: (what: string, elapsed: number, deadline: number, detail: string) => waiting(tag(what), elapsed, deadline, detail),
+          print: (text: string) => out(many ? text.split('\n').map(tag).join('\n') : text),
+          header: (m: string) => info(tag(m)),
+          nomad: b.nomad.path,
+          ...(flags.acl === true ? { acl: true } : {}),
+          reportsDir: join(nightDir, 'runs', version),
+          ...(lab === undefined ? {} : { labName: lab }),
+        };
+        try {
+          await runBatch(plan, batch, done);
+        } finally {
+          // The runs this binary finished, also when the batch was interrupted half-way.
+          entries.push(...done.map((e) => ({ ...e, version })));
         }
+      };
+      try {
+        // A pool of `parallel` workers over the releases, oldest first; the first error stops the night.
+        const queue = [...binaries];
+        const worker = async () => {
+          for (let b = queue.shift(); b !== undefined; b = queue.shift()) await oneRelease(b);
+        };
+        const results = await Promise.allSettled(Array.from({ length: Math.min(parallel, binaries.length) }, worker));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       } catch (error) {
         // Write the night with what ran, then let the error (or the signal) decide the exit.
         stopped = error;

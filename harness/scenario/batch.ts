@@ -34,11 +34,16 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
   const { signal, log } = options;
   const many = plan.length > 1 && options.freshLabs !== true;
   const rounds = Math.max(...plan.map((p) => p.round));
+  // The labs this batch's runs use: only those are its to clean up (another batch of this process
+  // may be running beside it on a lab of its own).
+  const used = new Set<string>();
   try {
     for (const [i, { scenario, round }] of plan.entries()) {
       signal.throwIfAborted();
       if (plan.length > 1) options.header?.(`=== ${scenario.name}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
       const started = Date.now();
+      const labName = options.labName ?? (many ? 'sc-catalog' : `sc-${scenario.name}`);
+      used.add(labName);
       const { result, runDir } = await runScenario(scenario, {
         keep: options.keep,
         signal,
@@ -51,7 +56,7 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
         ...(options.jobFile === undefined ? {} : { jobFile: options.jobFile }),
         ...(options.reportsDir === undefined ? {} : { reportsDir: options.reportsDir }),
         ...(options.remote === undefined ? {} : { remote: options.remote }),
-        ...(options.labName !== undefined ? { labName: options.labName } : many ? { labName: 'sc-catalog' } : {}),
+        ...(options.labName !== undefined || many ? { labName } : {}),
         // Shared labs: the next run reuses this one when the topology fits.
         // An SSH lab is the same hosts for every scenario: always shared.
         ...(many
@@ -66,11 +71,11 @@ export async function runBatch(plan: Array<{ scenario: Scenario; round: number }
   } finally {
     // A run that left its lab up for the next one, and then no next one came (Ctrl-C, an error).
     // A lab kept on purpose (--keep) is persistent: it stays.
-    for (const lab of listLabs()) {
+    for (const lab of listLabs().filter((l) => used.has(l))) {
       const state = readState(lab);
       if (state && ownedByThisProcess(state) && !state.persistent) await teardownLab(lab, state.plan, log);
     }
-    for (const lab of listSshLabs()) {
+    for (const lab of listSshLabs().filter((l) => used.has(l))) {
       const state = readSshState(lab);
       if (state && ownedByMe(state) && !state.persistent) await remoteLabDown(lab, log);
     }
