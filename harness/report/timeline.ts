@@ -142,27 +142,23 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
       markers.push({ lane, t: rel(e.Time / 1e6), type: e.Type, task: e.task, message: e.DisplayMessage ?? e.Message ?? '' });
     }
   }
-  for (const node of [...n.nodes.values()].sort((x, y) => byCodePoint(x.host, y.host))) {
-    const lane = lanes.push({ kind: 'node', name: node.host, label: `node ${node.host}` }) - 1;
+  // A lane of statuses (a node's, a deployment's): a segment from each change to the next.
+  const statusLane = (lane: Lane, observations: Array<{ t: number; status: string; line: number }>) => {
+    const index = lanes.push(lane) - 1;
     let current: Segment | undefined;
-    for (const o of node.observations) {
+    for (const o of observations) {
       if (current?.status === o.status) continue;
       const at = Math.max(rel(o.t), current?.from ?? 0);
       if (current) current.to = at;
-      current = { lane, from: at, to: end, status: o.status, line: o.line };
+      current = { lane: index, from: at, to: end, status: o.status, line: o.line };
       segments.push(current);
     }
+  };
+  for (const node of [...n.nodes.values()].sort((x, y) => byCodePoint(x.host, y.host))) {
+    statusLane({ kind: 'node', name: node.host, label: `node ${node.host}` }, node.observations);
   }
   for (const d of n.deployments) {
-    const lane = lanes.push({ kind: 'deployment', name: d.id.slice(0, 8), label: `deployment ${d.id.slice(0, 8)} (job v${d.jobVersion})` }) - 1;
-    let current: Segment | undefined;
-    for (const o of d.observations) {
-      if (current?.status === o.status) continue;
-      const at = Math.max(rel(o.t), current?.from ?? 0);
-      if (current) current.to = at;
-      current = { lane, from: at, to: end, status: o.status, line: o.line };
-      segments.push(current);
-    }
+    statusLane({ kind: 'deployment', name: d.id.slice(0, 8), label: `deployment ${d.id.slice(0, 8)} (job v${d.jobVersion})` }, d.observations);
   }
   markers.sort((x, y) => x.lane - y.lane || x.t - y.t || byCodePoint(x.type, y.type));
 
