@@ -1,6 +1,7 @@
 # A job whose task fails on request: it runs until a file named `fail` appears in its own task
 # directory (local/), then exits 1. The harness writes that file into one allocation's directory,
-# so exactly that allocation fails. No restarts and no rescheduling, so a failure stays a failure.
+# so exactly that allocation fails. No restarts, and one reschedule in all: the replacement of the
+# allocation whose client is cut off uses it, so a failure after that stays a failure.
 job "failing" {
   datacenters = ["dc1"]
 
@@ -28,9 +29,17 @@ job "failing" {
       mode     = "fail"
     }
 
+    # One attempt, not zero: from #18701 (1.4.14, 1.5.10, 1.6.3) the replacement of an unknown
+    # allocation follows the reschedule policy, so attempts = 0 would mean no replacement at all until
+    # lost_after (NOMAD-FACTS §0 item 4). Before it the replacement came at once whatever the policy,
+    # and carried the reschedule event all the same. Either way the replacement's tracker then holds
+    # the one attempt, so a failed replacement is not replaced.
     reschedule {
-      attempts  = 0
-      unlimited = false
+      attempts       = 1
+      interval       = "24h"
+      delay          = "5s"
+      delay_function = "constant"
+      unlimited      = false
     }
 
     task "redis" {

@@ -53,6 +53,29 @@ describe('committed runs', () => {
     expect(detail('transitions: node of cache[0]#1 node status')).toMatch(/expected down after disconnected, observed initializing/);
   });
 
+  it('the Nomad bugs the matrix found stay FAILs that name what Nomad did (#16609 on 1.5.3; two cache[0] on 1.6.3)', () => {
+    const old = recheck(join(root, 'failed-replacement-1.5.3-bug'));
+    expect(old.verdict).toBe('fail');
+    expect(old.reasons.find((r) => r.check === 'final: group cache has 2 running')?.detail).toMatch(/cache\[0\]#2 failed\/run, cache\[1\]#1 complete\/stop/);
+    const fresh = recheck(join(root, 'job-version-1.6.3-bug'));
+    expect(fresh.verdict).toBe('fail');
+    const checks = fresh.reasons.map((r) => `${r.check}: ${r.detail}`).join('\n');
+    expect(checks).toMatch(/accounting: unexpected allocation cache\[0\]#4: .*PreviousAllocation cache\[0\]#1/);
+    expect(checks).toMatch(/no allocation cache\[1\]#2 in the trace/);
+  });
+
+  it('deploy-cut on 1.6.3: the deployment was active at the cut and no replacement came; on 1.6.2 one came at once', () => {
+    const fresh = recheck(join(root, 'deploy-cut-pass'));
+    expect(fresh.verdict).toBe('pass');
+    expect(fresh.checks.find((c) => c.check.startsWith("precondition: the job's deployment active"))?.detail).toMatch(/deployment [0-9a-f]{8} \(job v0\) was running \("Deployment is running"\) at the partition/);
+    expect(fresh.checks.find((c) => c.check === 'absent: no cache[0]#2')?.verdict).toBe('pass');
+    expect(fresh.notApplied?.map((x) => x.expectation)).toEqual(['transitions cache[0]#2 running -> complete', 'placements cache[0]#2']);
+    const old = recheck(join(root, 'deploy-cut-1.6.2-pass'));
+    expect(old.verdict).toBe('pass');
+    expect(old.checks.find((c) => c.check.startsWith('placement: cache[0]#2'))?.verdict).toBe('pass');
+    expect(old.notApplied?.map((x) => x.expectation)).toEqual(['absent cache[0]#2']);
+  });
+
   it('the passing run has the shape the seed describes, read straight from the trace', () => {
     const n = normalise(readTrace(join(root, 'spread-pass', 'trace.ndjson')));
     expect([...n.byRole.keys()].sort()).toEqual(['cache[0]#1', 'cache[0]#2', 'cache[1]#1']);

@@ -26,6 +26,20 @@ const load = (name: string) => {
 const scratch = mkdtempSync(join(tmpdir(), 'nomad-lab-report-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+describe('the deployment lane', () => {
+  it('draws the job\'s deployment: running through the cut on deploy-cut (1.6.3), successful after the reconnect', () => {
+    const { timeline: tl } = load('deploy-cut-pass');
+    const lane = tl.lanes.findIndex((l) => l.kind === 'deployment');
+    expect(tl.lanes[lane]!.label).toMatch(/^deployment [0-9a-f]{8} \(job v0\)$/);
+    const segs = tl.segments.filter((s) => s.lane === lane);
+    expect(segs.map((s) => s.status)).toEqual(['running', 'successful']);
+    const cut = tl.windows.find((w) => w.kind === 'partition')!;
+    // Still running when the client was cut, done only after the heal.
+    expect(segs[0]!.from).toBeLessThan(cut.from);
+    expect(segs[1]!.from).toBeGreaterThan(cut.to);
+  });
+});
+
 describe('the timeline of a run', () => {
   const { trace, timeline: tl } = load('spread-pass');
 
