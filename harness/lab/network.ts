@@ -27,7 +27,12 @@ export const isOurUnreachable = (r: RouteEntry): boolean => r.type === 'unreacha
 /** Held while any lab exists, added before the bridge and removed after it, so lab traffic never leaves. */
 export async function ensureUnreachableRoute(): Promise<void> {
   if ((await routes()).some(isOurUnreachable)) return;
-  await ip('route', 'add', 'unreachable', LAB_RANGE, 'proto', ROUTE_PROTO);
+  const added = await run(['ip', 'route', 'add', 'unreachable', LAB_RANGE, 'proto', ROUTE_PROTO], { check: false });
+  // Two labs coming up at once both find no route and both add it: the loser's "File exists" is fine
+  // when the route there now is ours. Any other route for the range is not ours to take over.
+  if (added.exitCode !== 0 && !(await routes()).some(isOurUnreachable)) {
+    throw new HarnessError(`could not add the lab range's unreachable route: ${added.stderr.trim()}`, { command: added.argv });
+  }
 }
 
 export async function removeUnreachableRoute(): Promise<void> {
