@@ -5,7 +5,7 @@
 // 1.6.3 as the first release where the verdict changes, with both reports. Then a two-release matrix
 // run with both releases at once (--parallel 2, a lab each): both pass, matrix.md has both columns,
 // and neither batch tore down the other's lab mid-run.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,19 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
     expect(fresh.reasons.map((x) => x.check)).toEqual(expect.arrayContaining(['await: the replacement running', 'placement: cache[0]#2 on another client than cache[0]#1']));
     expect(await auditLeaks(lab)).toEqual([]);
   }, 1_600_000);
+
+  it('a scenario keyed to releases that are not under test is not applicable: nothing runs, exit 0, JUnit skipped', async () => {
+    const file = join(reports, 'spread-1.7.yaml');
+    writeFileSync(file, readFileSync(join(repoRoot, 'scenarios', 'spread.yaml'), 'utf8').replace(/^name: spread$/m, 'name: spread\nnomad: ">=1.7.0"'));
+    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'scenario.ts'), '--file', file, '--nomad-version', '1.6.2', '--lab', lab, '--reports', reports], { check: false, timeoutMs: 600_000, cwd: repoRoot });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^spread: NOT-APPLICABLE {2}\(Nomad 1\.6\.2,/m);
+    expect(r.stderr).toContain('applies to Nomad >=1.7.0; 1.6.2 is not in that range: not applicable, nothing run');
+    const dir = /^report: (.*)$/m.exec(r.stdout)![1]!;
+    expect((JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunResult).verdict).toBe('not-applicable');
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('<skipped');
+    expect(existsSync(join(dir, 'trace.ndjson'))).toBe(false);
+  }, 620_000);
 
   it('a matrix of two releases run at once: control passes on both, matrix.md has both columns, no lab left', async () => {
     const r = await run(
