@@ -26,7 +26,12 @@ export const applies = (item: Keyed, version: string): boolean => item.nomad ===
 /** A few words on what an expectation is about, for the list of those that did not apply. */
 function about(list: string, item: Record<string, unknown>): string {
   const subject = item['subject'] as { alloc?: string; nodeOf?: string } | undefined;
-  const ends = item['from'] && typeof item['from'] === 'object' ? `${JSON.stringify(item['from'])} -> ${JSON.stringify(item['to'])}` : undefined;
+  const end = (e: unknown) => {
+    const x = e as { alloc?: string; client?: string };
+    return `${x.alloc ?? '?'} ${x.client ?? 'created'}`;
+  };
+  const bound = [item['atLeast'] !== undefined ? `at least ${String(item['atLeast'])}` : '', item['atMost'] !== undefined ? `at most ${String(item['atMost'])}` : ''].filter(Boolean).join(', ');
+  const ends = item['from'] && typeof item['from'] === 'object' ? `${end(item['from'])} -> ${end(item['to'])} (${bound})` : undefined;
   const who = subject ? (subject.alloc ?? `node of ${subject.nodeOf}`) : (item['alloc'] ?? item['name'] ?? ends ?? '');
   const what = item['value'] ?? (Array.isArray(item['sequence']) ? (item['sequence'] as unknown[]).map((s) => (typeof s === 'string' ? s : JSON.stringify(s))).join(' -> ') : undefined);
   return [list, who, what].filter((p) => p !== undefined && p !== '').join(' ');
