@@ -30,8 +30,6 @@ export class Recorder {
   readonly evals = new Map<string, { status: string; triggeredBy: string }>();
   /** The job's deployments by ID, as the stream last told them. */
   readonly deployments = new Map<string, { jobVersion: number; status: string; description: string; createIndex: number }>();
-  /** The job's version as the stream last told it (-1 before any Job event). */
-  jobVersion = -1;
   /** Nomad-provider service instances of this job: service name -> registration ID -> instance. */
   readonly services = new Map<string, Map<string, { allocId: string; address: string; port: number }>>();
   /** When an allocation of the job was first seen unknown (harness clock). */
@@ -93,9 +91,6 @@ export class Recorder {
       if (type === 'ServiceRegistration') instances.set(key, { allocId: s.AllocID, address: s.Address ?? '', port: s.Port ?? 0 });
       else instances.delete(key);
       this.services.set(s.ServiceName, instances);
-    } else if (topic === 'Job') {
-      const j = payload['Job'] as { ID?: string; Version?: number } | undefined;
-      if (j?.ID === this.job && typeof j.Version === 'number') this.jobVersion = j.Version;
     } else if (topic === 'Deployment') {
       const d = payload['Deployment'] as { ID?: string; JobID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number } | undefined;
       if (!d?.ID || d.JobID !== this.job) return;
