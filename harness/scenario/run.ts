@@ -320,7 +320,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           },
           DEPLOYMENT_PRECONDITION,
         );
-        await readDeployments('after waiting for the deployment');
+        // No read here: the fault that follows reads the deployments just before it acts.
         return ok;
       },
       async awaitProbe(what, probe, timeoutMs) {
