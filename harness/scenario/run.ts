@@ -28,7 +28,7 @@ import type { NomadJob } from '../nomad/api.ts';
 import { junitXml } from '../report/junit.ts';
 import { writeRunReports } from '../report/write.ts';
 import { buildResult, notApplicableResult, type RunResult } from '../report/result.ts';
-import { inRange } from '../util/versions.ts';
+import { applies } from '../check/versioned.ts';
 import { Recorder } from '../trace/recorder.ts';
 import { TraceWriter } from '../trace/writer.ts';
 import type { Timers } from '../check/timings.ts';
@@ -128,7 +128,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   // A scenario keyed to other Nomad releases does not run: not applicable, never a pass.
   if (scenario.nomad !== undefined) {
     const binary = await resolveNomad(config.nomad);
-    if (!inRange(binary.version, scenario.nomad)) {
+    if (!applies(scenario, binary.version)) {
       const result = notApplicableResult(scenario, { path: binary.path, version: binary.version, source: binary.source }, runId);
       writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
       writeFileAtomic(join(runDir, 'junit.xml'), junitXml([result]));

@@ -4,7 +4,7 @@
 import { HarnessError, UsageError } from '../util/errors.ts';
 import type { NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
-import { inRange } from '../util/versions.ts';
+import { applies } from '../check/versioned.ts';
 import type { Condition, Scenario, ScenarioContext, Step } from './types.ts';
 
 export function parseDuration(d: string): number {
@@ -142,7 +142,7 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
 
   for (const [i, step] of scenario.steps.entries()) {
     ctx.signal.throwIfAborted();
-    if (step.nomad !== undefined && !inRange(ctx.nomadVersion, step.nomad)) {
+    if (!applies(step, ctx.nomadVersion)) {
       ctx.trace.add({ kind: 'note', t: Date.now(), message: `step ${i + 1} (${stepLabel(step)}) is for Nomad ${step.nomad}, not run on ${ctx.nomadVersion}` });
       ctx.log(`step ${i + 1} (${stepLabel(step)}) not for Nomad ${ctx.nomadVersion} (${step.nomad})`);
       continue;
