@@ -7,6 +7,7 @@ import { absentRoles, rolesInExpectations, stepStatus, subjectName, type Expecta
 import { faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
 import { noRestart, strictReconnect } from './reconnect.ts';
+import { parseDuration } from '../util/duration.ts';
 import { matchSequence } from './sequence.ts';
 import { expectationsFor, type NotApplied } from './versioned.ts';
 
@@ -56,12 +57,7 @@ function valuesOf(n: Normalised, subject: Subject, field: Field): { label: strin
   return { label: r.label, values: transitions(a.observations, (o) => (field === 'client' ? o.client : o.desired)) };
 }
 
-/** "500ms", "5s", "2m" -> seconds (the schema has checked the form). */
-const parseSeconds = (d: string): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 's' ? 1 : 60);
-};
+const parseSeconds = (d: string): number => parseDuration(d) / 1000;
 
 const showSeq = (values: Array<{ value: string }>) => values.map((v) => v.value).join(' -> ') || '(nothing)';
 

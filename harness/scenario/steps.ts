@@ -1,17 +1,14 @@
 // Interprets a scenario's steps against a lab: roles resolved to allocations and clients at run
 // time (placement is the scheduler's choice), waits on the recorder's live view, faults through the
 // context. Conditions and "hopeless" are pure functions of the live view.
-import { HarnessError, UsageError } from '../util/errors.ts';
+import { HarnessError } from '../util/errors.ts';
 import type { NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import { applies } from '../check/versioned.ts';
+import { parseDuration } from '../util/duration.ts';
 import type { Condition, Scenario, ScenarioContext, Step } from './types.ts';
 
-export function parseDuration(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d);
-  if (!m) throw new UsageError(`not a duration: ${JSON.stringify(d)} (expected e.g. 500ms, 30s, 2m)`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
-}
+export { parseDuration };
 
 const nodeOf = (r: Recorder, role: string) => r.byRole(role)?.node;
 
