@@ -4,7 +4,7 @@ import { normalise, transitions, type AllocView, type Normalised } from '../trac
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { finalCounts, unexpectedAllocations } from './accounting.ts';
 import { absentRoles, rolesInExpectations, stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
-import { faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
+import { CUTS, faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
 import { noRestart, strictReconnect } from './reconnect.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -121,7 +121,7 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(not placed before it)'}` : 'no partition in the trace', 'scenario', 'precondition');
   }
   if (x.deploymentActive) {
-    const fault = n.faults.find((f) => f.fault === 'partition' || f.fault.endsWith('-agent'));
+    const fault = n.faults.find((f) => CUTS.includes(f.fault));
     const before = (d: (typeof n.deployments)[number]) => d.observations.filter((o) => fault !== undefined && o.t <= fault.t).at(-1);
     const latest = n.deployments.filter((d) => before(d) !== undefined).at(-1);
     const status = latest ? before(latest)! : undefined;

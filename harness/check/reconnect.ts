@@ -8,8 +8,6 @@ import type { Outcome } from './outcome.ts';
 
 import { STRICT_RECONNECT } from './releases.ts';
 
-export { STRICT_RECONNECT };
-
 const short = (id: string) => id.slice(0, 8);
 
 /**
