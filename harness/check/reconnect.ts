@@ -5,7 +5,6 @@ import { inRange } from '../util/versions.ts';
 import type { NoRestartExpectation, StrictReconnectExpectation } from './expectations.ts';
 import { faultAt } from './faults.ts';
 import type { Outcome } from './outcome.ts';
-
 import { STRICT_RECONNECT } from './releases.ts';
 
 const short = (id: string) => id.slice(0, 8);
