@@ -1,4 +1,4 @@
-// Parsing of numeric command-line flags, with the message every command gives for a bad one.
+// Command-line flags several commands share: numbers (with the message every command gives for a bad one) and the Nomad binary (--nomad / --nomad-version).
 import { releaseBinary, releaseName, wrappedReleases } from '../nomad/binary.ts';
 import { UsageError } from '../util/errors.ts';
 
