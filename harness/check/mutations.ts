@@ -6,6 +6,7 @@
 import type { Allocation, TaskEvent } from '../nomad/api.ts';
 import { normalise, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
+import { table } from '../util/table.ts';
 import type { Expectations } from './expectations.ts';
 import { RESTORES, faultAt } from './faults.ts';
 
@@ -488,9 +489,7 @@ export function formatMatrix(rows: MutantRow[]): string {
   const cell = (c: MutantOutcome) => (c.verdict === 'n/a' ? 'n.a.' : c.verdict === 'pass' ? 'PASS (survived)' : `${c.verdict.toUpperCase()}${c.killed ? '' : ' (wrong)'}`);
   const header = ['run', 'base', ...names];
   const body = rows.map((r) => [r.run, r.base.toUpperCase(), ...r.cells.map(cell)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...body.map(line)].join('\n');
+  return table([header, ...body]).join('\n');
 }
 
 /** The matrix's problems: a base that does not pass, a mutant that survived or was killed the wrong way. */

@@ -1,13 +1,13 @@
 // Supervised Nomad agents of the netns lab: started inside their namespace with `nsenter --net=`
 // (`ip netns exec` would remount /sys and hide the cgroup mounts from Nomad), one pid file each.
 import { readFileSync, existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnDetached } from '../exec/local.ts';
 import { cmdline, identify, isAlive, namedNetnsInode, netnsInode, type ProcessIdentity } from '../exec/procs.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { pause, pollUntil } from '../util/poll.ts';
 import type { HostDirs } from './ansible.ts';
-import type { AgentRecord } from './state.ts';
+import type { AgentRecord } from './store.ts';
 import type { HostPlan } from './topology.ts';
 
 export function agentArgv(nomadPath: string, host: HostPlan, dirs: HostDirs): string[] {
@@ -28,18 +28,15 @@ export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDi
     const record = { host: host.name, pid: child.pid, startTicks: id?.startTicks ?? 0, configDir: dirs.configDir, logFile: dirs.logFile };
     // Between fork and exec the child still shows the harness's own argv; until it shows the agent's,
     // an identity check would take it for a stranger (or for an agent that died).
-    const deadline = Date.now() + 5000;
     let died: string | undefined;
-    while (id && !isOurAgent(record)) {
-      if (!isAlive(id) || Date.now() > deadline) {
-        died = child.exit() ?? (isAlive(id) ? 'not running as an agent after 5s' : 'gone');
-        break;
-      }
-      await sleep(10);
+    if (id) {
+      await pollUntil(() => isOurAgent(record) || !isAlive(id), { timeoutMs: 5000, intervalsMs: [10] });
+      if (!isOurAgent(record)) died = child.exit() ?? (isAlive(id) ? 'not running as an agent after 5s' : 'gone');
     }
     if (id && died === undefined) {
       // Still alive a moment later: an agent that cannot start (bad config, port in use) exits at once.
-      await sleep(200);
+      // A fixed delay, not a poll that would see it die: by the end of the delay its exit status is in, for the message.
+      await pause(200);
       if (!isOurAgent(record)) died = child.exit() ?? 'gone';
     }
     if (!id) died = child.exit() ?? 'gone before it could be identified';
@@ -88,13 +85,10 @@ export function logTail(file: string, lines = 12): string {
 export async function stopProcess(id: ProcessIdentity, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
   if (!isAlive(id)) return 'gone';
   signal(id.pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(id)) return 'terminated';
-    await sleep(100);
-  }
+  if (await pollUntil(() => !isAlive(id), { timeoutMs: graceMs, intervalsMs: [100] })) return 'terminated';
   signal(id.pid, 'SIGKILL');
-  for (let i = 0; i < 50 && isAlive(id); i++) await sleep(100);
+  // Up to 5 s for the kill to land; the caller learns only that it was sent.
+  await pollUntil(() => !isAlive(id), { timeoutMs: 5000, intervalsMs: [100] });
   return 'killed';
 }
 

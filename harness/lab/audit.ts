@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import { labDir, labRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { allPids, cmdline, cwd } from '../exec/procs.ts';
+import { table } from '../util/table.ts';
 import { allocCgroups } from './cgroups.ts';
 import { isOurUnreachable, labResources, routes, taggedRules } from './network.ts';
-import { listLabs } from './state.ts';
+import { listLabs } from './store.ts';
 import { labId, labIdOfName } from './topology.ts';
 
 export type LeakKind = 'netns' | 'link' | 'iptables' | 'route' | 'mount' | 'process' | 'cgroup' | 'directory';
@@ -92,5 +93,7 @@ export async function auditLeaks(name?: string, options: { ignoreLabs?: string[]
 }
 
 export function formatLeaks(leaks: Leak[]): string {
-  return leaks.map((l) => `  ${l.kind.padEnd(9)} ${l.what}`).join('\n');
+  return table(leaks.map((l) => [l.kind, l.what]))
+    .map((line) => `  ${line}`)
+    .join('\n');
 }

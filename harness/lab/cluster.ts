@@ -1,8 +1,7 @@
 // What any lab waits for and ends with on its Nomad cluster, whoever provides the hosts: a leader
 // and every client ready; jobs purged and their allocations stopped while the agents still run.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NomadApi, NomadNodeStub } from '../nomad/api.ts';
-import { poll } from '../util/poll.ts';
+import { poll, pollUntil } from '../util/poll.ts';
 
 export interface Readiness {
   leader: string;
@@ -57,10 +56,7 @@ export async function waitForLeaderAndClients(look: () => Promise<Readiness>, op
 export async function purgeJobs(api: NomadApi, jobs: Array<{ ID: string; Namespace: string }>, timeoutMs: number): Promise<void> {
   for (const job of jobs) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
   const ids = new Set(jobs.map((j) => j.ID));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const live = await api.allocations().then((all) => all.filter((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')).length, () => 0);
-    if (live === 0) return;
-    await sleep(250);
-  }
+  // A failed read ends the wait as if none ran; past the deadline, teardown goes on regardless.
+  const noneLive = () => api.allocations().then((all) => !all.some((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')), () => true);
+  await pollUntil(noneLive, { timeoutMs, intervalsMs: [250] });
 }

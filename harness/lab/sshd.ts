@@ -3,11 +3,11 @@
 // the inventory provider and the fault playbooks use. Never touches /root/.ssh or /etc/ssh.
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../exec/local.ts';
 import { quoteWord } from '../exec/ssh.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { pollUntil } from '../util/poll.ts';
 import { hostDirs, inventoryGroups, labHostVars } from './ansible.ts';
 import { servers, type HostPlan, type LabPlan } from './topology.ts';
 
@@ -135,9 +135,7 @@ export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (
     const argv = ['nsenter', `--net=/run/netns/${host.netns}`, '--', '/usr/sbin/sshd', '-f', own.config, '-E', own.log];
     // sshd checks its config and binds before it returns; its daemon child writes the pid file a moment later.
     await run(argv, { host: host.name, timeoutMs: 15_000 });
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(own.pidFile) && Date.now() < deadline) await sleep(20);
-    if (!existsSync(own.pidFile)) throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
+    if (!(await pollUntil(() => existsSync(own.pidFile), { timeoutMs: 10_000, intervalsMs: [20] }))) throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
     const pid = Number(readFileSync(own.pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new HarnessError(`sshd wrote no pid to ${own.pidFile}`, { host: host.name, command: argv });
     started.push({ host: host.name, pid });

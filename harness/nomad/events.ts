@@ -2,7 +2,7 @@
 // the connection drops (a server restart kills it) or goes silent (a half-open connection: Nomad
 // sends a keep-alive `{}` every 10 s, so 30 s of nothing means the peer is gone), resumes from the
 // last index seen, and tells the caller where the resumed stream really started.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pause } from '../util/poll.ts';
 import type { NomadApi } from './api.ts';
 
 export interface NomadEvent {
@@ -142,7 +142,8 @@ export class EventStream {
         signal.removeEventListener('abort', stopAll);
         connection.abort();
       }
-      await sleep(500, undefined, { signal }).catch(() => undefined);
+      // A back-off before reconnecting, not a wait for a condition: stop() cuts it short.
+      await pause(500, signal);
     }
   }
 

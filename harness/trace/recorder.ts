@@ -1,10 +1,10 @@
 // Records a run: Nomad's event stream (Node, and the job's Allocation, Evaluation, Job and Deployment topics),
 // the leader's job_summary gauges when they change, and full allocation reads at the end. Keeps a
 // live view that the runner's waits read, so nothing polls what the stream already tells.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NomadApi, TaskEvent } from '../nomad/api.ts';
 import { EventStream } from '../nomad/events.ts';
 import { parsePrometheus } from '../nomad/prometheus.ts';
+import { pause, pollUntil } from '../util/poll.ts';
 import { assignRoles, roleName } from './roles.ts';
 import { trimPayload, type TraceWriter } from './writer.ts';
 
@@ -36,7 +36,8 @@ export class Recorder {
   firstUnknownAt: number | undefined;
   private readonly stream: EventStream;
   private scraping: Promise<void> | undefined;
-  private stopped = false;
+  /** Aborted by stop(): ends the scrape loop, and its pause between scrapes at once. */
+  private readonly stopping = new AbortController();
   /** The Raft index of the last stream event seen for each allocation of the job. */
   private readonly lastEventIndex = new Map<string, number>();
   private readonly resumeChecks: Array<Promise<void>> = [];
@@ -199,13 +200,13 @@ export class Recorder {
   }
 
   private async scrapeLoop(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopping.signal.aborted) {
       try {
         await this.scrape();
       } catch (error) {
         this.trace.add({ kind: 'note', t: this.now(), message: `metrics scrape of ${this.leader.host} failed: ${error instanceof Error ? error.message : String(error)}` });
       }
-      await sleep(500);
+      await pause(500, this.stopping.signal);
     }
   }
 
@@ -254,7 +255,7 @@ export class Recorder {
    * streamed event had changes the trace never saw, which is recorded as a gap.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     await this.scraping?.catch(() => undefined);
     try {
       await this.scrape();
@@ -268,7 +269,8 @@ export class Recorder {
         this.trace.add({ kind: 'alloc-read', t: this.now(), alloc });
       }
       const newest = Math.max(0, ...reads.map((a) => a.ModifyIndex));
-      for (let waited = 0; this.stream.index < newest && waited < 5_000; waited += 100) await sleep(100);
+      // Up to 5 s for the stream to catch up with the reads; one that does not is a gap, found below.
+      await pollUntil(() => this.stream.index >= newest, { timeoutMs: 5_000, intervalsMs: [100] });
       await Promise.all(this.resumeChecks);
       const behind = reads.filter((a) => (this.lastEventIndex.get(a.ID) ?? 0) < a.ModifyIndex);
       if (behind.length > 0) {

@@ -1,4 +1,6 @@
-// Terminal output: plain timestamped lines, and a live status line on a TTY while waiting.
+// Terminal output: plain timestamped lines, and a live status line on a TTY while waiting. The status
+// line's escapes move the cursor and clear the line; they are not colour, so NO_COLOR leaves them
+// (colour is util/colour.ts's, for results on stdout).
 
 const isTty = Boolean(process.stderr.isTTY) && process.env['CI'] !== 'true';
 let statusShown = false;
