@@ -68,5 +68,10 @@ elif command -v nomad >/dev/null 2>&1; then
 else
   build_args=()
   ((quiet)) && build_args+=(--quiet)
-  bash "$here/scripts/build-nomad.sh" "${build_args[@]}"
+  # A zx script run by tsx (a devDependency), so after the npm step above; node resolves --import from the checkout.
+  if [[ ! -e "$here/node_modules/tsx/package.json" ]]; then
+    echo "setup: tsx is missing from node_modules (npm ci left out devDependencies: NODE_ENV=production or omit=dev?); run npm ci --include=dev" >&2
+    exit 2
+  fi
+  (cd "$here" && node --import tsx scripts/build-nomad.ts "${build_args[@]}")
 fi

@@ -1,5 +1,5 @@
 // Which nomad binary a run uses: flag / NOMAD_BINARY / lab file, then `nomad` on PATH, then the pinned
-// release built into the cache by scripts/build-nomad.sh.
+// release built into the cache by scripts/build-nomad.ts.
 import { accessSync, constants, readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { nomadCache, repoRoot } from '../config/paths.ts';
@@ -39,7 +39,7 @@ export function releaseName(text: string): string {
     throw new UsageError(`Nomad ${v} is not open source (BUSL: 1.5.13+, 1.6.6+, 1.7.0 on): this project never builds or fetches it`, 'bring your own binary with --nomad PATH');
   }
   const known = wrappedReleases();
-  if (!known.includes(v)) throw new UsageError(`no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`, 'add one with scripts/nomad-wrapper.sh, or pass a binary with --nomad PATH');
+  if (!known.includes(v)) throw new UsageError(`no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`, 'add one with scripts/nomad-wrapper.ts, or pass a binary with --nomad PATH');
   return v;
 }
 
@@ -51,12 +51,14 @@ export async function releaseBinary(release: string, log: (message: string) => v
   const path = pinnedBinaryPath(release);
   if (executable(path)) return path;
   log(`building Nomad ${release} on first use (about 1 min with a warm Go cache, 4 min cold); cached in ${dirname(path)}`);
-  await run(['bash', join(repoRoot, 'scripts', 'build-nomad.sh'), '--quiet'], {
-    env: { ...(process.env as Record<string, string>), NOMAD_LAB_VERSION: release },
+  // cwd: node resolves `--import tsx` from the working directory, so from the checkout's node_modules.
+  await run([process.execPath, '--import', 'tsx', join(repoRoot, 'scripts', 'build-nomad.ts'), '--quiet'], {
+    env: { ...(process.env as Record<string, string>), NOMAD_LAB_NOMAD_VERSION: release },
+    cwd: repoRoot,
     timeoutMs: 30 * 60_000,
     ...(signal === undefined ? {} : { signal }),
   });
-  if (!executable(path)) throw new HarnessError(`building Nomad ${release} left no binary at ${path}`, { command: ['scripts/build-nomad.sh'] });
+  if (!executable(path)) throw new HarnessError(`building Nomad ${release} left no binary at ${path}`, { command: ['node', '--import', 'tsx', 'scripts/build-nomad.ts'] });
   return path;
 }
 
