@@ -1,5 +1,7 @@
-# The VM lab's topology in plain Ruby for the Vagrantfile: topology.yaml + NOMAD_LAB_* -> hosts, VM settings, Ansible vars.
-# Twin of harness/lab/vm-topology.ts (test/static checks that both agree); `ruby vagrant/topology.rb` prints it as JSON.
+# The VM lab's topology in plain Ruby for the Vagrantfile: topology.yaml + NOMAD_LAB_VM_* -> hosts, VM settings, and the
+# Ansible groups and host vars that Vagrant writes into its inventory (.vagrant/provisioners/ansible/inventory/
+# vagrant_ansible_inventory), which is where the harness reads the VMs from. The one place the topology is computed;
+# `ruby vagrant/topology.rb` prints it as JSON.
 require 'json'
 require 'psych'
 
@@ -16,7 +18,7 @@ module NomadLab
 
   module VmTopology
     DEFAULT_FILE = File.expand_path('topology.yaml', __dir__)
-    TOPOLOGY_ENV = 'NOMAD_LAB_TOPOLOGY'
+    TOPOLOGY_ENV = 'NOMAD_LAB_VM_TOPOLOGY'
 
     DEFAULTS = {
       'subnet' => '192.168.56.0/24',
@@ -31,19 +33,38 @@ module NomadLab
       'docker' => false
     }.freeze
 
+    # The VM-only settings are NOMAD_LAB_VM_*; the Nomad build keeps the names the harness's messages use.
     ENV_NAMES = {
-      'subnet' => 'NOMAD_LAB_SUBNET',
-      'servers' => 'NOMAD_LAB_SERVERS',
-      'clients' => 'NOMAD_LAB_CLIENTS',
-      'datacenter' => 'NOMAD_LAB_DATACENTER',
-      'clientDatacenters' => 'NOMAD_LAB_CLIENT_DATACENTERS',
-      'box' => 'NOMAD_LAB_BOX',
-      'memory' => 'NOMAD_LAB_MEMORY',
-      'cpus' => 'NOMAD_LAB_CPUS',
-      'provider' => 'NOMAD_LAB_PROVIDER',
+      'subnet' => 'NOMAD_LAB_VM_SUBNET',
+      'servers' => 'NOMAD_LAB_VM_SERVERS',
+      'clients' => 'NOMAD_LAB_VM_CLIENTS',
+      'datacenter' => 'NOMAD_LAB_VM_DATACENTER',
+      'clientDatacenters' => 'NOMAD_LAB_VM_CLIENT_DATACENTERS',
+      'box' => 'NOMAD_LAB_VM_BOX',
+      'memory' => 'NOMAD_LAB_VM_MEMORY',
+      'cpus' => 'NOMAD_LAB_VM_CPUS',
+      'provider' => 'NOMAD_LAB_VM_PROVIDER',
       'nomadVersion' => 'NOMAD_LAB_NOMAD_VERSION',
-      'nomadBinary' => 'NOMAD_LAB_NOMAD_BINARY',
-      'docker' => 'NOMAD_LAB_DOCKER'
+      'nomadBinary' => 'NOMAD_BINARY',
+      'docker' => 'NOMAD_LAB_VM_DOCKER'
+    }.freeze
+
+    # Names this file read before the VM-only variables got their prefix: one that is set stops the Vagrantfile,
+    # rather than being ignored while the lab comes up in another shape than the user asked for.
+    RENAMED_ENV = {
+      'NOMAD_LAB_SUBNET' => 'NOMAD_LAB_VM_SUBNET',
+      'NOMAD_LAB_SERVERS' => 'NOMAD_LAB_VM_SERVERS',
+      'NOMAD_LAB_CLIENTS' => 'NOMAD_LAB_VM_CLIENTS',
+      'NOMAD_LAB_DATACENTER' => 'NOMAD_LAB_VM_DATACENTER',
+      'NOMAD_LAB_CLIENT_DATACENTERS' => 'NOMAD_LAB_VM_CLIENT_DATACENTERS',
+      'NOMAD_LAB_BOX' => 'NOMAD_LAB_VM_BOX',
+      'NOMAD_LAB_MEMORY' => 'NOMAD_LAB_VM_MEMORY',
+      'NOMAD_LAB_CPUS' => 'NOMAD_LAB_VM_CPUS',
+      'NOMAD_LAB_PROVIDER' => 'NOMAD_LAB_VM_PROVIDER',
+      'NOMAD_LAB_DOCKER' => 'NOMAD_LAB_VM_DOCKER',
+      'NOMAD_LAB_TOPOLOGY' => 'NOMAD_LAB_VM_TOPOLOGY',
+      # One binary, one name: the harness's --nomad falls back to NOMAD_BINARY too.
+      'NOMAD_LAB_NOMAD_BINARY' => 'NOMAD_BINARY'
     }.freeze
 
     # What the JSON schema (harness/config/schema/vm-topology.schema.json) allows per key, as Ruby classes;
@@ -76,14 +97,26 @@ module NomadLab
 
     module_function
 
-    # The topology file: NOMAD_LAB_TOPOLOGY, else vagrant/topology.yaml.
+    # The topology file: NOMAD_LAB_VM_TOPOLOGY, else vagrant/topology.yaml.
     def file(env = ENV)
       given = env[TOPOLOGY_ENV]
       given.nil? || given.empty? ? DEFAULT_FILE : given
     end
 
-    def load(path = file(ENV), env = ENV)
-      compute(read(path), env)
+    # Refuses an old variable name that is set (non-empty), naming the new one.
+    def refuse_renamed(env)
+      set = RENAMED_ENV.reject { |old, _| env[old].nil? || env[old].empty? }
+      return if set.empty?
+
+      raise TopologyError.new(
+        "the VM lab's environment variables were renamed: #{set.map { |old, new| "#{old} is now #{new}" }.join(', ')}",
+        "unset #{set.keys.join(' ')} and set #{set.map { |old, new| "#{new}=#{env[old]}" }.join(' ')}"
+      )
+    end
+
+    def load(path = nil, env = ENV)
+      refuse_renamed(env)
+      compute(read(path || file(env)), env)
     end
 
     # Reads the file; every problem is reported as `file:line: /key message`, all at once.
@@ -124,6 +157,7 @@ module NomadLab
 
     # File data + environment -> the computed topology (a Hash that serialises to the harness's VmTopology).
     def compute(data, env = {})
+      refuse_renamed(env)
       from_env = lambda do |key|
         v = env[ENV_NAMES.fetch(key)]
         v.nil? || v.empty? ? nil : v
@@ -187,7 +221,7 @@ module NomadLab
       bad.call('nomadVersion', 'a version x.y.z', nomad_version) unless nomad_version.match?(VERSION)
       nomad_binary = text.call('nomadBinary', nil)
       unless nomad_binary.nil? || nomad_binary.start_with?('/')
-        bad.call('nomadBinary', 'an absolute path', nomad_binary, 'e.g. NOMAD_LAB_NOMAD_BINARY=$PWD/bin/nomad')
+        bad.call('nomadBinary', 'an absolute path', nomad_binary, 'e.g. NOMAD_BINARY=$PWD/bin/nomad')
       end
       docker_raw = from_env.call('docker')
       docker = if docker_raw.nil?

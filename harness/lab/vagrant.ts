@@ -1,89 +1,58 @@
-// The vagrant provider: the VMs `vagrant up` made from vagrant/topology.yaml, reached with the SSH
-// settings `vagrant ssh-config` prints. Vagrant's own provisioning ran the role (systemd).
-import { join } from 'node:path';
+// The vagrant provider: the VMs `vagrant up` made, taken from the inventory Vagrant's Ansible provisioner wrote when it
+// provisioned them (<.vagrant>/provisioners/ansible/inventory/vagrant_ansible_inventory), read like any inventory
+// (lab/inventory.ts): names and groups, the host-only address and datacenter the Vagrantfile passes as host vars, and
+// each VM's SSH settings (ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file). That file has all
+// the harness needs, so `vagrant ssh-config` is not asked. Vagrant's own provisioning ran the role (systemd).
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { labRoot, repoRoot } from '../config/paths.ts';
-import { run } from '../exec/local.ts';
-import { HarnessError, UsageError } from '../util/errors.ts';
-import type { RemoteHost, RemotePlan } from './inventory.ts';
-import { loadVmTopology, type VmTopology } from './vm-topology.ts';
-
-export interface SshConfigEntry {
-  host: string;
-  hostName: string;
-  port: number;
-  user: string;
-  identityFile: string;
-}
-
-/** Parses `vagrant ssh-config` (OpenSSH client config blocks); pure. */
-export function parseSshConfig(text: string): SshConfigEntry[] {
-  const entries: SshConfigEntry[] = [];
-  let current: Partial<SshConfigEntry> | undefined;
-  const finish = () => {
-    if (current?.host && current.hostName && current.user && current.identityFile) {
-      entries.push({ host: current.host, hostName: current.hostName, port: current.port ?? 22, user: current.user, identityFile: current.identityFile });
-    }
-  };
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^(\S+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const key = m[1]!.toLowerCase();
-    const value = m[2]!.replace(/^"(.*)"$/, '$1');
-    if (key === 'host') {
-      finish();
-      current = { host: value };
-    } else if (current) {
-      if (key === 'hostname') current.hostName = value;
-      else if (key === 'port') current.port = Number(value);
-      else if (key === 'user') current.user = value;
-      else if (key === 'identityfile' && current.identityFile === undefined) current.identityFile = value;
-    }
-  }
-  finish();
-  return entries;
-}
+import { UsageError } from '../util/errors.ts';
+import { planFromInventory, readInventory, type InventoryList, type RemoteHost, type RemotePlan } from './inventory.ts';
 
 /** Host keys of the VMs, pinned on first use (Vagrant itself turns host key checking off). */
 export const vagrantKnownHosts = (): string => join(labRoot(), 'vagrant_known_hosts');
 
-/** The SSH lab of the VMs (pure): topology for names, roles and addresses, ssh-config for the way in. */
-export function planFromVagrant(topology: VmTopology, sshConfig: SshConfigEntry[], name: string, dir: string): RemotePlan {
-  const hosts: RemoteHost[] = topology.hosts.map((h) => {
-    const ssh = sshConfig.find((e) => e.host === h.name);
-    if (!ssh) throw new UsageError(`vagrant ssh-config has no machine ${h.name}`, 'bring the VMs up first: vagrant up (same NOMAD_LAB_* settings as now)');
-    return {
-      name: h.name,
-      role: h.role,
-      index: h.index,
-      datacenter: h.datacenter,
-      ip: h.ip,
-      ssh: { name: h.name, address: ssh.hostName, port: ssh.port, user: ssh.user, identityFile: ssh.identityFile, knownHosts: vagrantKnownHosts() },
-      manager: 'systemd',
-      service: 'nomad',
-      binary: '/usr/local/bin/nomad',
-      dataDir: '/opt/nomad/data',
-      configDir: '/etc/nomad.d',
-      pidFile: '/opt/nomad/agent.pid',
-      logFile: '/opt/nomad/agent.log',
-    };
-  });
-  return { provider: 'vagrant', name, source: dir, hosts };
+/** Where Vagrant's inventory file lies below Vagrant's local data directory. */
+export const VAGRANT_INVENTORY_PATH = join('provisioners', 'ansible', 'inventory', 'vagrant_ansible_inventory');
+
+/**
+ * The inventory Vagrant writes for the Vagrantfile in `dir`: below its local data directory, which is
+ * VAGRANT_DOTFILE_PATH (relative to `dir`) when set, else `dir`/.vagrant, as Vagrant's Environment decides.
+ */
+export function vagrantInventoryFile(dir: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dotfile = env['VAGRANT_DOTFILE_PATH'];
+  return join(resolve(dir, dotfile !== undefined && dotfile !== '' ? dotfile : '.vagrant'), VAGRANT_INVENTORY_PATH);
 }
 
-/** Reads the topology and asks Vagrant how to reach each VM (`vagrant ssh-config`, in the repo root). */
+/** VMs Vagrant had no SSH settings for when it wrote the inventory (its `# MISSING: 'name' ...` lines); pure. */
+export function missingMachines(inventoryText: string): string[] {
+  return [...inventoryText.matchAll(/^# MISSING: '([^']+)'/gm)].map((m) => m[1]!);
+}
+
+/** The SSH lab of the VMs (pure): what `ansible-inventory --list` made of Vagrant's inventory file. */
+export function planFromVagrantInventory(list: InventoryList, name: string, file: string): RemotePlan {
+  // Vagrant names every VM's key (ansible_ssh_private_key_file), so no default key is offered.
+  return { ...planFromInventory(list, name, file, { knownHosts: vagrantKnownHosts() }), provider: 'vagrant' };
+}
+
+/** The VMs of the Vagrantfile in `dir`, from the inventory its last provisioning run wrote. */
 export async function vagrantPlan(dir: string = repoRoot, name = 'vagrant'): Promise<RemotePlan> {
-  const topology = loadVmTopology();
-  const argv = ['vagrant', 'ssh-config'];
-  const r = await run(argv, { cwd: dir, check: false, timeoutMs: 120_000 }).catch((cause: unknown) => {
-    throw new HarnessError('vagrant is not installed here', { host: 'local', command: argv, cause, hint: 'install Vagrant and VirtualBox (README, "The VM lab"), then vagrant up' });
-  });
-  if (r.exitCode !== 0) {
-    // Vagrant's message is a paragraph; its first sentence says what is wrong.
-    const said = (r.stderr || r.stdout).replace(/\s+/g, ' ').trim();
-    const first = /^(.*?[.!])(\s|$)/.exec(said)?.[1] ?? said;
-    throw new HarnessError(`vagrant ssh-config failed: ${first.slice(0, 400)}`, { host: 'local', command: argv, hint: 'are the VMs up? run `vagrant up` in the repository root (README, "The VM lab"), then `vagrant status`' });
+  const file = vagrantInventoryFile(dir);
+  const fix = `run \`vagrant up\` in ${dir} first: it creates the VMs and provisions them, which writes this inventory (VMs already up: \`vagrant provision\`)`;
+  if (!existsSync(file)) throw new UsageError(`no inventory from Vagrant's Ansible provisioner: ${file} does not exist`, fix);
+  const missing = missingMachines(readFileSync(file, 'utf8'));
+  if (missing.length > 0) {
+    // Vagrant writes such a line for a machine it knows whose provider reports no VM ("removed without using Vagrant").
+    throw new UsageError(
+      `${file} has no SSH settings for ${missing.join(', ')}: Vagrant found no VM for it when it wrote the inventory`,
+      `run \`vagrant up\` in ${dir}: it recreates the VM and provisions, which rewrites the inventory`,
+    );
   }
-  return planFromVagrant(topology, parseSshConfig(r.stdout), name, dir);
+  const plan = planFromVagrantInventory(await readInventory(file), name, file);
+  // `vagrant destroy` leaves the inventory behind but removes each VM's key with its machine directory.
+  const gone = plan.hosts.filter((h) => !existsSync(h.ssh.identityFile));
+  if (gone.length > 0) {
+    throw new UsageError(`${file} is out of date: the SSH key of ${gone.map((h) => `${h.name} (${h.ssh.identityFile})`).join(', ')} is gone, so the VMs were destroyed since it was written`, fix);
+  }
+  return plan;
 }

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { available, run, type RunResult } from '../../harness/exec/local.ts';
-import { VM_ENV, VM_TOPOLOGY_ENV } from '../../harness/lab/vm-topology.ts';
 
 export const ansibleDir = join(repoRoot, 'ansible');
 export const roleDir = join(ansibleDir, 'roles', 'nomad');
@@ -20,11 +19,43 @@ export function scratchDir(prefix: string): string {
   return dir;
 }
 
-/** Every NOMAD_LAB_* variable of the VM topology set to '' (meaning "not set"), so the developer's own do not leak in. */
+/**
+ * The developer's own NOMAD_LAB_* variables set to '' (which vagrant/topology.rb reads as "not set"), so none leaks into
+ * a Vagrantfile or topology run (an old name such as NOMAD_LAB_SERVERS would even stop it); then `extra`.
+ */
 export function cleanVmEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { [VM_TOPOLOGY_ENV]: '' };
-  for (const name of Object.values(VM_ENV)) env[name] = '';
+  const env: Record<string, string> = {};
+  for (const name of Object.keys(process.env)) if (name.startsWith('NOMAD_LAB_')) env[name] = '';
   return { ...env, ...extra };
+}
+
+/** What test/static/vagrantfile-probe.rb records: every setting and call of a Vagrantfile, as data. */
+export interface Recorded {
+  settings: Record<string, unknown>;
+  calls: Array<{ call: string; args: unknown[]; options: Record<string, unknown>; block: Recorded | null }>;
+}
+
+/** The Vagrantfile loaded by test/static/vagrantfile-probe.rb against a stand-in for Vagrant (`env` on top of cleanVmEnv). */
+export async function probeVagrantfile(env: Record<string, string> = {}, vagrantfile = join(repoRoot, 'Vagrantfile')): Promise<RunResult & { recorded?: Recorded }> {
+  const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrantfile-probe.rb'), vagrantfile], { check: false, cwd: tmpdir(), env: cleanVmEnv(env) });
+  return r.exitCode === 0 ? { ...r, recorded: JSON.parse(r.stdout) as Recorded } : r;
+}
+
+export const vmOf = (r: Recorded): Recorded => r.settings['vm'] as Recorded;
+export const callsOf = (r: Recorded, name: string): Recorded['calls'] => vmOf(r).calls.filter((c) => c.call === name);
+
+/** The settings of the Vagrantfile's one `ansible` provisioner (in the last machine), and that machine's name. */
+export function ansibleProvisioner(r: Recorded): { machine: string; settings: Record<string, unknown> } {
+  const runs = callsOf(r, 'define').flatMap((m) => callsOf(m.block!, 'provision').filter((p) => p.options['type'] === 'ansible').map((p) => ({ machine: m.args[0] as string, settings: p.block!.settings })));
+  if (runs.length !== 1) throw new Error(`expected one ansible provisioner, found ${runs.length}`);
+  return runs[0]!;
+}
+
+/** `ruby vagrant/topology.rb`: the topology the Vagrantfile computes, as JSON (the parts read here). */
+export async function rubyTopology(env: Record<string, string> = {}): Promise<{ hosts: Array<{ name: string; role: string; index: number; ip: string; datacenter: string }> } & Record<string, unknown>> {
+  const r = await run(['ruby', join(repoRoot, 'vagrant', 'topology.rb')], { check: false, cwd: tmpdir(), env: cleanVmEnv(env) });
+  if (r.exitCode !== 0) throw new Error(`ruby vagrant/topology.rb: ${r.stderr}`);
+  return JSON.parse(r.stdout) as never;
 }
 
 /** Ansible's environment: its state under `dir`, colours off; `config` names an ansible.cfg (none by default). */

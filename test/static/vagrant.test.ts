@@ -1,6 +1,6 @@
 // Static: the Vagrantfile passes `vagrant validate --ignore-provider` and a broken copy does not; its VirtualBox block passes
 // Vagrant's own VirtualBox config class; and, read through a stand-in for Vagrant, what it configures: one VM per host, one
-// Ansible run in the last, paths and groups that exist.
+// Ansible run in the last, paths and groups that exist; the settings come from NOMAD_LAB_VM_* and an old name is refused.
 //
 // What runs without a provider (a test machine has no VirtualBox, no libvirt, no vagrant-libvirt plugin):
 //   - `vagrant validate --ignore-provider`: every machine's vm.* settings and the Ansible and shell provisioners' settings
@@ -17,8 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { loadUserFile } from '../../harness/config/user-files.ts';
 import { run } from '../../harness/exec/local.ts';
-import { loadVmTopology } from '../../harness/lab/vm-topology.ts';
-import { ansibleDir, cleanVmEnv, has, scratchDir } from './support.ts';
+import { ansibleDir, ansibleProvisioner, callsOf, cleanVmEnv, has, probeVagrantfile, rubyTopology, scratchDir, vmOf, type Recorded } from './support.ts';
 
 const scratch = scratchDir('vagrant');
 const vagrantfile = join(repoRoot, 'Vagrantfile');
@@ -36,20 +35,12 @@ async function validate(cwd: string, env: Record<string, string> = {}) {
   return { ...r, output: `${r.stdout}\n${r.stderr}`, home };
 }
 
-interface Recorded {
-  settings: Record<string, unknown>;
-  calls: Array<{ call: string; args: unknown[]; options: Record<string, unknown>; block: Recorded | null }>;
-}
-
 /** The Vagrantfile loaded by test/static/vagrantfile-probe.rb: every setting and call it makes, as data. */
 async function probe(env: Record<string, string> = {}): Promise<Recorded> {
-  const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrantfile-probe.rb'), vagrantfile], { check: false, cwd: scratch, env: cleanVmEnv(env) });
+  const r = await probeVagrantfile(env, vagrantfile);
   expect(r.exitCode, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Recorded;
+  return r.recorded!;
 }
-
-const vmOf = (r: Recorded) => r.settings['vm'] as Recorded;
-const callsOf = (r: Recorded, name: string) => vmOf(r).calls.filter((c) => c.call === name);
 
 describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
   it('accepts the Vagrantfile with the committed topology, and with 3 servers, 4 clients and libvirt first', async () => {
@@ -57,7 +48,7 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
     const r = await validate(repoRoot);
     expect(r.exitCode, r.output).toBe(0);
     expect(r.output).toContain('Vagrantfile validated successfully');
-    const other = await validate(repoRoot, { NOMAD_LAB_SERVERS: '3', NOMAD_LAB_CLIENTS: '4', NOMAD_LAB_PROVIDER: 'libvirt' });
+    const other = await validate(repoRoot, { NOMAD_LAB_VM_SERVERS: '3', NOMAD_LAB_VM_CLIENTS: '4', NOMAD_LAB_VM_PROVIDER: 'libvirt' });
     expect(other.exitCode, other.output).toBe(0);
     // Vagrant's machine data went to the scratch directory, not into the checkout.
     expect(existsSync(join(r.home, 'dot'))).toBe(true);
@@ -83,7 +74,7 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       return (JSON.parse(r.stdout) as { virtualbox: { errors: string[]; customize: string[][]; linked_clone: boolean } }).virtualbox;
     };
-    const good = await providerConfig(vagrantfile, { NOMAD_LAB_MEMORY: '2048', NOMAD_LAB_CPUS: '2' });
+    const good = await providerConfig(vagrantfile, { NOMAD_LAB_VM_MEMORY: '2048', NOMAD_LAB_VM_CPUS: '2' });
     expect(good.errors).toEqual([]);
     expect(good.customize).toEqual([['modifyvm', 'id', '--memory', '2048'], ['modifyvm', 'id', '--cpus', '2']]);
     expect(good.linked_clone).toBe(true);
@@ -96,13 +87,18 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
     expect((await providerConfig(join(dir, 'Vagrantfile'))).errors).toEqual(["The following settings shouldn't exist: memroy"]);
   }, 120_000);
 
-  it('stops on a bad override or a missing own build with the cause and the fix, no Ruby backtrace', async () => {
-    const bad = await validate(repoRoot, { NOMAD_LAB_CLIENTS: 'many' });
+  it('stops on a bad override, an old variable name or a missing own build with the cause and the fix, no Ruby backtrace', async () => {
+    const bad = await validate(repoRoot, { NOMAD_LAB_VM_CLIENTS: 'many' });
     expect(bad.exitCode).not.toBe(0);
-    expect(bad.stderr).toContain('nomad-lab: clients must be a whole number from 1 to 200, got "many" (from NOMAD_LAB_CLIENTS)');
+    expect(bad.stderr).toContain('nomad-lab: clients must be a whole number from 1 to 200, got "many" (from NOMAD_LAB_VM_CLIENTS)');
     expect(bad.stderr).toContain('fix: ');
     expect(bad.output).not.toMatch(/\.rb:\d+:in /);
-    const missing = await validate(repoRoot, { NOMAD_LAB_NOMAD_BINARY: join(scratch, 'no-such-nomad') });
+    const old = await validate(repoRoot, { NOMAD_LAB_CLIENTS: '3' });
+    expect(old.exitCode).not.toBe(0);
+    expect(old.stderr).toContain("nomad-lab: the VM lab's environment variables were renamed: NOMAD_LAB_CLIENTS is now NOMAD_LAB_VM_CLIENTS");
+    expect(old.stderr).toContain('fix: unset NOMAD_LAB_CLIENTS and set NOMAD_LAB_VM_CLIENTS=3');
+    expect(old.output).not.toMatch(/\.rb:\d+:in /);
+    const missing = await validate(repoRoot, { NOMAD_BINARY: join(scratch, 'no-such-nomad') });
     expect(missing.exitCode).not.toBe(0);
     expect(missing.stderr).toContain(`nomad-lab: nomadBinary ${join(scratch, 'no-such-nomad')} is not an executable file`);
   }, 120_000);
@@ -110,8 +106,17 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
 
 describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
   it('a VM per host of the topology, with its name, hostname and host-only address; box, memory and cpus from the topology', async () => {
-    const env = { NOMAD_LAB_SERVERS: '3', NOMAD_LAB_CLIENTS: '4', NOMAD_LAB_MEMORY: '2048', NOMAD_LAB_CPUS: '2', NOMAD_LAB_BOX: 'example/debian12' };
-    const topology = loadVmTopology(join(repoRoot, 'vagrant', 'topology.yaml'), env);
+    const env = { NOMAD_LAB_VM_SERVERS: '3', NOMAD_LAB_VM_CLIENTS: '4', NOMAD_LAB_VM_MEMORY: '2048', NOMAD_LAB_VM_CPUS: '2', NOMAD_LAB_VM_BOX: 'example/debian12' };
+    const topology = await rubyTopology(env);
+    expect(topology.hosts.map((h) => `${h.name} ${h.ip}`)).toEqual([
+      'server1 192.168.56.11',
+      'server2 192.168.56.12',
+      'server3 192.168.56.13',
+      'client1 192.168.56.21',
+      'client2 192.168.56.22',
+      'client3 192.168.56.23',
+      'client4 192.168.56.24',
+    ]);
     const config = await probe(env);
     expect(vmOf(config).settings['box']).toBe('example/debian12');
     const machines = callsOf(config, 'define');
@@ -125,33 +130,66 @@ describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
     expect(providers.map((p) => p.args[0])).toEqual(['virtualbox', 'libvirt']);
     for (const p of providers) expect(p.block!.settings).toMatchObject({ memory: 2048, cpus: 2 });
     // The topology's provider comes first: without --provider, Vagrant takes the first usable one.
-    const libvirt = await probe({ NOMAD_LAB_PROVIDER: 'libvirt' });
+    const libvirt = await probe({ NOMAD_LAB_VM_PROVIDER: 'libvirt' });
     expect(callsOf(libvirt, 'provider').map((p) => p.args[0])).toEqual(['libvirt', 'virtualbox']);
   });
 
-  it('one Ansible run, in the last VM, over all VMs: site.yml, groups, host vars and extra vars from the topology', async () => {
+  it('one Ansible run, in the last VM, over all VMs: site.yml; groups and host vars (into the inventory) and extra vars from the topology', async () => {
     const build = join(scratch, 'own-build', 'nomad');
     mkdirSync(join(scratch, 'own-build'));
     writeFileSync(build, '#!/bin/sh\n', { mode: 0o755 });
-    const env = { NOMAD_LAB_CLIENTS: '3', NOMAD_LAB_CLIENT_DATACENTERS: 'dc1,edge', NOMAD_LAB_DOCKER: 'yes', NOMAD_LAB_NOMAD_BINARY: build };
-    const topology = loadVmTopology(join(repoRoot, 'vagrant', 'topology.yaml'), env);
-    const machines = callsOf(await probe(env), 'define');
-    const ansibleRuns = machines.flatMap((m) => callsOf(m.block!, 'provision').filter((p) => p.options['type'] === 'ansible').map((p) => ({ machine: m.args[0], p })));
-    expect(ansibleRuns.map((a) => a.machine)).toEqual([topology.hosts.at(-1)!.name]);
-    const settings = ansibleRuns[0]!.p.block!.settings;
-    expect(settings).toMatchObject({ playbook: 'ansible/site.yml', config_file: 'ansible/ansible.cfg', limit: 'all', become: true });
+    const env = { NOMAD_LAB_VM_CLIENTS: '3', NOMAD_LAB_VM_CLIENT_DATACENTERS: 'dc1,edge', NOMAD_LAB_VM_DOCKER: 'yes', NOMAD_BINARY: build };
+    const topology = (await rubyTopology(env)) as unknown as { ansible: { groups: unknown; hostVars: unknown; extraVars: unknown } };
+    const { machine, settings } = ansibleProvisioner(await probe(env));
+    expect(machine).toBe('client3');
+    // compatibility_mode 2.0: the inventory names ansible_host / ansible_port / ansible_user, which the harness reads.
+    expect(settings).toMatchObject({ playbook: 'ansible/site.yml', config_file: 'ansible/ansible.cfg', compatibility_mode: '2.0', limit: 'all', become: true });
     expect(settings['groups']).toEqual(topology.ansible.groups);
     expect(settings['host_vars']).toEqual(topology.ansible.hostVars);
     expect(settings['extra_vars']).toEqual(topology.ansible.extraVars);
+    // What the harness reads from the inventory Vagrant writes: groups, the service manager, per-VM address and datacenter.
+    expect(settings['groups']).toEqual({ servers: ['server1'], clients: ['client1', 'client2', 'client3'], 'all:vars': { nomad_service_manager: 'systemd' } });
     expect(settings['extra_vars']).toMatchObject({ nomad_service_manager: 'systemd', nomad_binary_src: build, nomad_docker_enabled: true, nomad_server_addrs: ['192.168.56.11'] });
     // Addresses from the topology, never from facts (the NAT interface is the demo's known bug).
-    expect(settings['host_vars']).toMatchObject({ client2: { nomad_bind_addr: '192.168.56.22', nomad_datacenter: 'edge' }, client3: { nomad_datacenter: 'dc1' } });
+    expect(settings['host_vars']).toEqual({
+      server1: { nomad_bind_addr: '192.168.56.11', nomad_datacenter: 'dc1' },
+      client1: { nomad_bind_addr: '192.168.56.21', nomad_datacenter: 'dc1' },
+      client2: { nomad_bind_addr: '192.168.56.22', nomad_datacenter: 'edge' },
+      client3: { nomad_bind_addr: '192.168.56.23', nomad_datacenter: 'dc1' },
+    });
+  });
+
+  it('refuses each old variable name (no VM_) with the new one, and the old names no longer change anything once blank', async () => {
+    const renamed: Record<string, string> = {
+      NOMAD_LAB_SUBNET: 'NOMAD_LAB_VM_SUBNET',
+      NOMAD_LAB_SERVERS: 'NOMAD_LAB_VM_SERVERS',
+      NOMAD_LAB_CLIENTS: 'NOMAD_LAB_VM_CLIENTS',
+      NOMAD_LAB_DATACENTER: 'NOMAD_LAB_VM_DATACENTER',
+      NOMAD_LAB_CLIENT_DATACENTERS: 'NOMAD_LAB_VM_CLIENT_DATACENTERS',
+      NOMAD_LAB_BOX: 'NOMAD_LAB_VM_BOX',
+      NOMAD_LAB_MEMORY: 'NOMAD_LAB_VM_MEMORY',
+      NOMAD_LAB_CPUS: 'NOMAD_LAB_VM_CPUS',
+      NOMAD_LAB_PROVIDER: 'NOMAD_LAB_VM_PROVIDER',
+      NOMAD_LAB_DOCKER: 'NOMAD_LAB_VM_DOCKER',
+      NOMAD_LAB_TOPOLOGY: 'NOMAD_LAB_VM_TOPOLOGY',
+    };
+    for (const [old, name] of Object.entries(renamed)) {
+      const r = await probeVagrantfile({ [old]: 'x' }, vagrantfile);
+      expect(r.exitCode, old).not.toBe(0);
+      expect(r.stderr.split('\n').slice(0, 2)).toEqual([`nomad-lab: the VM lab's environment variables were renamed: ${old} is now ${name}`, `  fix: unset ${old} and set ${name}=x`]);
+      expect(r.stderr, old).not.toMatch(/\.rb:\d+:in /);
+    }
+    // Several at once: all named in one message.
+    const two = await probeVagrantfile({ NOMAD_LAB_SERVERS: '3', NOMAD_LAB_PROVIDER: 'libvirt' }, vagrantfile);
+    expect(two.stderr).toContain('NOMAD_LAB_SERVERS is now NOMAD_LAB_VM_SERVERS, NOMAD_LAB_PROVIDER is now NOMAD_LAB_VM_PROVIDER');
+    expect(two.stderr).toContain('fix: unset NOMAD_LAB_SERVERS NOMAD_LAB_PROVIDER and set NOMAD_LAB_VM_SERVERS=3 NOMAD_LAB_VM_PROVIDER=libvirt');
+    // Set but empty counts as not set, as for every variable of the topology; the Nomad build's names are unchanged.
+    expect((await probeVagrantfile({ NOMAD_LAB_SERVERS: '', NOMAD_LAB_NOMAD_VERSION: '1.5.17' }, vagrantfile)).exitCode).toBe(0);
   });
 
   it('every path it names exists, and every group the playbooks target is one it defines (vagrant validate checks neither)', async () => {
     const config = await probe();
-    const last = callsOf(config, 'define').at(-1)!;
-    const settings = callsOf(last.block!, 'provision').find((p) => p.options['type'] === 'ansible')!.block!.settings;
+    const { settings } = ansibleProvisioner(config);
     for (const key of ['playbook', 'config_file']) {
       expect(existsSync(join(repoRoot, settings[key] as string)), `${key}: ${String(settings[key])}`).toBe(true);
     }

@@ -8,8 +8,6 @@ import { run } from '../../harness/exec/local.ts';
 import { hostKeyAlgorithms, keyEntry, knownHostsName, knownKeys, quoteArgv, verifyHostKey } from '../../harness/exec/ssh.ts';
 import type { RemoteHost } from '../../harness/lab/inventory.ts';
 import { serviceArgv } from '../../harness/lab/service.ts';
-import { parseSshConfig, planFromVagrant } from '../../harness/lab/vagrant.ts';
-import { computeVmTopology } from '../../harness/lab/vm-topology.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-ssh-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,52 +127,5 @@ describe('serviceArgv', () => {
     expect(restart.map((a) => a[1])).toEqual(['--stop', '--start']);
     expect(restart[1]!.slice(-3)).toEqual(['--', 'agent', '-config=/lab/client1/config']);
     expect(serviceArgv(host('daemon'), 'logs')).toEqual([['tail', '-n', '20000', '/lab/client1/agent.log']]);
-  });
-});
-
-describe('parseSshConfig', () => {
-  it('reads the blocks `vagrant ssh-config` prints, one per machine', () => {
-    const text = [
-      'Host server1',
-      '  HostName 127.0.0.1',
-      '  User vagrant',
-      '  Port 2222',
-      '  UserKnownHostsFile /dev/null',
-      '  StrictHostKeyChecking no',
-      '  IdentityFile "/home/u/lab/.vagrant/machines/server1/virtualbox/private_key"',
-      '  IdentitiesOnly yes',
-      '',
-      'Host client1',
-      '  HostName 127.0.0.1',
-      '  User vagrant',
-      '  Port 2200',
-      '  IdentityFile /home/u/lab/.vagrant/machines/client1/virtualbox/private_key',
-      '  IdentityFile /second/key',
-    ].join('\n');
-    expect(parseSshConfig(text)).toEqual([
-      { host: 'server1', hostName: '127.0.0.1', port: 2222, user: 'vagrant', identityFile: '/home/u/lab/.vagrant/machines/server1/virtualbox/private_key' },
-      { host: 'client1', hostName: '127.0.0.1', port: 2200, user: 'vagrant', identityFile: '/home/u/lab/.vagrant/machines/client1/virtualbox/private_key' },
-    ]);
-    expect(parseSshConfig('Host broken\n  Port 22\n')).toEqual([]);
-  });
-});
-
-describe('planFromVagrant', () => {
-  const topology = computeVmTopology({}, {});
-  const entry = (host: string, port: number) => ({ host, hostName: '127.0.0.1', port, user: 'vagrant', identityFile: `/lab/.vagrant/machines/${host}/virtualbox/private_key` });
-
-  it('takes names, roles and host-only addresses from the topology, the way in from ssh-config', () => {
-    const plan = planFromVagrant(topology, [entry('client2', 2201), entry('server1', 2222), entry('client1', 2200)], 'vagrant', '/lab');
-    expect(plan.hosts.map((h) => [h.name, h.role, h.ip, h.ssh.port])).toEqual([
-      ['server1', 'server', '192.168.56.11', 2222],
-      ['client1', 'client', '192.168.56.21', 2200],
-      ['client2', 'client', '192.168.56.22', 2201],
-    ]);
-    // Partitions and the API use the host-only address; SSH goes through Vagrant's forwarded port.
-    expect(plan.hosts[1]).toMatchObject({ manager: 'systemd', service: 'nomad', ssh: { address: '127.0.0.1', user: 'vagrant' } });
-  });
-
-  it('a VM the topology names but Vagrant does not know: bring the VMs up first', () => {
-    expect(() => planFromVagrant(topology, [entry('server1', 2222), entry('client1', 2200)], 'vagrant', '/lab')).toThrow(/vagrant ssh-config has no machine client2/);
   });
 });
