@@ -7,12 +7,12 @@ import type { RunResult } from '../exec/local.ts';
 import type { NomadApi } from '../nomad/api.ts';
 import { HarnessError } from '../util/errors.ts';
 import { poll } from '../util/poll.ts';
-import type { TokenKind } from './acl.ts';
+import { readToken, type TokenKind } from './acl.ts';
 import { hostDirs } from './ansible.ts';
 import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from './agents.ts';
 import { inHost } from '../faults/partition.ts';
 import { hostApi } from './guard.ts';
-import { readState, writeState } from './state.ts';
+import { readState, writeState, type ProviderKind } from './store.ts';
 import type { LabPlan, Role } from './topology.ts';
 
 export type AgentAction = 'kill' | 'restart' | 'pause' | 'resume';
@@ -26,7 +26,6 @@ export interface AgentOutcome {
 
 /** How long a killed agent may take to disappear before the kill counts as not having worked. */
 export const KILL_GRACE_MS = 5_000;
-export type LabProvider = 'netns' | 'inventory' | 'vagrant';
 
 /** A lab host as a scenario sees it. */
 export interface LabHost {
@@ -45,7 +44,7 @@ export interface ExecOptions {
 }
 
 export interface LabDriver {
-  readonly provider: LabProvider;
+  readonly provider: ProviderKind;
   readonly name: string;
   readonly id: string;
   /** The netns lab's subnet; SSH labs have none. */
@@ -53,6 +52,8 @@ export interface LabDriver {
   readonly hosts: LabHost[];
   readonly acl: boolean;
   api(host: LabHost, token?: TokenKind | 'none'): NomadApi;
+  /** The lab's ACL token of that kind (undefined on a lab without ACLs). */
+  token(kind: TokenKind): string | undefined;
   /** Runs argv on the host (in its namespace, or over SSH). */
   exec(host: LabHost, argv: string[], options?: ExecOptions): Promise<RunResult>;
   /**
@@ -72,7 +73,7 @@ export interface LabDriver {
 
 /** The netns lab: commands through nsenter, agents supervised by pid, files on this machine. */
 export class NetnsDriver implements LabDriver {
-  readonly provider = 'netns';
+  readonly provider = 'netns' as const;
   private readonly paused = new Set<number>();
 
   constructor(private readonly plan: LabPlan) {}
@@ -101,6 +102,10 @@ export class NetnsDriver implements LabDriver {
 
   api(host: LabHost, token: TokenKind | 'none' = 'harness'): NomadApi {
     return hostApi(this.plan, this.host(host), token);
+  }
+
+  token(kind: TokenKind): string | undefined {
+    return readToken(this.plan, kind);
   }
 
   exec(host: LabHost, argv: string[], options: ExecOptions = {}): Promise<RunResult> {

@@ -29,11 +29,17 @@ import { observe, waitForLeaderAndClients, type Readiness } from './cluster.ts';
 import { hostSshd, sshdPaths, startSshdHosts } from './sshd.ts';
 import { cmdline } from '../exec/procs.ts';
 import { SshPool } from '../exec/ssh.ts';
-import { isLeftover, listLabs, readState, selfIdentity, writeState, type LabState } from './state.ts';
+import { isLeftover, listLabs, readLab, readState, selfIdentity, writeState, type LabState } from './store.ts';
 import { killProcesses, teardownLab } from './teardown.ts';
 import { deleteArgv, ruleComment } from './iptables.ts';
 import { run } from '../exec/local.ts';
 import { clients, labId, planLab, servers, type LabPlan } from './topology.ts';
+import { NetnsDriver } from './driver.ts';
+import { auditLeaks, formatLeaks } from './audit.ts';
+import { shellCommandFor } from './shell.ts';
+import { formatStatus } from './status-text.ts';
+import type { LabProvider } from './provider.ts';
+import type { StoredLab } from './store.ts';
 
 type Log = (message: string) => void;
 type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
@@ -108,6 +114,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const state: LabState = {
     version: 1,
+    provider: 'netns',
     plan,
     phase: 'creating',
     owner: selfIdentity(),
@@ -292,7 +299,10 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
   const known = new Set<string>();
   for (const name of listLabs()) {
     known.add(labId(name));
-    const state = readState(name);
+    const stored = readLab(name);
+    // Labs of the other providers are theirs to sweep.
+    if (stored !== undefined && stored.provider !== 'netns') continue;
+    const state = stored;
     if (state && !isLeftover(state)) continue;
     const by = state ? ` (left by process ${state.owner.pid} while ${state.phase})` : ' (no state file)';
     await teardownLab(name, state?.plan, () => undefined);
@@ -324,3 +334,53 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
   return cleaned;
 }
 
+
+/** The netns provider: labs of network namespaces on this machine, agents supervised by pid. */
+export const netnsProvider: LabProvider = {
+  kind: 'netns',
+  async up(request, options) {
+    const up = await labUp({ config: request.config, persistent: options.persistent, signal: options.signal, log: options.log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    const t = up.timings;
+    return {
+      driver: new NetnsDriver(up.state.plan),
+      nomad: up.nomad,
+      reused: up.reused,
+      detail: `${t.totalSeconds.toFixed(1)}s`,
+      summary: `lab ${up.state.plan.name} up in ${t.totalSeconds.toFixed(1)}s (network ${t.networkSeconds.toFixed(1)}s, ansible ${t.ansibleSeconds.toFixed(1)}s, agents to ready ${t.readySeconds.toFixed(1)}s)`,
+    };
+  },
+  attach: (state) => new NetnsDriver(netnsState(state).plan),
+  async down(name, state, log) {
+    if (state === undefined) log(`lab ${name} is not up; nothing to do`);
+    else await teardownLab(name, netnsState(state).plan, log);
+    const leaks = await auditLeaks(name);
+    if (leaks.length > 0) return { ok: false, lines: [`lab ${name}: teardown left:\n${formatLeaks(leaks)}`] };
+    return { ok: true, lines: [`lab ${name} is down; leak audit clean`] };
+  },
+  async status(name) {
+    const status = await labStatus(name);
+    if (!status) return undefined;
+    // An sshd lab has no agents of its own: up means every sshd runs.
+    const clientsReady = status.inventory !== undefined || status.hosts.filter((h) => h.role === 'client').every((h) => h.status === 'ready');
+    const agentsUp = status.hosts.every((h) => h.agent === 'running');
+    return { text: formatStatus(status), json: status, ready: status.phase === 'up' && clientsReady && agentsUp };
+  },
+  unfit(state, request) {
+    const netns = netnsState(state);
+    if (JSON.stringify(netns.plan) !== JSON.stringify(planLab(request.config.spec))) return 'another topology';
+    if (!netns.agents.every((a) => isOurAgent(a))) return 'an agent is not running';
+    if (netns.plan.sshd === true) return 'an sshd lab (no agents)';
+    return undefined;
+  },
+  refuses: () => undefined,
+  async shell(state, request, host) {
+    if (state === undefined) throw new UsageError(`no lab named ${request.name} on this machine`, 'start one with `nomad-lab lab up`, or name another with --lab');
+    return shellCommandFor(netnsState(state), host);
+  },
+  sweepLeftovers: (log) => cleanLeftovers(log),
+};
+
+function netnsState(state: StoredLab): LabState {
+  if (state.provider !== 'netns') throw new HarnessError(`lab ${state.plan.name} is a ${state.provider} lab, not a netns lab`);
+  return state;
+}

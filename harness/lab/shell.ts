@@ -1,8 +1,8 @@
 // Which command opens an interactive shell on host X of lab Y, and with what environment; one case per kind of lab.
 import { UsageError } from '../util/errors.ts';
 import type { LabHost } from './driver.ts';
-import { readSshState, type SshLabState } from './ssh-lab.ts';
-import { readState, type LabState } from './state.ts';
+import { readToken } from './acl.ts';
+import type { LabState, SshLabState } from './store.ts';
 import type { HostPlan } from './topology.ts';
 
 export interface ShellCommand {
@@ -15,20 +15,14 @@ export interface ShellCommand {
   scriptHint: string;
 }
 
-/** Reads the lab's state and says how to open a shell on one of its hosts. */
-export function shellCommand(labName: string, hostName: string): ShellCommand {
-  const remote = readSshState(labName);
-  if (remote) return sshShellFor(remote, hostName);
-  const state = readState(labName);
-  if (!state) throw new UsageError(`no lab named ${labName} on this machine`, 'start one with `npm run lab -- up`, or name another with --name');
-  return shellCommandFor(state, hostName);
-}
-
-/** As shellCommand, from a state already read and the environment the shell starts from (pure). */
-export function shellCommandFor(state: LabState, hostName: string, baseEnv: NodeJS.ProcessEnv = process.env): ShellCommand {
+/**
+ * A netns lab's host, from its state and the environment the shell starts from; on a lab with ACLs
+ * the shell gets the management token as NOMAD_TOKEN (read from the lab directory unless given).
+ */
+export function shellCommandFor(state: LabState, hostName: string, baseEnv: NodeJS.ProcessEnv = process.env, token: string | undefined = readToken(state.plan, 'management')): ShellCommand {
   const { plan } = state;
-  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
-  return netnsShell(state, findHost(plan, hostName), baseEnv);
+  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with nomad-lab lab status --lab ${plan.name}`);
+  return netnsShell(state, findHost(plan, hostName), baseEnv, token);
 }
 
 /**
@@ -38,7 +32,7 @@ export function shellCommandFor(state: LabState, hostName: string, baseEnv: Node
  */
 export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string): ShellCommand {
   const { plan } = state;
-  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with npm run lab -- status --name ${plan.name}`);
+  if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with nomad-lab lab status --lab ${plan.name}`);
   const host = findHost(plan, hostName);
   const { ssh } = host;
   const base = ['ssh', '-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-i', ssh.identityFile, '-p', String(ssh.port), '-o', `UserKnownHostsFile=${ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${ssh.user}@${ssh.address}`];
@@ -56,14 +50,14 @@ function findHost<H extends LabHost>(plan: { name: string; hosts: H[] }, hostNam
   if (host) return host;
   const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
   const example = plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>';
-  throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `npm run lab -- shell ${example} --name ${plan.name}`);
+  throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `nomad-lab lab shell ${example} --lab ${plan.name}`);
 }
 
 /**
  * A root bash inside the host's network namespace (the mount namespace stays the host's, as for the
  * agents). The prompt is set by PROMPT_COMMAND, which rc files leave alone while they overwrite PS1.
  */
-function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv): ShellCommand {
+function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv, token: string | undefined): ShellCommand {
   const netns = `/run/netns/${host.netns}`;
   const prompt = `[${state.plan.name}/${host.name} ${host.ip}] \\w\\$ `;
   const noProxy = [baseEnv['NO_PROXY'] ?? baseEnv['no_proxy'], state.plan.subnet].filter((x) => x !== undefined && x !== '').join(',');
@@ -73,6 +67,7 @@ function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv)
       NOMAD_ADDR: `http://${host.ip}:4646`,
       NOMAD_LAB_NAME: state.plan.name,
       NOMAD_LAB_HOST: host.name,
+      ...(token === undefined ? {} : { NOMAD_TOKEN: token }),
       PS1: prompt,
       PROMPT_COMMAND: `PS1='${prompt}'`,
       // The namespace has no route out: a proxy of the host's environment is unreachable from it.

@@ -1,11 +1,12 @@
 // Labs of hosts reached over SSH (the inventory and vagrant providers): provision with the repo's
 // role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
 // logs over SSH, stop what the lab started. State per lab under <lab root>/ssh-labs/<name>/.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { labRoot } from '../config/paths.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { labDir, labRoot } from '../config/paths.ts';
+import { isLeftover, listLabs, readLab, removeLabDir, selfIdentity, writeLab, type SshLabState } from './store.ts';
+export type { SshLabState } from './store.ts';
 import type { RunResult } from '../exec/local.ts';
-import { identify, isAlive, type ProcessIdentity } from '../exec/procs.ts';
 import { SshPool, type SshTarget } from '../exec/ssh.ts';
 import { NomadApi, type NomadNodeStub, type TargetGuard } from '../nomad/api.ts';
 import type { NomadBinary } from '../nomad/binary.ts';
@@ -21,56 +22,24 @@ import { runPlaybook } from './ansible.ts';
 import { serviceArgv } from './service.ts';
 import { observe, purgeJobs, waitForLeaderAndClients } from './cluster.ts';
 import { healFully } from '../faults/partition.ts';
+import { repoRoot } from '../config/paths.ts';
+import { resolveNomad } from '../nomad/binary.ts';
+import type { LabProvider, LabRequest } from './provider.ts';
+import { sshShellFor } from './shell.ts';
+import { formatRemoteStatus } from './status-text.ts';
+import type { StoredLab } from './store.ts';
 
 type Log = (message: string) => void;
 type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
 
-export interface SshLabState {
-  version: 1;
-  plan: RemotePlan;
-  phase: 'creating' | 'up' | 'destroying';
-  owner: ProcessIdentity;
-  persistent: boolean;
-  nomad: { path: string; version: string; source: string };
-  createdAt: string;
-  /** Hosts whose agent this lab started (provisioning or a restart): the ones teardown stops. */
-  started: string[];
-  provisioned: boolean;
-  /** Jobs runs registered on this lab (teardown purges these only). */
-  jobs?: string[];
-}
-
-export const sshLabDir = (name: string): string => join(labRoot(), 'ssh-labs', name);
-const stateFile = (name: string) => join(sshLabDir(name), 'state.json');
 /** Host keys pinned on first use by the harness, for hosts whose inventory names no known_hosts. */
 export const pinnedKnownHosts = (): string => join(labRoot(), 'known_hosts');
 
+/** An SSH lab's state (undefined for a lab of another provider). */
 export function readSshState(name: string): SshLabState | undefined {
-  const file = stateFile(name);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as SshLabState;
-  } catch {
-    return undefined;
-  }
+  const state = readLab(name);
+  return state !== undefined && state.provider !== 'netns' ? state : undefined;
 }
-
-function writeSshState(state: SshLabState): void {
-  mkdirSync(sshLabDir(state.plan.name), { recursive: true, mode: 0o700 });
-  writeFileAtomic(stateFile(state.plan.name), `${JSON.stringify(state, null, 2)}\n`, 0o600);
-}
-
-export function listSshLabs(): string[] {
-  const dir = join(labRoot(), 'ssh-labs');
-  return existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
-}
-
-const self = (): ProcessIdentity => identify(process.pid)!;
-export const ownedByMe = (s: SshLabState): boolean => {
-  const me = self();
-  return s.owner.pid === me.pid && s.owner.startTicks === me.startTicks;
-};
-const leftover = (s: SshLabState) => !isAlive(s.owner) && (!s.persistent || s.phase !== 'up');
 
 /** Only the lab's own hosts (and loopback) may be contacted. */
 export function remoteGuard(plan: RemotePlan): TargetGuard {
@@ -116,6 +85,10 @@ export class SshDriver implements LabDriver {
   api(host: LabHost, token: TokenKind | 'none' = 'harness'): NomadApi {
     void token; // ACLs are not set up on SSH labs yet: no token to send.
     return new NomadApi(`${this.remote(host).ip}:4646`, remoteGuard(this.plan), host.name);
+  }
+
+  token(): string | undefined {
+    return undefined; // ACLs are not set up on SSH labs yet.
   }
 
   exec(host: LabHost, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
@@ -239,16 +212,17 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
   }
   const state: SshLabState = {
     version: 1,
+    provider: plan.provider,
     plan,
     phase: 'creating',
-    owner: self(),
+    owner: selfIdentity(),
     persistent: false,
     nomad: { path: nomad.path, version: nomad.version, source: nomad.source },
     createdAt: new Date().toISOString(),
     started: [],
     provisioned: options.provision,
   };
-  writeSshState(state);
+  writeLab(state);
   const driver = new SshDriver(plan, log);
   log(`lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`);
   const before = new Map<string, boolean>();
@@ -263,8 +237,8 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
       // From here on, any agent that was not running may be one of this lab's: if provisioning stops
       // half-way, teardown stops those (stopping one that never started is a no-op).
       state.started = plan.hosts.filter((h) => !before.get(h.name)).map((h) => h.name);
-      writeSshState(state);
-      provisionSeconds = await provision(plan, nomad, sshLabDir(plan.name), signal, log, knownHostsFiles(plan));
+      writeLab(state);
+      provisionSeconds = await provision(plan, nomad, labDir(plan.name), signal, log, knownHostsFiles(plan));
     } else {
       const down = plan.hosts.filter((h) => !before.get(h.name));
       if (down.length > 0) {
@@ -274,13 +248,13 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
     // Agents running now that were not before are this lab's: teardown stops them.
     state.started = [];
     for (const h of plan.hosts) if (!before.get(h.name) && (await driver.running(h))) state.started.push(h.name);
-    writeSshState(state);
+    writeLab(state);
     const readyStart = Date.now();
     await waitRemoteReady(driver, options);
     signal.throwIfAborted();
     state.phase = 'up';
     state.persistent = options.persistent;
-    writeSshState(state);
+    writeLab(state);
     return { state, driver, provisionSeconds, readySeconds: (Date.now() - readyStart) / 1000 };
   } catch (error) {
     // The caller gets no driver: close this one, or its sockets keep the process alive.
@@ -303,21 +277,6 @@ async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Pro
   });
 }
 
-/** A run's lab kept on purpose (--keep): it outlives the run until `lab down`. */
-export function markSshLabKept(state: SshLabState): void {
-  state.persistent = true;
-  state.phase = 'up';
-  writeSshState(state);
-}
-
-/** Remembers a job a run registered: teardown purges those, and only those (the cluster may be the user's). */
-export function recordSshJob(name: string, jobId: string): void {
-  const state = readSshState(name);
-  if (!state || (state.jobs ?? []).includes(jobId)) return;
-  state.jobs = [...(state.jobs ?? []), jobId];
-  writeSshState(state);
-}
-
 /**
  * Heals every host and continues every agent (a killed run may have left a DROP rule or a stopped
  * agent), purges the jobs runs registered and waits for their allocations to stop, then stops the
@@ -328,7 +287,7 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
   const state = readSshState(name);
   if (!state) return true;
   state.phase = 'destroying';
-  writeSshState(state);
+  writeLab(state);
   const driver = new SshDriver(state.plan);
   const problems: string[] = [];
   const say = (m: string) => log(`teardown ${name}: ${m}`);
@@ -363,22 +322,21 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
   }
   if (problems.length > 0) {
     for (const p of problems) say(`FAILED: ${p}`);
-    say(`state kept in ${sshLabDir(name)}: run npm run lab -- down --name ${name} again once the hosts answer`);
+    say(`state kept in ${labDir(name)}: run npm run lab -- down --name ${name} again once the hosts answer`);
     return false;
   }
-  rmSync(sshLabDir(name), { recursive: true, force: true });
+  removeLabDir(name);
   return true;
 }
 
 /** SSH labs whose owner died before they were up, or while tearing down: stop what they started. */
-export async function cleanSshLeftovers(log: Log): Promise<string[]> {
+export async function cleanSshLeftovers(log: Log, kind?: SshLabState['provider']): Promise<string[]> {
   const cleaned: string[] = [];
-  for (const name of listSshLabs()) {
+  for (const name of listLabs()) {
     const state = readSshState(name);
-    if (state && !leftover(state)) continue;
-    if (state) await remoteLabDown(name, () => undefined);
-    else rmSync(sshLabDir(name), { recursive: true, force: true });
-    log(`cleaned leftovers of SSH lab ${name}${state ? ` (left by process ${state.owner.pid} while ${state.phase})` : ''}`);
+    if (!state || !isLeftover(state) || (kind !== undefined && state.provider !== kind)) continue;
+    await remoteLabDown(name, () => undefined);
+    log(`cleaned leftovers of SSH lab ${name} (left by process ${state.owner.pid} while ${state.phase})`);
     cleaned.push(name);
   }
   return cleaned;
@@ -395,13 +353,6 @@ export async function planRemote(source: RemoteSource, name: string): Promise<Re
   }
   return vagrantPlan(source.dir, name);
 }
-
-/** A lab name for an inventory file when none is given: inv-<file name without extension>. */
-export function inventoryLabName(file: string): string {
-  const base = basename(file).replace(/\.[^.]+$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  return `inv-${base || 'hosts'}`.slice(0, 32);
-}
-
 
 export interface RemoteHostStatus {
   name: string;
@@ -466,4 +417,62 @@ export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Pro
   } finally {
     await driver.close();
   }
+}
+
+/** Where a request's hosts come from. */
+function sourceOf(request: LabRequest): RemoteSource {
+  if (request.provider === 'inventory') return { kind: 'inventory', file: request.source ?? '', provision: request.provision };
+  return { kind: 'vagrant', dir: request.source ?? repoRoot, provision: false };
+}
+
+function sshState(state: StoredLab): SshLabState {
+  if (state.provider === 'netns') throw new HarnessError(`lab ${state.plan.name} is a netns lab, not an SSH lab`);
+  return state;
+}
+
+/** The VMs of a plain `vagrant up`: a lab no command of the harness brought up, shown as they are. */
+async function unmanaged(kind: SshLabState['provider'], request: LabRequest | undefined): Promise<RemotePlan | undefined> {
+  return kind === 'vagrant' && request !== undefined ? planRemote(sourceOf(request), request.name) : undefined;
+}
+
+/** The inventory and vagrant providers: hosts reached over SSH, provisioned with the role (or taken as they are). */
+export function sshProvider(kind: SshLabState['provider']): LabProvider {
+  return {
+    kind,
+    async up(request, options) {
+      const plan = await planRemote(sourceOf(request), request.name);
+      const nomad = await resolveNomad(request.config.nomad);
+      const up = await remoteLabUp({ plan, nomad, provision: request.provision, persistent: options.persistent, signal: options.signal, log: options.log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+      const detail = `${up.provisionSeconds.toFixed(1)}s provisioning, ${up.readySeconds.toFixed(1)}s to ready`;
+      return { driver: up.driver, nomad, reused: false, detail, summary: `lab ${plan.name} up (${detail})` };
+    },
+    attach: (state, log) => new SshDriver(sshState(state).plan, log),
+    async down(name, state, log) {
+      if (state === undefined) return { ok: true, lines: [`lab ${name} is not up; nothing to do`] };
+      const ok = await remoteLabDown(name, log);
+      return ok
+        ? { ok, lines: [`lab ${name} is down: hosts healed, its jobs purged, agents it started stopped (${sshState(state).started.join(', ') || 'none'}); the hosts stay`] }
+        : { ok, lines: [] };
+    },
+    async status(name, state, request) {
+      const status = await remoteLabStatus(name, state === undefined ? await unmanaged(kind, request) : undefined);
+      if (!status) return undefined;
+      const ready = status.phase === 'up' && status.hosts.every((h) => h.agent === 'running' && (h.role !== 'client' || h.status === 'ready'));
+      return { text: formatRemoteStatus(status), json: status, ready };
+    },
+    unfit(state, _request, need) {
+      const { plan } = sshState(state);
+      const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
+      if (have.clients < need.clients || have.servers < need.servers) return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
+      return undefined;
+    },
+    refuses: (need) => (need.acl ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet' : undefined),
+    async shell(state, request, host) {
+      if (state !== undefined) return sshShellFor(sshState(state), host);
+      const vms = await unmanaged(kind, request);
+      if (vms === undefined) throw new UsageError(`no lab named ${request.name} on this machine`, `bring it up with nomad-lab lab up --inventory FILE --lab ${request.name}`);
+      return sshShellFor({ plan: vms, phase: 'up' }, host);
+    },
+    sweepLeftovers: (log) => cleanSshLeftovers(log, kind),
+  };
 }

@@ -3,11 +3,11 @@
 // runs even when an earlier one failed; failures are reported together at the end.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { labDir } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { allPids, cmdline, identify, isAlive } from '../exec/procs.ts';
 import { HarnessError } from '../util/errors.ts';
+import { poll } from '../util/poll.ts';
 import { hostDirs } from './ansible.ts';
 import { isOurAgent, readPidFile, signal, stopProcess } from './agents.ts';
 import { mountsUnder, processesUnder } from './audit.ts';
@@ -22,7 +22,7 @@ import {
   removeTaggedRules,
   removeUnreachableRoute,
 } from './network.ts';
-import { listLabs, readState, removeLabDir, writeState, type LabState } from './state.ts';
+import { listLabs, readState, removeLabDir, writeState, type LabState } from './store.ts';
 import { servers, type LabPlan } from './topology.ts';
 
 export interface TeardownStep {
@@ -82,8 +82,8 @@ async function stopAgents(plan: LabPlan, state: LabState | undefined, dir: strin
  */
 export async function killProcesses(netns: string[], dir: string | undefined, cgroups = new Set<string>()): Promise<string> {
   let killed = 0;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
+  // Each look kills what it finds; done when a look finds nothing.
+  const killLive = async (): Promise<number[]> => {
     const pids = new Set<number>();
     for (const ns of netns) {
       const r = await run(['ip', 'netns', 'pids', ns], { check: false });
@@ -94,16 +94,23 @@ export async function killProcesses(netns: string[], dir: string | undefined, cg
     if (dir !== undefined) for (const p of processesUnder(dir)) pids.add(p.pid);
     pids.delete(process.pid);
     const live = [...pids].filter((pid) => identify(pid) !== undefined);
-    if (live.length === 0) return `${killed} killed`;
-    if (Date.now() > deadline) throw new Error(`processes still alive after 15s: ${live.join(' ')}`);
     for (const pid of live) {
       for (const c of cgroupsOf(pid)) cgroups.add(c);
       signal(pid, 'SIGCONT');
       signal(pid, 'SIGKILL');
       killed++;
     }
-    await sleep(200);
-  }
+    return live;
+  };
+  await poll(killLive, (live) => live.length === 0, {
+    what: 'the processes of the lab to die',
+    timeoutMs: 15_000,
+    intervalsMs: [200],
+    // A look that fails (no `ip`) fails the step at once, not after 15 s of retries.
+    fatal: () => true,
+    describe: (live) => `alive ${live?.join(' ') ?? '?'}`,
+  });
+  return `${killed} killed`;
 }
 
 async function unmountAll(dir: string): Promise<string> {

@@ -1,7 +1,8 @@
 // Running many scenarios: the order (name, reverse, seeded random) and the summary (verdict and
 // wall time per run, verdicts that flip across repeats, the exit code of the whole). Pure.
-import { exitCodeFor, worstVerdict, type RunResult, type RunVerdict } from '../report/result.ts';
+import { worstExitCode, type RunResult, type RunVerdict } from '../report/result.ts';
 import { ExitCode, UsageError } from '../util/errors.ts';
+import { table } from '../util/table.ts';
 import type { Scenario } from './types.ts';
 
 export interface CatalogEntry {
@@ -46,16 +47,18 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
     const verdicts = runs.map((r) => r.result.verdict);
     return { name, verdicts, flips: new Set(verdicts).size > 1, wall: runs.map((r) => r.wallSeconds) };
   });
-  const width = Math.max(...names.map((n) => n.length), 8);
-  const lines = ['', `${'SCENARIO'.padEnd(width)}  VERDICT${rows[0]!.verdicts.length > 1 ? 'S' : ''}  WALL TIME`];
-  for (const r of rows) {
-    lines.push(`${r.name.padEnd(width)}  ${r.verdicts.map((v) => (v === 'not-applicable' ? 'N/A' : v.toUpperCase())).join(' ').padEnd(7)}  ${r.wall.map((w) => `${w.toFixed(1)}s`).join(' ')}${r.flips ? '  FLIPPED' : ''}`);
-  }
+  const lines = [
+    '',
+    ...table([
+      ['SCENARIO', `VERDICT${rows[0]!.verdicts.length > 1 ? 'S' : ''}`, 'WALL TIME', ''],
+      ...rows.map((r) => [r.name, r.verdicts.map((v) => (v === 'not-applicable' ? 'N/A' : v.toUpperCase())).join(' '), r.wall.map((w) => `${w.toFixed(1)}s`).join(' '), r.flips ? 'FLIPPED' : '']),
+    ]),
+  ];
   const all: RunVerdict[] = entries.map((e) => e.result.verdict);
   const flipped = rows.filter((r) => r.flips).length;
   const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
   lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all`);
-  const exitCode = exitCodeFor(worstVerdict(all));
+  const exitCode = worstExitCode(entries.map((e) => e.result.exitCode));
   return {
     text: lines.join('\n'),
     exitCode,

@@ -1,8 +1,9 @@
 // Unit: which command opens a shell on a lab host (harness/lab/shell.ts), from a lab's state: argv,
 // environment, the hint for scripts, and the errors for unknown hosts and labs that are not up.
 import { describe, expect, it } from 'vitest';
-import { shellCommand, shellCommandFor } from '../../harness/lab/shell.ts';
-import type { LabState } from '../../harness/lab/state.ts';
+import { shellCommandFor } from '../../harness/lab/shell.ts';
+import { labRequest, shellOn } from '../../harness/lab/labs.ts';
+import type { LabState } from '../../harness/lab/store.ts';
 import { planLab } from '../../harness/lab/topology.ts';
 import { UsageError } from '../../harness/util/errors.ts';
 
@@ -34,15 +35,23 @@ describe('lab shell on a netns lab', () => {
     );
   });
 
-  it('a lab that is not up, or not there, is a usage error', () => {
+  it('a lab that is not up, or not there, is a usage error', async () => {
     expect(() => shellCommandFor(state('destroying'), 'client1', {})).toThrow(/lab t-unit-shell is destroying, not up/);
     const before = process.env['NOMAD_LAB_ROOT'];
     process.env['NOMAD_LAB_ROOT'] = '/nonexistent/nomad-lab-unit';
     try {
-      expect(() => shellCommand('t-unit-nope', 'client1')).toThrow(/no lab named t-unit-nope on this machine/);
+      await expect(shellOn(labRequest({ lab: 't-unit-nope' }), 'client1')).rejects.toThrow(/no lab named t-unit-nope on this machine/);
     } finally {
       if (before === undefined) delete process.env['NOMAD_LAB_ROOT'];
       else process.env['NOMAD_LAB_ROOT'] = before;
     }
+  });
+});
+
+describe('lab shell on a lab with ACLs', () => {
+  it('sets NOMAD_TOKEN to the management token; a lab without ACLs gets none', () => {
+    const acl = { ...state(), plan: { ...state().plan, acl: true } };
+    expect(shellCommandFor(acl, 'client1', {}, 'secret-management-token').env['NOMAD_TOKEN']).toBe('secret-management-token');
+    expect(shellCommandFor(state(), 'client1', {}).env['NOMAD_TOKEN']).toBeUndefined();
   });
 });
