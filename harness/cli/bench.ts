@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { resolveLabConfig } from '../config/lab-config.ts';
 import { auditLeaks } from '../lab/audit.ts';
 import { cleanLeftovers, labUp } from '../lab/netns-lab.ts';
-import { readState } from '../lab/state.ts';
+import { readState } from '../lab/store.ts';
 import { teardownLab } from '../lab/teardown.ts';
 import { pinnedBinaryPath, resolveNomad } from '../nomad/binary.ts';
 import { planRemote, readSshState, remoteLabDown, remoteLabUp } from '../lab/ssh-lab.ts';
@@ -15,7 +15,8 @@ import { ExitCode, HarnessError } from '../util/errors.ts';
 import { info, out } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
-const program = new Command('bench')
+export function benchCommand(): Command {
+  const program = new Command('bench')
   .description('Measure lab up and teardown times on real agents, and report the Nomad build figures (needs root).')
   .option('-r, --runs <n>', 'how many up/down cycles', '3')
   .option('--clients <n>', 'clients per lab', '2')
@@ -104,6 +105,5 @@ async function benchSsh(runs: number, clients: string, signal: AbortSignal): Pro
   return ExitCode.pass;
 }
 
-await program.parseAsync(process.argv).catch(() => {
-  process.exitCode = process.exitCode ?? ExitCode.infra;
-});
+  return program;
+}

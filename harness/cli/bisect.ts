@@ -3,7 +3,7 @@
 // `--repeat n` per step, and prints the first release where the verdict changes, with the reports of
 // both sides. Writes reports/bisect/<id>/bisect.md and bisect.json.
 import { join, relative } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { repoRoot } from '../config/paths.ts';
 import { releaseBinary, releaseName, resolveNomad, wrappedReleases } from '../nomad/binary.ts';
 import { bisect, stepVerdict, type BisectOutcome, type BisectStep } from '../scenario/bisect.ts';
@@ -17,9 +17,10 @@ import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting } from '../util/log.ts';
 import { compareVersions } from '../util/versions.ts';
 import { runCommand } from './entry.ts';
-import { numberFlag } from './flags.ts';
+import { labOptions, numberFlag, pickLab } from './flags.ts';
+import type { LabSelection } from '../lab/labs.ts';
 
-interface Flags {
+type Flags = Omit<LabSelection, 'nomad'> & {
   file?: string;
   from?: string;
   to?: string;
@@ -27,8 +28,7 @@ interface Flags {
   nomad?: string[];
   repeat: string;
   reports?: string;
-  lab?: string;
-}
+};
 
 interface Candidate {
   label: string;
@@ -77,7 +77,8 @@ function describe(outcome: BisectOutcome, list: Candidate[], dir: string): strin
   return lines;
 }
 
-const program = new Command('bisect')
+export function bisectCommand(): Command {
+  const program = new Command('bisect')
   .description('Run one scenario over an ordered list of Nomad releases (or binaries) and find the first one where the verdict changes.')
   .argument('[name]', `scenario: ${scenarioNames().join(', ')}`)
   .option('--file <scenario.yaml>', 'a scenario file that is not in the catalog')
@@ -87,10 +88,10 @@ const program = new Command('bisect')
   .option('--nomad <path>', 'a binary to try, in order (repeat; e.g. builds of your own commits)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--repeat <n>', 'runs per release; a release whose runs disagree stops the search', '1')
   .option('--reports <dir>', 'reports root (default reports/); the bisection goes to <dir>/bisect/<id>/')
-  .option('--lab <name>', 'name of the lab the runs use (default sc-bisect)')
   .exitOverride()
-  .showHelpAfterError('(run with --help for usage)')
-  .action(async (name: string | undefined, flags: Flags) => {
+  .showHelpAfterError('(run with --help for usage)');
+  labOptions(program, { provider: true });
+  program.action(async (name: string | undefined, flags: Flags) => {
     await runCommand(async ({ signal }) => {
       let scenario: Scenario;
       if (flags.file !== undefined) {
@@ -122,9 +123,8 @@ const program = new Command('bisect')
           waiting,
           print: out,
           header: info,
-          nomad: path,
+          lab: { ...pickLab(flags), lab: flags.lab ?? 'sc-bisect', nomad: path },
           reportsDir: join(dir, c.release ?? `binary-${at + 1}`),
-          labName: flags.lab ?? 'sc-bisect',
         });
         const step = { at, verdicts: entries.map((e) => e.result.verdict), runs: entries.map((e) => e.runDir) };
         info(`${c.label}: ${step.verdicts.map((v) => v.toUpperCase()).join(' ')}`);
@@ -141,6 +141,5 @@ const program = new Command('bisect')
     });
   });
 
-await program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = error instanceof CommanderError && error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
-});
+  return program;
+}

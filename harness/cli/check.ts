@@ -1,13 +1,14 @@
 // `npm run check -- <run-dir>`: re-checks a stored run's trace against the scenario's current
 // expectations, offline (no lab, no root). Prints the verdict; exit 0 pass, 1 fail, 2 unknown/error.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { recheck } from '../check/recheck.ts';
 import { formatSummary } from '../report/terminal.ts';
 import { ExitCode } from '../util/errors.ts';
 import { out } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 
-const program = new Command('check')
+export function checkCommand(): Command {
+  const program = new Command('check')
   .description('Re-check a stored run (reports/<scenario>/<run-id>) against the scenario, offline.')
   .argument('<run-dir>', 'a run directory holding trace.ndjson')
   .option('--json', 'print the result as JSON')
@@ -20,6 +21,5 @@ const program = new Command('check')
     });
   });
 
-await program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = error instanceof CommanderError && error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
-});
+  return program;
+}

@@ -1,7 +1,7 @@
 // What every command shares: signal handling that lets teardown run, exit codes, errors printed
 // without stack traces. Commands set process.exitCode and return; nothing calls process.exit.
 import { CommanderError } from 'commander';
-import { describeError, ExitCode, HarnessError, InterruptedError } from '../util/errors.ts';
+import { describeError, ExitCode, InterruptedError, signalExitCode, UsageError } from '../util/errors.ts';
 import { info } from '../util/log.ts';
 
 export interface CommandContext {
@@ -38,8 +38,10 @@ export async function runCommand(body: (context: CommandContext) => Promise<Exit
   }
 }
 
+/** The exit status for what a command threw: a signal, a usage error, or the harness failing. */
 export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
-  if (error instanceof HarnessError) return ExitCode.infra;
+  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.pass : ExitCode.usage;
+  if (error instanceof InterruptedError) return signalExitCode(error.signal);
+  if (error instanceof UsageError) return ExitCode.usage;
   return ExitCode.infra;
 }

@@ -1,4 +1,7 @@
-// Command-line flags several commands share: numbers (with the message every command gives for a bad one) and the Nomad binary (--nomad / --nomad-version).
+// Command-line flags several commands share: numbers (with the message every command gives for a bad
+// one), the Nomad binary (--nomad / --nomad-version), and which lab (--lab, --provider, --inventory).
+import { Command, Option } from 'commander';
+import { PROVIDERS, type LabSelection } from '../lab/labs.ts';
 import { releaseBinary, releaseName, wrappedReleases } from '../nomad/binary.ts';
 import { UsageError } from '../util/errors.ts';
 
@@ -21,3 +24,50 @@ export async function nomadFlag(flags: { nomad?: string; nomadVersion?: string }
 }
 
 export const nomadVersionHelp = (): string => `run a Nomad release built here (${wrappedReleases().map((v) => v.slice(1)).join(', ')}: build/nomad/), built into the cache on first use`;
+
+/**
+ * The options that say which lab a command means, the same on every command: `--lab NAME`, a
+ * provider (`--provider`, or implied by `--inventory FILE`), and with `topology` the netns lab's
+ * shape. The flags arrive as a LabSelection (harness/lab/labs.ts turns it into a request).
+ */
+export function labOptions(cmd: Command, parts: { provider?: boolean; topology?: boolean; nomad?: boolean } = {}): Command {
+  cmd.addOption(new Option('--lab <name>', 'lab name (default: "default"; for a scenario sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)').env('NOMAD_LAB_NAME'));
+  retired(cmd, '--name <name>', '--lab NAME');
+  if (parts.provider) {
+    cmd.addOption(new Option('--provider <provider>', 'who provides the hosts: netns (namespaces on this machine, root), inventory (hosts of an Ansible inventory over SSH), vagrant (the VMs of `vagrant up`)').choices([...PROVIDERS]));
+    cmd.option('--inventory <file>', 'hosts from an Ansible inventory (groups servers, clients), over SSH; implies --provider inventory');
+    cmd.option('--no-provision', 'with --inventory: take the hosts as they are (agents already running)');
+    retired(cmd, '--vagrant', '--provider vagrant');
+  }
+  if (parts.topology) {
+    cmd.addOption(new Option('-c, --config <file>', 'lab file (YAML, e.g. labs/three-servers.yaml)').env('NOMAD_LAB_CONFIG'));
+    cmd.option('--servers <n>', 'number of servers (default 1; a scenario: its own)');
+    cmd.option('--clients <n>', 'number of clients (default 2; a scenario: its own)');
+    cmd.option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)');
+    cmd.option('--client-datacenters <list>', 'datacenter per client, in order, e.g. dc1,dc2,dc2 (default: all in dc1)');
+    cmd.option('--acl', 'Nomad ACLs on (bootstrapped; tokens kept in the lab directory, mode 0600; the harness uses a scoped token)');
+  }
+  if (parts.nomad) {
+    cmd.option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
+    cmd.addOption(new Option('--nomad-version <x.y.z>', nomadVersionHelp()).env('NOMAD_LAB_NOMAD_VERSION'));
+  }
+  return cmd;
+}
+
+/** A flag that was renamed: refused with the new spelling, never silently ignored. */
+export function retired(cmd: Command, flags: string, replacement: string): void {
+  const option = new Option(flags).hideHelp();
+  cmd.addOption(option);
+  cmd.on(`option:${option.name()}`, () => {
+    throw new UsageError(`${option.long} is gone: use ${replacement}`);
+  });
+}
+
+/** The lab part of a command's flags (what labRequest reads), without the command's own. */
+export function pickLab(flags: { [K in keyof LabSelection]?: unknown }): LabSelection {
+  const keys = ['lab', 'provider', 'inventory', 'provision', 'config', 'servers', 'clients', 'subnet', 'clientDatacenters', 'acl', 'sshd', 'nomad'] as const;
+  const picked: Record<string, unknown> = {};
+  // A command whose --nomad repeats (a list of binaries) sets the binary per run itself.
+  for (const k of keys) if (flags[k] !== undefined && !(k === 'nomad' && typeof flags[k] !== 'string')) picked[k] = flags[k];
+  return picked as LabSelection;
+}

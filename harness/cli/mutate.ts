@@ -5,7 +5,7 @@
 // 1 when one survives (or is killed the wrong way), 2 on bad input. Offline: no root, no lab.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { formatMatrix, matrixProblems, mutateRun, type MutantRow } from '../check/mutations.ts';
 import { expectationsFor } from '../check/versioned.ts';
 import { repoRoot } from '../config/paths.ts';
@@ -41,7 +41,8 @@ export function mutateRunDir(dir: string): MutantRow {
   return mutateRun(basename(dir), scenario.name, trace, scenario.roles, (t) => buildResult(t, scenario, undefined, run.startedAt), expectationsFor(scenario.expect, run.nomad.version).applied);
 }
 
-const program = new Command('mutate')
+export function mutateCommand(): Command {
+  const program = new Command('mutate')
   .description('Apply every Nomad misbehaviour to passing runs and show whether the oracle kills each mutant (offline).')
   .argument('[run-dirs...]', 'passing run directories (default: the committed fixtures in test/fixtures/runs that passed)')
   .option('--json', 'print the matrix as JSON')
@@ -66,6 +67,5 @@ const program = new Command('mutate')
     });
   });
 
-await program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = error instanceof CommanderError && error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
-});
+  return program;
+}

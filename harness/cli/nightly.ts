@@ -5,7 +5,7 @@
 // written in every case, also after Ctrl-C (with the runs done so far).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { repoRoot } from '../config/paths.ts';
 import { renderNightIndex, renderNightsIndex } from '../nightly/index-html.ts';
 import { analyse, DEFAULT_TRENDS, formatHistory, mergeHistory, parseHistory, type NightRecord, type Trends } from '../nightly/trends.ts';
@@ -13,7 +13,7 @@ import { releaseBinary, releaseName, resolveNomad, wrappedReleases } from '../no
 import { differingRows, matrixMarkdown } from '../nightly/matrix.ts';
 import { junitXml } from '../report/junit.ts';
 import { markdownSummary } from '../report/markdown.ts';
-import { detectionSeconds, exitCodeFor, reconnectSeconds, worstVerdict, type RunVerdict } from '../report/result.ts';
+import { detectionSeconds, reconnectSeconds, worstExitCode, worstVerdict, type RunVerdict } from '../report/result.ts';
 import { runBatch } from '../scenario/batch.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, type CatalogEntry } from '../scenario/catalog-run.ts';
@@ -21,9 +21,10 @@ import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
-import { nomadVersionHelp, numberFlag } from './flags.ts';
+import { labOptions, nomadVersionHelp, numberFlag, pickLab } from './flags.ts';
+import type { LabSelection } from '../lab/labs.ts';
 
-interface Flags {
+type Flags = Omit<LabSelection, 'nomad'> & {
   date?: string;
   nomad?: string[];
   nomadVersion?: string[];
@@ -31,12 +32,11 @@ interface Flags {
   acl?: boolean;
   order: string;
   reports?: string;
-  lab?: string;
   threshold: string;
   minSeconds: string;
   window: string;
   parallel: string;
-}
+};
 
 function validDate(text: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
@@ -54,23 +54,29 @@ function trendLines(t: Trends): string[] {
   return lines;
 }
 
-const program = new Command('nightly')
-  .description('Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.')
+/** `nightly`, or `matrix`: the same night on every release built here (unless --nomad / --nomad-version narrow it). */
+export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command {
+  const program = new Command(name)
+  .description(
+    name === 'matrix'
+      ? 'Run the scenario catalog on every Nomad release built here (the version matrix), write matrix.md and the nightly index with history and trends.'
+      : 'Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.',
+  )
   .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
   .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [...prev, v])
-  .option('--nomad-version <x.y.z|all>', `${nomadVersionHelp()}; repeat for a version matrix; \`all\`: every one (npm run matrix)`, (v: string, prev: string[] = []) => [...prev, v])
+  .option('--nomad-version <x.y.z|all>', `${nomadVersionHelp()}; repeat for a version matrix; \`all\`: every one (the default of \`matrix\`)`, (v: string, prev: string[] = []) => [...prev, v])
   .option('--acl', 'run every scenario with Nomad ACLs on')
   .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
   .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
   .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
-  .option('--lab <name>', 'name of the lab the runs share (default sc-catalog)')
   .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
   .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
   .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
   .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
   .exitOverride()
-  .showHelpAfterError('(run with --help for usage)')
-  .action(async (flags: Flags) => {
+  .showHelpAfterError('(run with --help for usage)');
+  labOptions(program, { provider: true });
+  program.action(async (flags: Flags) => {
     await runCommand(async ({ signal }) => {
       const date = flags.date ?? new Date().toISOString().slice(0, 10);
       if (!validDate(date)) throw new UsageError(`--date expects a calendar date as YYYY-MM-DD, got ${JSON.stringify(date)}`);
@@ -87,7 +93,8 @@ const program = new Command('nightly')
       // The version matrix: each binary with the version it reports; two binaries of one version are one column too many.
       const envBinary = process.env['NOMAD_BINARY'];
       // Releases built here (built on first use), oldest first, then binaries given by path.
-      const releases = [...new Set((flags.nomadVersion ?? []).flatMap((v) => (v === 'all' ? wrappedReleases() : [releaseName(v)])))];
+      const asked = flags.nomadVersion ?? (name === 'matrix' && flags.nomad === undefined ? ['all'] : []);
+      const releases = [...new Set(asked.flatMap((v) => (v === 'all' ? wrappedReleases() : [releaseName(v)])))];
       const paths: Array<string | undefined> = [];
       for (const r of releases) paths.push(await releaseBinary(r, info, signal));
       paths.push(...(flags.nomad ?? []));
@@ -125,10 +132,8 @@ const program = new Command('nightly')
           waiting: (what: string, elapsed: number, deadline: number, detail: string) => waiting(tag(what), elapsed, deadline, detail),
           print: (text: string) => out(many ? text.split('\n').map(tag).join('\n') : text),
           header: (m: string) => info(tag(m)),
-          nomad: b.nomad.path,
-          ...(flags.acl === true ? { acl: true } : {}),
+          lab: { ...pickLab(flags), ...(lab === undefined ? {} : { lab }), nomad: b.nomad.path },
           reportsDir: join(nightDir, 'runs', version),
-          ...(lab === undefined ? {} : { labName: lab }),
         };
         try {
           await runBatch(plan, batch, done);
@@ -197,10 +202,9 @@ const program = new Command('nightly')
       }
       out(`nightly report: ${join(nightDir, 'index.html')}`);
       if (stopped !== undefined) throw stopped;
-      return exitCodeFor(verdict);
+      return worstExitCode(entries.map((e) => e.result.exitCode));
     });
   });
 
-await program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = error instanceof CommanderError && error.exitCode === 0 ? ExitCode.pass : ExitCode.infra;
-});
+  return program;
+}

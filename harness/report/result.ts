@@ -37,7 +37,19 @@ export interface RunResult {
   notApplied?: NotApplied[];
 }
 
-export const exitCodeFor = (v: RunVerdict): ExitCode => (v === 'pass' || v === 'not-applicable' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : ExitCode.infra);
+/**
+ * A verdict's exit status: pass (and not applicable) 0, fail 1, unknown 3; an unknown verdict because
+ * the harness broke (not a precondition or a gap, but an error of the harness or the lab) is 4.
+ */
+export const exitCodeFor = (v: RunVerdict, harnessError?: string): ExitCode =>
+  v === 'pass' || v === 'not-applicable' ? ExitCode.pass : v === 'fail' ? ExitCode.fail : harnessError !== undefined ? ExitCode.infra : ExitCode.inconclusive;
+
+/**
+ * The exit status of several runs: a fail first (Nomad misbehaved: the headline), then a harness
+ * error (results are missing), then inconclusive, else pass.
+ */
+export const worstExitCode = (codes: ExitCode[]): ExitCode =>
+  ([ExitCode.fail, ExitCode.infra, ExitCode.inconclusive] as ExitCode[]).find((c) => codes.includes(c)) ?? ExitCode.pass;
 
 /**
  * The verdict of several runs together: any fail fails, else any unknown is unknown; runs that did
@@ -90,7 +102,7 @@ export function buildResult(trace: Positioned[], scenario: Scenario, harnessErro
     scenario: scenario.name,
     runId: run?.runId ?? 'unknown',
     verdict,
-    exitCode: exitCodeFor(verdict),
+    exitCode: exitCodeFor(verdict, harnessError),
     reasons,
     checks,
     timings: phaseTimings(trace, scenario.roles, timers),

@@ -1,8 +1,19 @@
 // Errors the harness raises on purpose, and the exit codes every command uses.
 
-/** 0 pass, 1 fail (a verdict said no), 2 infrastructure or usage error, or an unknown verdict. */
-export const ExitCode = { pass: 0, fail: 1, infra: 2 } as const;
+/**
+ * What a command's exit status says (docs/cli.md, "Exit codes"): 0 pass, 1 fail (Nomad did something
+ * the scenario does not expect), 2 usage error (bad flags or input files), 3 inconclusive (an UNKNOWN
+ * verdict: the test did not happen), 4 harness or infrastructure error, 128+n interrupted by signal n
+ * (130 SIGINT, 143 SIGTERM, 129 SIGHUP; after teardown). CI can tell "Nomad result inconclusive"
+ * from "the harness broke".
+ */
+export const ExitCode = { pass: 0, fail: 1, usage: 2, inconclusive: 3, infra: 4, sighup: 129, sigint: 130, sigterm: 143 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The exit status of a command stopped by `signal` (128 + its number, as a shell reports it). */
+export function signalExitCode(signal: string): ExitCode {
+  return signal === 'SIGINT' ? ExitCode.sigint : signal === 'SIGTERM' ? ExitCode.sigterm : signal === 'SIGHUP' ? ExitCode.sighup : ExitCode.infra;
+}
 
 export interface ErrorContext {
   /** The lab host the failure happened on ("server1", "client2", or "local" for the harness host). */
@@ -14,7 +25,7 @@ export interface ErrorContext {
   cause?: unknown;
 }
 
-/** A failure of the lab or its inputs: printed without a stack trace, exit code 2. */
+/** A failure of the lab or the harness: printed without a stack trace, exit code 4. */
 export class HarnessError extends Error {
   readonly host: string | undefined;
   readonly command: readonly string[] | undefined;
@@ -29,7 +40,7 @@ export class HarnessError extends Error {
   }
 }
 
-/** Bad flags, bad config files, unknown names. */
+/** Bad flags, bad config files, unknown names: exit code 2. */
 export class UsageError extends HarnessError {
   constructor(message: string, hint?: string) {
     super(message, hint === undefined ? {} : { hint });

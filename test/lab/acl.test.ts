@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { labDir, repoRoot } from '../../harness/config/paths.ts';
 import { aclDir, tokenFile } from '../../harness/lab/acl.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import { isRoot, labCli, ownsLab, startLabCli } from './support.ts';
 
 const name = 't-acl';
@@ -43,7 +43,7 @@ describe.skipIf(!isRoot)('ACL mode', () => {
   afterAll(() => rmSync(reports, { recursive: true, force: true }));
 
   it('edge passes with ACLs on; no token leaks; unauthenticated calls are refused; tokens go with the lab', async () => {
-    const running = startLabCli(['edge', '--keep', '--lab', name, '--reports', reports], join(repoRoot, 'harness', 'cli', 'scenario.ts'));
+    const running = startLabCli(['edge', '--keep', '--lab', name, '--reports', reports], 'scenario');
     let stdout = '';
     running.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     // Sample every process's command line while the run goes (agents, iptables, Ansible, nsenter...).
@@ -100,7 +100,7 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     expect(await call('/v1/acl/tokens', harness)).toBe(403);
     expect(await call('/v1/acl/tokens', management)).toBe(200);
 
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(existsSync(aclDir(name))).toBe(false);
     expect(await auditLeaks(name)).toEqual([]);

@@ -13,7 +13,7 @@ describe.skipIf(!isRoot)('a lab in two datacenters', () => {
   ownsLab(name);
 
   it('3 servers + clients in dc1, dc2, dc2: Nomad reports the planned datacenters, one leader, then a clean teardown', async () => {
-    const up = await labCli(['up', '--name', name, '--servers', '3', '--clients', '3', '--client-datacenters', 'dc1,dc2,dc2', '--json']);
+    const up = await labCli(['up', '--lab', name, '--servers', '3', '--clients', '3', '--client-datacenters', 'dc1,dc2,dc2', '--json']);
     expect(up.exitCode, up.stderr).toBe(0);
     const status = JSON.parse(up.stdout) as LabStatus;
     const clients = status.hosts.filter((h) => h.role === 'client');
@@ -27,13 +27,13 @@ describe.skipIf(!isRoot)('a lab in two datacenters', () => {
     expect(servers.filter((h) => h.leader)).toHaveLength(1);
     expect(servers.filter((h) => !h.leader).map((h) => h.status)).toEqual(['follower', 'follower']);
 
-    const text = await labCli(['status', '--name', name]);
+    const text = await labCli(['status', '--lab', name]);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(/^HOST\s+ROLE\s+DC\s+ADDRESS/m);
     expect(text.stdout).toMatch(/^client3\s+client\s+dc2\s+/m);
     expect(text.stdout).not.toContain('Nomad says');
 
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 170_000);

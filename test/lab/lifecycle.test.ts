@@ -7,7 +7,7 @@ import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import type { LabStatus } from '../../harness/lab/netns-lab.ts';
 import { isOurUnreachable, routes, taggedRules } from '../../harness/lab/network.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
 import { resolveNomad } from '../../harness/nomad/binary.ts';
 import { labGuard } from '../../harness/lab/guard.ts';
@@ -19,7 +19,7 @@ describe.skipIf(!isRoot)('netns lab lifecycle', () => {
   ownsLab(name);
 
   it('lab up brings 1 server and 2 ready clients, each agent in its own namespace, running the chosen Nomad', async () => {
-    const up = await labCli(['up', '--name', name, '--json']);
+    const up = await labCli(['up', '--lab', name, '--json']);
     expect(up.exitCode, up.stderr).toBe(0);
     const status = JSON.parse(up.stdout) as LabStatus;
     expect(status.hosts.map((h) => [h.name, h.role, h.agent])).toEqual([
@@ -60,20 +60,20 @@ describe.skipIf(!isRoot)('netns lab lifecycle', () => {
   }, 30_000);
 
   it('lab status shows the same lab and exits 0 while it is healthy', async () => {
-    const status = await labCli(['status', '--name', name]);
+    const status = await labCli(['status', '--lab', name]);
     expect(status.exitCode, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/client1\s+client\s+dc1\s+198\.\d+\.\d+\.21\s+nl[0-9a-f]{5}-c1\s+\d+\s+running\s+[0-9a-f]{8}\s+ready/);
     expect(status.stdout).toMatch(/server1\s+server\s+.*leader/);
   }, 30_000);
 
   it('lab down leaves nothing behind, and a second down is a no-op', async () => {
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
-    const again = await labCli(['down', '--name', name]);
+    const again = await labCli(['down', '--lab', name]);
     expect(again.exitCode).toBe(0);
     expect(again.stderr).toContain('is not up; nothing to do');
-    const status = await labCli(['status', '--name', name]);
+    const status = await labCli(['status', '--lab', name]);
     expect(status.exitCode).toBe(2);
     expect(status.stderr).toContain(`no lab named ${name}`);
   }, 60_000);

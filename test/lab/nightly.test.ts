@@ -12,12 +12,12 @@ import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { scenarioNames } from '../../harness/scenario/load.ts';
-import { isRoot, ownsLab, startLabCli, waitForOutput } from './support.ts';
+import { nomadLab, isRoot, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const lab = 't-cat';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-nightly-'));
 const nightly = (args: string[], env: Record<string, string> = {}) =>
-  run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'nightly.ts'), '--lab', lab, '--reports', reports, ...args], {
+  run(['node', nomadLab, 'nightly', '--lab', lab, '--reports', reports, ...args], {
     check: false,
     timeoutMs: 900_000,
     cwd: repoRoot,
@@ -90,12 +90,12 @@ describe.skipIf(!isRoot)('two nights of the nightly run on real agents', () => {
     expect(await auditLeaks(lab)).toEqual([]);
   }, 300_000);
 
-  it('Ctrl-C during the second run: the night is written with the run that finished, the lab torn down, exit 2', async () => {
-    const running = startLabCli(['--lab', lab, '--reports', reports, '--date', '2026-01-03', '--scenarios', 'control,spread'], join(repoRoot, 'harness', 'cli', 'nightly.ts'));
+  it('Ctrl-C during the second run: the night is written with the run that finished, the lab torn down, exit 130', async () => {
+    const running = startLabCli(['--lab', lab, '--reports', reports, '--date', '2026-01-03', '--scenarios', 'control,spread'], 'nightly');
     await waitForOutput(running, /=== spread/, 240_000);
     running.child.kill('SIGINT');
     const { code } = await running.exited;
-    expect(code, running.stderr().slice(-2000)).toBe(2);
+    expect(code, running.stderr().slice(-2000)).toBe(130);
     const night = JSON.parse(readFileSync(join(root, '2026-01-03', 'nightly.json'), 'utf8')) as { verdict: string; records: Array<{ scenario: string; verdict: string }> };
     expect(night.verdict).toBe('unknown');
     expect(night.records.map((r) => `${r.scenario} ${r.verdict}`)).toEqual(['control pass']);

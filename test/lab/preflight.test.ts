@@ -19,8 +19,8 @@ describe.skipIf(!isRoot)('preflight', () => {
   it('refuses a subnet that a route already uses, with the route and the fix, and leaves nothing', async () => {
     // A blackhole route: it sends nothing anywhere, so the test itself cannot leak traffic.
     await run(['ip', 'route', 'add', 'blackhole', plan.subnet]);
-    const up = await labCli(['up', '--name', name]);
-    expect(up.exitCode).toBe(2);
+    const up = await labCli(['up', '--lab', name]);
+    expect(up.exitCode).toBe(4); // the machine is not fit: an infrastructure error
     expect(up.stderr).toContain('preflight found 1 problem(s); nothing was created');
     expect(up.stderr).toContain(`blackhole ${plan.subnet}`);
     expect(up.stderr).toMatch(/fix: .*--subnet/);
@@ -33,8 +33,8 @@ describe.skipIf(!isRoot)('preflight', () => {
     // As uid 65534 in a user namespace of its own: the harness sees a user that is not root, while the
     // files stay readable as they are to root. (setpriv --reuid would need the checkout readable by
     // nobody, which a clone under /root, mode 0700, is not: the fresh-machine check found that.)
-    const r = await run(['unshare', '--user', '--map-user=65534', '--map-group=65534', 'node', '--import', 'tsx', 'harness/cli/lab.ts', 'up', '--name', name], { check: false, cwd: process.cwd() });
-    expect(r.exitCode).toBe(2);
+    const r = await run(['unshare', '--user', '--map-user=65534', '--map-group=65534', 'node', 'bin/nomad-lab.js', 'lab', 'up', '--lab', name], { check: false, cwd: process.cwd() });
+    expect(r.exitCode).toBe(4);
     expect(r.stderr).toContain('lab commands need root');
     expect(existsSync(labDir(name))).toBe(false);
   }, 60_000);

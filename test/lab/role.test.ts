@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ansibleDir } from '../../harness/config/paths.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { labGuard } from '../../harness/lab/guard.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
 import { isRoot, labCli, ownsLab } from './support.ts';
 
@@ -29,7 +29,7 @@ describe.skipIf(!isRoot)('Ansible role renders the agent configuration', () => {
     expect(changed).not.toBe(original);
     writeFileSync(defaultsFile, changed);
 
-    const up = await labCli(['up', '--name', name], { NOMAD_LAB_ANSIBLE_DIR: copy });
+    const up = await labCli(['up', '--lab', name], { NOMAD_LAB_ANSIBLE_DIR: copy });
     expect(up.exitCode, up.stderr).toBe(0);
     const { plan } = readState(name)!;
     const self = (ip: string, host: string) => new NomadApi(`${ip}:4646`, labGuard(plan), host).agentSelf();
@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)('Ansible role renders the agent configuration', () => {
     const client = await self(plan.hosts[1]!.ip, 'client1');
     expect(client.config.LogLevel).toBe('DEBUG');
 
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 150_000);

@@ -6,24 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { openPty } from '../../harness/exec/pty.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
-import { readState } from '../../harness/lab/state.ts';
-import { isRoot, labCli, ownsLab } from './support.ts';
+import { readState } from '../../harness/lab/store.ts';
+import { nomadLab, isRoot, labCli, ownsLab } from './support.ts';
 
 const name = 't-shell';
-const cli = join(repoRoot, 'harness', 'cli', 'lab.ts');
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe.skipIf(!isRoot)('lab shell', () => {
   ownsLab(name);
 
   it('opens bash in the host namespace: its address, its API as NOMAD_ADDR, the window size followed; exit returns 0', async () => {
-    const up = await labCli(['up', '--name', name]);
+    const up = await labCli(['up', '--lab', name]);
     expect(up.exitCode, up.stderr).toBe(0);
     const state = readState(name)!;
     const client1 = state.plan.hosts.find((h) => h.name === 'client1')!;
     const server1 = state.plan.hosts.find((h) => h.name === 'server1')!;
 
-    const shell = openPty(['node', '--import', 'tsx', cli, 'shell', 'client1', '--name', name], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', name], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
     try {
       // The prompt names the lab, the host and its address.
       await shell.waitFor(new RegExp(`^\\[${name}/client1 ${escape(client1.ip)}\\] .*# $`, 'm'), 30_000);
@@ -57,7 +56,7 @@ describe.skipIf(!isRoot)('lab shell', () => {
   }, 170_000);
 
   it("passes the shell's exit status on", async () => {
-    const shell = openPty(['node', '--import', 'tsx', cli, 'shell', 'server1', '--name', name], { env: process.env as Record<string, string>, cwd: repoRoot, cols: 80, rows: 24 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'server1', '--lab', name], { env: process.env as Record<string, string>, cwd: repoRoot, cols: 80, rows: 24 });
     try {
       await shell.waitFor(new RegExp(`^\\[${name}/server1 `, 'm'), 30_000);
       shell.write('exit 7\r');
@@ -70,7 +69,7 @@ describe.skipIf(!isRoot)('lab shell', () => {
 
   it('without a terminal: exit 2, a clear message and the nsenter command for scripts, no stack trace', async () => {
     const client1 = readState(name)!.plan.hosts.find((h) => h.name === 'client1')!;
-    const r = await labCli(['shell', 'client1', '--name', name]);
+    const r = await labCli(['shell', 'client1', '--lab', name]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('lab shell needs a terminal;');
     expect(r.stderr).toContain(`NOMAD_ADDR=http://${client1.ip}:4646 nsenter --net=/run/netns/${client1.netns} -- <command>`);
@@ -79,17 +78,17 @@ describe.skipIf(!isRoot)('lab shell', () => {
   }, 60_000);
 
   it('an unknown host lists the lab hosts; an unknown lab says so; both exit 2', async () => {
-    const host = await labCli(['shell', 'client7', '--name', name]);
+    const host = await labCli(['shell', 'client7', '--lab', name]);
     expect(host.exitCode).toBe(2);
     expect(host.stderr).toMatch(/lab t-shell has no host named "client7"; its hosts: server1 \(server, [\d.]+\), client1 \(client, [\d.]+\), client2 \(client, [\d.]+\)/);
-    const lab = await labCli(['shell', 'client1', '--name', 't-shell-nope']);
+    const lab = await labCli(['shell', 'client1', '--lab', 't-shell-nope']);
     expect(lab.exitCode).toBe(2);
     expect(lab.stderr).toContain('no lab named t-shell-nope on this machine');
     expect(`${host.stderr}${lab.stderr}`).not.toMatch(/\n\s+at /);
   }, 60_000);
 
   it('lab down leaves nothing behind', async () => {
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 120_000);

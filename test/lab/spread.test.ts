@@ -8,16 +8,15 @@ import { tmpdir } from 'node:os';
 import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import { normalise, transitions } from '../../harness/trace/normalise.ts';
 import { readTrace } from '../../harness/trace/writer.ts';
 import type { RunResult } from '../../harness/report/result.ts';
-import { isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
+import { nomadLab, isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
-const cli = join(repoRoot, 'harness', 'cli', 'scenario.ts');
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-reports-'));
 const lab = 't-spread';
-const scenario = (args: string[]) => run(['node', '--import', 'tsx', cli, ...args, '--reports', reports, '--lab', lab], { check: false, timeoutMs: 170_000, cwd: repoRoot });
+const scenario = (args: string[]) => run(['node', nomadLab, 'scenario', ...args, '--reports', reports, '--lab', lab], { check: false, timeoutMs: 170_000, cwd: repoRoot });
 const runDirs = () => (existsSync(join(reports, 'spread')) ? readdirSync(join(reports, 'spread')).map((d) => join(reports, 'spread', d)) : []);
 
 describe.skipIf(!isRoot)('scenario spread on real agents', () => {
@@ -79,13 +78,13 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
     expect(await auditLeaks(lab)).toEqual([]);
   }, 170_000);
 
-  it('SIGINT during the partition: heals, writes the reports (verdict unknown), tears down, exits 2', async () => {
+  it('SIGINT during the partition: heals, writes the reports (verdict unknown), tears down, exits 130', async () => {
     const before = runDirs().length;
     const running = startScenario();
     await waitForOutput(running, /partitioned client\d/);
     running.child.kill('SIGINT');
     const { code } = await running.exited;
-    expect(code).toBe(2);
+    expect(code).toBe(130);
     expect(running.stderr()).toContain('interrupted by SIGINT');
     expect(running.stderr()).toMatch(/healed client\d \(cleanup\)/);
     const dir = runDirs().sort().at(-1)!;
@@ -118,5 +117,5 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
 
 function startScenario() {
   // startLabCli runs the lab CLI; the scenario CLI is started the same way.
-  return startLabCli(['--reports', reports, '--lab', lab], cli, ['spread']);
+  return startLabCli(['spread', '--reports', reports, '--lab', lab], 'scenario');
 }

@@ -12,11 +12,11 @@ import { run } from '../../harness/exec/local.ts';
 import { openPty } from '../../harness/exec/pty.ts';
 import { allPids, cmdline } from '../../harness/exec/procs.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
-import { sshLabDir } from '../../harness/lab/ssh-lab.ts';
+import { labDir } from '../../harness/config/paths.ts';
 import { hostSshd, sshdPaths } from '../../harness/lab/sshd.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import type { HostPlan, LabPlan } from '../../harness/lab/topology.ts';
-import { isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
+import { nomadLab, isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
 
 const name = 't-sshd';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-ssh-reports-'));
@@ -26,8 +26,6 @@ afterAll(() => {
   rmSync(ansibleHome, { recursive: true, force: true });
 });
 
-const scenarioCli = join(repoRoot, 'harness', 'cli', 'scenario.ts');
-const labEntry = join(repoRoot, 'harness', 'cli', 'lab.ts');
 const inNs = (h: HostPlan, argv: string[]) => run(['nsenter', `--net=/run/netns/${h.netns}`, '--', ...argv], { check: false });
 /** Nomad agents whose binary lives under this lab's directory (where the role installed it). */
 const agentsOf = (labDirectory: string) =>
@@ -54,7 +52,7 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
   let inventory: string;
 
   it('lab up --sshd: every host answers SSH with the lab key; no agent runs yet', async () => {
-    const up = await labCli(['up', '--sshd', '--name', name]);
+    const up = await labCli(['up', '--sshd', '--lab', name]);
     expect(up.exitCode, up.stderr).toBe(0);
     const state = readState(name)!;
     plan = state.plan;
@@ -66,7 +64,7 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
   }, 60_000);
 
   it('spread passes through --inventory: provisioned over SSH, faults over SSH, rules gone, agents stopped', async () => {
-    const r = await run(['node', '--import', 'tsx', scenarioCli, 'spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], { check: false, timeoutMs: 170_000, cwd: repoRoot });
+    const r = await run(['node', nomadLab, 'scenario', 'spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], { check: false, timeoutMs: 170_000, cwd: repoRoot });
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/provisioning 3 hosts over SSH with the role/);
     const runDir = join(reports, 'spread', readdirSync(join(reports, 'spread'))[0]!);
@@ -91,11 +89,11 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(readFileSync(join(runDir, 'logs', `${victim.name}.log`), 'utf8')).toMatch(/Nomad agent started!/);
     // The run started the agents, so it stopped them, and forgot its SSH lab.
     expect(agentsOf(dir)).toEqual([]);
-    expect(existsSync(sshLabDir('t-inv'))).toBe(false);
+    expect(existsSync(labDir('t-inv'))).toBe(false);
   }, 180_000);
 
   it('a run killed mid-partition: the next command heals the host and stops the agents it left', async () => {
-    const running = startLabCli(['spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], scenarioCli);
+    const running = startLabCli(['spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], 'scenario');
     await waitForOutput(running, /partitioned client\d/, 150_000);
     const victimName = /partitioned (client\d)/.exec(running.stderr())![1]!;
     running.child.kill('SIGKILL');
@@ -104,15 +102,15 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(await dropRules(victim)).not.toEqual([]);
     expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
 
-    const down = await labCli(['down', '--name', 't-inv']);
+    const down = await labCli(['down', '--lab', 't-inv']);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await dropRules(victim)).toEqual([]);
     expect(agentsOf(dir)).toEqual([]);
-    expect(existsSync(sshLabDir('t-inv'))).toBe(false);
+    expect(existsSync(labDir('t-inv'))).toBe(false);
   }, 180_000);
 
   it('lab shell over SSH, then the fault playbooks of ansible/scenarios/ partition, heal, kill and start agents on the same hosts', async () => {
-    const up = await labCli(['up', '--inventory', inventory, '--name', 't-inv']);
+    const up = await labCli(['up', '--inventory', inventory, '--lab', 't-inv']);
     expect(up.exitCode, up.stderr).toBe(0);
     expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
     const client1 = plan.hosts.find((h) => h.name === 'client1')!;
@@ -120,7 +118,7 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
 
     // lab shell on an SSH lab: OpenSSH's client in a real terminal, the host key checked, and the
     // login lands in client1's namespace (its sshd runs there): its address, no other.
-    const shell = openPty(['node', '--import', 'tsx', labEntry, 'shell', 'client1', '--name', 't-inv'], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', 't-inv'], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
     try {
       shell.write('ip -br addr; echo "done-$((40+2))"\r');
       await shell.waitFor(/^done-42$/m, 30_000);
@@ -156,13 +154,13 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(killAll.exitCode, killAll.stdout).toBe(0);
     expect(agentsOf(dir)).toEqual([]);
 
-    const down = await labCli(['down', '--name', 't-inv']);
+    const down = await labCli(['down', '--lab', 't-inv']);
     expect(down.exitCode, down.stderr).toBe(0);
-    expect(existsSync(sshLabDir('t-inv'))).toBe(false);
+    expect(existsSync(labDir('t-inv'))).toBe(false);
   }, 180_000);
 
   it('lab down leaves nothing: namespaces, sshd, agents, rules, mounts', async () => {
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
     expect(agentsOf(dir)).toEqual([]);

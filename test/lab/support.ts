@@ -6,11 +6,17 @@ import { repoRoot } from '../../harness/config/paths.ts';
 import { run, type RunResult } from '../../harness/exec/local.ts';
 
 export const isRoot = process.getuid?.() === 0;
-const cli = join(repoRoot, 'harness', 'cli', 'lab.ts');
+/** The `nomad-lab` program (package.json "bin"), as npx runs it. */
+export const nomadLab = join(repoRoot, 'bin', 'nomad-lab.js');
 
-/** `npm run lab -- <args>` without npm: the same entry point, one process. */
+/** `nomad-lab <command> <args>` as a user runs it, one process. */
+export function nomadLabCli(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(['node', nomadLab, command, ...args], { check: false, timeoutMs: options.timeoutMs ?? 170_000, cwd: repoRoot, env: { ...process.env, ...options.env } as Record<string, string> });
+}
+
+/** `nomad-lab lab <args>`. */
 export function labCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return run(['node', '--import', 'tsx', cli, ...args], { check: false, timeoutMs: 170_000, cwd: repoRoot, env: { ...process.env, ...env } as Record<string, string> });
+  return run(['node', nomadLab, 'lab', ...args], { check: false, timeoutMs: 170_000, cwd: repoRoot, env: { ...process.env, ...env } as Record<string, string> });
 }
 
 export interface Running {
@@ -19,9 +25,9 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a CLI (the lab's, or `entry`) in the background so a test can signal it mid-way. */
-export function startLabCli(args: string[], entry = cli, leading: string[] = []): Running {
-  const child = spawn('node', ['--import', 'tsx', entry, ...leading, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `nomad-lab <command> <args>` (default `lab`) in the background so a test can signal it mid-way. */
+export function startLabCli(args: string[], command = 'lab'): Running {
+  const child = spawn('node', [nomadLab, command, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
@@ -45,9 +51,9 @@ export async function waitForOutput(running: Running, pattern: RegExp, timeoutMs
  */
 export function ownsLab(name: string): void {
   beforeAll(async () => {
-    await labCli(['down', '--name', name]);
+    await labCli(['down', '--lab', name]);
   }, 60_000);
   afterAll(async () => {
-    await labCli(['down', '--name', name]);
+    await labCli(['down', '--lab', name]);
   }, 60_000);
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { cgroupsOf } from '../../harness/lab/cgroups.ts';
 import { signal } from '../../harness/lab/agents.ts';
 import { serverApi } from '../../harness/lab/netns-lab.ts';
-import { readState } from '../../harness/lab/state.ts';
+import { readState } from '../../harness/lab/store.ts';
 import { poll } from '../../harness/util/poll.ts';
 import { isRoot, labCli, ownsLab } from './support.ts';
 
@@ -31,7 +31,7 @@ describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => 
   ownsLab(name);
 
   it('after every agent is SIGKILLed, lab down still kills tasks and executors and removes their cgroups', async () => {
-    const up = await labCli(['up', '--name', name]);
+    const up = await labCli(['up', '--lab', name]);
     expect(up.exitCode, up.stderr).toBe(0);
     const state = readState(name)!;
     const api = serverApi(state.plan);
@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => 
     await poll(async () => state.agents.filter((a) => isAlive(a)).length, (n) => n === 0, { what: 'agents gone', timeoutMs: 10_000 });
     expect(living().length).toBe(4);
 
-    const down = await labCli(['down', '--name', name]);
+    const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(living()).toEqual([]);
     expect(taskCgroups.filter((c) => existsSync(c))).toEqual([]);

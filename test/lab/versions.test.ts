@@ -13,7 +13,7 @@ import { repoRoot } from '../../harness/config/paths.ts';
 import { run } from '../../harness/exec/local.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import type { RunResult } from '../../harness/report/result.ts';
-import { isRoot, ownsLab } from './support.ts';
+import { nomadLab, isRoot, ownsLab } from './support.ts';
 
 const lab = 't-bisect';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-bisect-'));
@@ -25,7 +25,7 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
 
   it('deploy-cut as of 1.6.2 passes on 1.6.2 and fails on 1.6.3; bisect names 1.6.3 with both reports', async () => {
     const r = await run(
-      ['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'bisect.ts'), '--file', scenario, '--from', '1.6.2', '--to', '1.6.3', '--lab', lab, '--reports', reports],
+      ['node', nomadLab, 'bisect', '--file', scenario, '--from', '1.6.2', '--to', '1.6.3', '--lab', lab, '--reports', reports],
       { check: false, timeoutMs: 1_500_000, cwd: repoRoot },
     );
     const output = r.stdout.slice(-3000) + r.stderr.slice(-3000);
@@ -58,7 +58,7 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
   it('a scenario keyed to releases that are not under test is not applicable: nothing runs, exit 0, JUnit skipped', async () => {
     const file = join(reports, 'spread-1.7.yaml');
     writeFileSync(file, readFileSync(join(repoRoot, 'scenarios', 'spread.yaml'), 'utf8').replace(/^name: spread$/m, 'name: spread\nnomad: ">=1.7.0"'));
-    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'scenario.ts'), '--file', file, '--nomad-version', '1.6.2', '--lab', lab, '--reports', reports], { check: false, timeoutMs: 600_000, cwd: repoRoot });
+    const r = await run(['node', nomadLab, 'scenario', '--file', file, '--nomad-version', '1.6.2', '--lab', lab, '--reports', reports], { check: false, timeoutMs: 600_000, cwd: repoRoot });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^spread: NOT-APPLICABLE {2}\(Nomad 1\.6\.2,/m);
     expect(r.stderr).toContain('applies to Nomad >=1.7.0; 1.6.2 is not in that range: not applicable, nothing run');
@@ -70,7 +70,7 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
 
   it('a matrix of two releases run at once: control passes on both, matrix.md has both columns, no lab left', async () => {
     const r = await run(
-      ['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'nightly.ts'), '--nomad-version', '1.6.2', '--nomad-version', '1.6.3', '--parallel', '2', '--scenarios', 'control', '--lab', lab, '--reports', reports, '--date', '2026-02-01'],
+      ['node', nomadLab, 'nightly', '--nomad-version', '1.6.2', '--nomad-version', '1.6.3', '--parallel', '2', '--scenarios', 'control', '--lab', lab, '--reports', reports, '--date', '2026-02-01'],
       { check: false, timeoutMs: 900_000, cwd: repoRoot },
     );
     const output = r.stdout.slice(-3000) + r.stderr.slice(-3000);

@@ -122,7 +122,7 @@ describe('report.html', () => {
     const dir = join(scratch, 'spread-pass');
     cpSync(join(runs, 'spread-pass'), dir, { recursive: true });
     const first = readFileSync(writeRunReports(dir), 'utf8');
-    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), dir], { check: false, cwd: repoRoot });
+    const r = await run(['node', join(repoRoot, 'bin', 'nomad-lab.js'), 'report', dir], { check: false, cwd: repoRoot });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(join(dir, 'report.html'));
     expect(readFileSync(join(dir, 'report.html'), 'utf8')).toBe(first);
@@ -132,7 +132,7 @@ describe('report.html', () => {
   it('`npm run report` on a directory that is not a run: a clear message, exit 2, no stack trace; the next directory still renders', async () => {
     const good = join(scratch, 'after-a-bad-one');
     cpSync(join(runs, 'spread-without-disconnect'), good, { recursive: true });
-    const r = await run(['node', '--import', 'tsx', join(repoRoot, 'harness', 'cli', 'report.ts'), scratch, good], { check: false, cwd: repoRoot });
+    const r = await run(['node', join(repoRoot, 'bin', 'nomad-lab.js'), 'report', scratch, good], { check: false, cwd: repoRoot });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${scratch} is not a run directory (it needs result.json and trace.ndjson)`);
     expect(r.stderr).not.toMatch(/\n\s+at /);

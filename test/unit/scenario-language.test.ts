@@ -11,7 +11,7 @@ import { loadScenarioFile } from '../../harness/scenario/load.ts';
 import { hopeless, holds, parseDuration, runSteps } from '../../harness/scenario/steps.ts';
 import type { Scenario, ScenarioContext } from '../../harness/scenario/types.ts';
 import type { Recorder } from '../../harness/trace/recorder.ts';
-import type { RunResult } from '../../harness/report/result.ts';
+import { exitCodeFor, type RunResult } from '../../harness/report/result.ts';
 import { HarnessError, UsageError } from '../../harness/util/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-scenarios-'));
@@ -283,12 +283,12 @@ describe('catalog runs', () => {
   });
 
   it('summarises verdicts and wall time, counts flips, and exits with the worst verdict', () => {
-    const entry = (scenario: string, round: number, verdict: 'pass' | 'fail' | 'unknown') => ({ scenario, round, runDir: '/r', wallSeconds: 10, result: { verdict } as RunResult });
+    const entry = (scenario: string, round: number, verdict: 'pass' | 'fail' | 'unknown') => ({ scenario, round, runDir: '/r', wallSeconds: 10, result: { verdict, exitCode: exitCodeFor(verdict) } as RunResult });
     const flaky = summarizeCatalog([entry('spread', 1, 'pass'), entry('control', 1, 'pass'), entry('spread', 2, 'fail'), entry('control', 2, 'pass')]);
     expect(flaky.text).toMatch(/spread\s+PASS FAIL\s+10\.0s 10\.0s\s+FLIPPED/);
     expect(flaky.text).toMatch(/4 run\(s\) of 2 scenario\(s\): 3 pass, 1 fail, 0 unknown; 1 flipped/);
     expect(flaky.exitCode).toBe(1);
-    expect(summarizeCatalog([entry('a', 1, 'pass'), entry('b', 1, 'unknown')]).exitCode).toBe(2);
+    expect(summarizeCatalog([entry('a', 1, 'pass'), entry('b', 1, 'unknown')]).exitCode).toBe(3);
     expect(summarizeCatalog([entry('a', 1, 'pass'), entry('b', 1, 'pass')]).exitCode).toBe(0);
   });
 });
