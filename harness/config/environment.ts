@@ -21,6 +21,8 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'NOMAD_LAB_VM_*', meaning: 'the VM lab only (`vagrant up`): `_SERVERS`, `_CLIENTS`, `_SUBNET`, `_PROVIDER` (virtualbox or libvirt), ... (docs/providers.md)', fallbackDefault: '`vagrant/topology.yaml`' },
   { name: 'CI', meaning: '`true`: plain progress lines, and `npm test` fails when a lab test was skipped', fallbackDefault: 'unset' },
   { name: 'NO_COLOR', meaning: 'any value: no colour in terminal output', fallbackDefault: 'unset' },
+  { name: 'FORCE_COLOR', meaning: '`1`: colour also when the output is not a terminal (NO_COLOR still wins)', fallbackDefault: 'unset' },
+  { name: 'VAGRANT_DOTFILE_PATH', meaning: "Vagrant's own: where `vagrant up` keeps its data (and the inventory the vagrant provider reads)", fallbackDefault: '`.vagrant/`' },
 ];
 
 /** Old names: one thing had two names, or a VM-only setting looked like a lab-wide one. */

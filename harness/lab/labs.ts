@@ -10,7 +10,7 @@ import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
 import { UsageError } from '../util/errors.ts';
 import type { LabDriver } from './driver.ts';
 import { netnsProvider } from './netns-lab.ts';
-import type { DownOutcome, LabNeed, LabProvider, LabRequest, LabStatusView, Log, UpOptions, Waiting } from './provider.ts';
+import type { DownOutcome, LabNeed, LabProvider, LabRequest, LabStatusView, LabUp, Log, UpOptions, Waiting } from './provider.ts';
 import type { ShellCommand } from './shell.ts';
 import { sshProvider } from './ssh-lab.ts';
 import { listLabs, ownedByThisProcess, PROVIDERS, readLab, writeLab, type ProviderKind } from './store.ts';
@@ -109,6 +109,12 @@ export async function bringUp(request: LabRequest, options: Omit<UpOptions, 'per
     }
     throw error;
   }
+}
+
+/** A lab owned by this command, not kept (a benchmark's): the caller closes the driver and brings it down. */
+export async function upOwned(request: LabRequest, options: Omit<UpOptions, 'persistent'>): Promise<LabUp> {
+  await sweepLeftovers(options.log);
+  return providerOf(request.provider).up(request, { ...options, persistent: false });
 }
 
 /** `lab down`: idempotent; a lab a running command owns stays unless `force`. */

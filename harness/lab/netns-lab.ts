@@ -346,6 +346,8 @@ export const netnsProvider: LabProvider = {
       nomad: up.nomad,
       reused: up.reused,
       detail: `${t.totalSeconds.toFixed(1)}s`,
+      phases: up.state.plan.sshd === true ? [['network', t.networkSeconds], ['sshd to answer', t.readySeconds]] : [['network', t.networkSeconds], ['ansible', t.ansibleSeconds], ['agents to ready', t.readySeconds]],
+      ...(up.state.plan.sshd === true ? { inventory: sshdPaths(up.state.dir).inventory } : {}),
       summary: `lab ${up.state.plan.name} up in ${t.totalSeconds.toFixed(1)}s (network ${t.networkSeconds.toFixed(1)}s, ansible ${t.ansibleSeconds.toFixed(1)}s, agents to ready ${t.readySeconds.toFixed(1)}s)`,
     };
   },

@@ -45,6 +45,10 @@ export interface LabUp {
   detail: string;
   /** The line `lab up` prints. */
   summary: string;
+  /** How long each phase took, in seconds, in order (network, ansible, ready; provisioning, ready). */
+  phases: Array<[string, number]>;
+  /** An sshd lab's inventory of its hosts (for the inventory provider). */
+  inventory?: string;
   /** The lab was already up (kept by `lab up`) and fits: nothing was created. */
   reused: boolean;
 }

@@ -444,7 +444,7 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
       const nomad = await resolveNomad(request.config.nomad);
       const up = await remoteLabUp({ plan, nomad, provision: request.provision, persistent: options.persistent, signal: options.signal, log: options.log, ...(options.waiting ? { waiting: options.waiting } : {}) });
       const detail = `${up.provisionSeconds.toFixed(1)}s provisioning, ${up.readySeconds.toFixed(1)}s to ready`;
-      return { driver: up.driver, nomad, reused: false, detail, summary: `lab ${plan.name} up (${detail})` };
+      return { driver: up.driver, nomad, reused: false, detail, phases: [['provisioning', up.provisionSeconds], ['agents to ready', up.readySeconds]], summary: `lab ${plan.name} up (${detail})` };
     },
     attach: (state, log) => new SshDriver(sshState(state).plan, log),
     async down(name, state, log) {
