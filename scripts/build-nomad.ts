@@ -28,7 +28,9 @@ async function main(args: string[]): Promise<number> {
 
   const wrappers = join(repoRoot, 'build', 'nomad');
   if (process.env['NOMAD_LAB_VERSION']) {
-    process.stderr.write(`build-nomad: NOMAD_LAB_VERSION is now NOMAD_LAB_NOMAD_VERSION (rename it: NOMAD_LAB_NOMAD_VERSION=${process.env['NOMAD_LAB_VERSION']})\n`);
+    process.stderr.write(
+      `build-nomad: NOMAD_LAB_VERSION is now NOMAD_LAB_NOMAD_VERSION (rename it: NOMAD_LAB_NOMAD_VERSION=${process.env['NOMAD_LAB_VERSION']})\n`,
+    );
     return 2;
   }
   const asked = process.env['NOMAD_LAB_NOMAD_VERSION'] || readFileSync(join(wrappers, 'PINNED'), 'utf8').trim();
@@ -39,7 +41,12 @@ async function main(args: string[]): Promise<number> {
 
   if (!isFile(join(moduleDir, 'go.mod'))) {
     complain(`no wrapper module for ${version} (expected ${join(moduleDir, 'go.mod')})`);
-    complain(`versions with a wrapper: ${readdirSync(wrappers).filter((d) => d.startsWith('v')).sort().join(' ')}`);
+    complain(
+      `versions with a wrapper: ${readdirSync(wrappers)
+        .filter((d) => d.startsWith('v'))
+        .sort()
+        .join(' ')}`,
+    );
     return 2;
   }
   if (!force && executable(binary) && (await $`${binary} version`.nothrow().quiet()).exitCode === 0) {

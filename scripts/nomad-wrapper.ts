@@ -105,7 +105,9 @@ async function main(args: string[]): Promise<number> {
   // The module graph of the release, with Nomad's own minimum versions (tidy keeps them; it only adds).
   const tidy = await $({ cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod' }, stdio: 'inherit', nothrow: true })`go mod tidy`;
   if (tidy.exitCode !== 0) return tidy.exitCode ?? 1;
-  const lines = readFileSync(join(dir, 'go.mod'), 'utf8').split('\n').filter((l) => l !== '').length;
+  const lines = readFileSync(join(dir, 'go.mod'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '').length;
   process.stdout.write(
     `nomad-wrapper: wrote ${join(dir, 'go.mod')} (${lines} lines) and go.sum; build with NOMAD_LAB_NOMAD_VERSION=${version} node --import tsx scripts/build-nomad.ts\n`,
   );

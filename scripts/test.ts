@@ -22,7 +22,12 @@ interface Report {
 
 /** Runs vitest with the default (terminal) and JSON reporters; its exit code, as a shell would give it. */
 async function vitest(results: string, args: string[]): Promise<number> {
-  const child = $({ cwd: repoRoot, stdio: 'inherit', nothrow: true, preferLocal: true })`vitest run --reporter=default --reporter=json ${`--outputFile.json=${results}`} ${args}`;
+  const child = $({
+    cwd: repoRoot,
+    stdio: 'inherit',
+    nothrow: true,
+    preferLocal: true,
+  })`vitest run --reporter=default --reporter=json ${`--outputFile.json=${results}`} ${args}`;
   // Ctrl-C reaches vitest from the terminal, and vitest stops; this process waits for it and still prints
   // the summary. SIGTERM (sent to this process alone) is passed on, so vitest does not run on orphaned.
   const ignore = (): void => undefined;
@@ -75,7 +80,9 @@ function summary(file: string, vitestRc: number): number {
     out(`${kind} tests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
   }
   if (problems.length > 0) {
-    out(`${ci ? 'FAIL' : 'warning'}: ${problems.join('; ')}${ci ? ' (CI requires the lab suite, as root, and the browser and static suites)' : ' (run as root to include the lab suite; scripts/setup.sh --tests installs what the browser and static suites need)'}`);
+    out(
+      `${ci ? 'FAIL' : 'warning'}: ${problems.join('; ')}${ci ? ' (CI requires the lab suite, as root, and the browser and static suites)' : ' (run as root to include the lab suite; scripts/setup.sh --tests installs what the browser and static suites need)'}`,
+    );
   }
   out(`${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
   return vitestRc !== 0 ? vitestRc : ci && problems.length > 0 ? 1 : 0;

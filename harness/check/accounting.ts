@@ -12,7 +12,9 @@ function whenCreated(n: Normalised, a: AllocView): string {
   const first = a.observations[0];
   if (!first) return `created at index ${a.createIndex} (seen only in the final reads)`;
   const before = n.faults.filter((f) => f.t <= first.t).at(-1);
-  const rel = before ? `${((first.t - before.t) / 1000).toFixed(1)}s after the ${before.fault} of ${before.host} (line ${before.line})` : 'before the first fault';
+  const rel = before
+    ? `${((first.t - before.t) / 1000).toFixed(1)}s after the ${before.fault} of ${before.host} (line ${before.line})`
+    : 'before the first fault';
   return `created at index ${a.createIndex}, ${rel}, first seen at trace line ${first.line}`;
 }
 
@@ -26,7 +28,16 @@ export function lifeOf(n: Normalised, a: AllocView): string {
 export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>): Outcome[] {
   const extra = n.allocs.filter((a) => !named.has(a.role));
   const source = 'harness: every allocation of the job is one the scenario names (roles in creation order, trace/roles.ts)';
-  if (extra.length === 0) return [{ check: 'accounting: no unexpected allocation', kind: 'nomad', verdict: 'pass', detail: `${n.allocs.length} allocation(s), all named: ${n.allocs.map((a) => a.role).join(', ') || 'none'}`, source }];
+  if (extra.length === 0)
+    return [
+      {
+        check: 'accounting: no unexpected allocation',
+        kind: 'nomad',
+        verdict: 'pass',
+        detail: `${n.allocs.length} allocation(s), all named: ${n.allocs.map((a) => a.role).join(', ') || 'none'}`,
+        source,
+      },
+    ];
   return extra.map((a) => ({ check: `accounting: unexpected allocation ${a.role}`, kind: 'nomad', verdict: 'fail', detail: lifeOf(n, a), source }));
 }
 
@@ -37,18 +48,40 @@ export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>)
 export function finalCounts(trace: Positioned[], n: Normalised, counts: Record<string, number> | undefined): Outcome[] {
   const source = 'job spec: the group count, which the scheduler keeps running (unknown allocations count toward it, NOMAD-FACTS 1.3)';
   const read = [...trace].reverse().find((e) => e.kind === 'job-read');
-  const groups = (read?.kind === 'job-read' ? ((read.job['TaskGroups'] ?? []) as Array<{ Name: string; Count: number }>) : []).map((g) => ({ name: g.Name, count: counts?.[g.Name] ?? g.Count }));
-  if (groups.length === 0) return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: 'the trace has no read-back of the job, so no group count to compare with', source }];
+  const groups = (read?.kind === 'job-read' ? ((read.job['TaskGroups'] ?? []) as Array<{ Name: string; Count: number }>) : []).map((g) => ({
+    name: g.Name,
+    count: counts?.[g.Name] ?? g.Count,
+  }));
+  if (groups.length === 0)
+    return [
+      {
+        check: 'final: each group has its count running',
+        kind: 'recording',
+        verdict: 'unknown',
+        detail: 'the trace has no read-back of the job, so no group count to compare with',
+        source,
+      },
+    ];
   // Every allocation needs its final read: one missing (a read that failed part way) is a gap, not "not running".
   const unread = n.allocs.filter((a) => a.final === undefined);
   if (unread.length > 0) {
-    return [{ check: 'final: each group has its count running', kind: 'recording', verdict: 'unknown', detail: `no final read of ${unread.map((a) => `${a.role} (${a.id.slice(0, 8)})`).join(', ')} in the trace (see its notes)`, source }];
+    return [
+      {
+        check: 'final: each group has its count running',
+        kind: 'recording',
+        verdict: 'unknown',
+        detail: `no final read of ${unread.map((a) => `${a.role} (${a.id.slice(0, 8)})`).join(', ')} in the trace (see its notes)`,
+        source,
+      },
+    ];
   }
   return groups.map((g) => {
     const mine = n.allocs.filter((a) => a.group === g.name);
     const running = mine.filter((a) => a.final?.ClientStatus === 'running' && a.final.DesiredStatus === 'run');
     const ok = running.length === g.count;
-    const others = mine.filter((a) => !running.includes(a)).map((a) => `${a.role} ${a.final ? `${a.final.ClientStatus}/${a.final.DesiredStatus}` : '(no final read)'}`);
+    const others = mine
+      .filter((a) => !running.includes(a))
+      .map((a) => `${a.role} ${a.final ? `${a.final.ClientStatus}/${a.final.DesiredStatus}` : '(no final read)'}`);
     return {
       check: `final: group ${g.name} has ${g.count} running`,
       kind: 'nomad' as const,

@@ -98,27 +98,49 @@ export function check(trace: Positioned[], expectations: Expectations, context: 
 function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckContext): CheckResult {
   const n = normalise(trace);
   const checks: CheckOutcome[] = [];
-  const add = (check: string, verdict: Verdict, detail: string, source: string, kind: CheckKind = 'nomad') => checks.push({ check, verdict, detail, source, kind });
+  const add = (check: string, verdict: Verdict, detail: string, source: string, kind: CheckKind = 'nomad') =>
+    checks.push({ check, verdict, detail, source, kind });
 
   // Only the expectations due on the release that ran; the rest are listed as not applied.
   const { applied: x, notApplied, unknownVersion } = expectationsFor(all, n.run?.nomad.version);
   if (unknownVersion) {
-    add('recording: Nomad version', 'unknown', `the trace names no Nomad version, so ${notApplied.length} expectation(s) keyed by version could not be chosen`, 'harness: the run header records the version', 'recording');
+    add(
+      'recording: Nomad version',
+      'unknown',
+      `the trace names no Nomad version, so ${notApplied.length} expectation(s) keyed by version could not be chosen`,
+      'harness: the run header records the version',
+      'recording',
+    );
   }
 
   // Preconditions, judged on what existed before the first fault only: if they fail, the scenario
   // did not test what it means to (unknown, not fail). Nothing Nomad does later changes them.
   const partition = firstFault(n, 'partition');
-  const beforeFaults = (a: AllocView | undefined) => (a !== undefined && (partition === undefined || (a.observations[0] !== undefined && a.observations[0].t < partition.t)) ? a : undefined);
+  const beforeFaults = (a: AllocView | undefined) =>
+    a !== undefined && (partition === undefined || (a.observations[0] !== undefined && a.observations[0].t < partition.t)) ? a : undefined;
   if (x.distinctNodes) {
     const nodes = x.distinctNodes.roles.map((r) => beforeFaults(n.byRole.get(r))?.node);
     const ok = nodes.every((v) => v !== undefined) && new Set(nodes).size === nodes.length;
-    add('precondition: distinct clients', ok ? 'pass' : 'unknown', `before the first fault: ${x.distinctNodes.roles.map((r, i) => `${r} on ${nodes[i] ?? '(not placed)'}`).join(', ')}`, x.distinctNodes.source, 'precondition');
+    add(
+      'precondition: distinct clients',
+      ok ? 'pass' : 'unknown',
+      `before the first fault: ${x.distinctNodes.roles.map((r, i) => `${r} on ${nodes[i] ?? '(not placed)'}`).join(', ')}`,
+      x.distinctNodes.source,
+      'precondition',
+    );
   }
   if (x.partitionTarget) {
     const target = beforeFaults(n.byRole.get(x.partitionTarget))?.node;
     const ok = partition !== undefined && partition.host === target;
-    add('precondition: partition hit the right client', ok ? 'pass' : 'unknown', partition ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(not placed before it)'}` : 'no partition in the trace', 'scenario', 'precondition');
+    add(
+      'precondition: partition hit the right client',
+      ok ? 'pass' : 'unknown',
+      partition
+        ? `partitioned ${partition.host} (trace line ${partition.line}); ${x.partitionTarget} ran on ${target ?? '(not placed before it)'}`
+        : 'no partition in the trace',
+      'scenario',
+      'precondition',
+    );
   }
   if (x.deploymentActive) {
     const fault = n.faults.find((f) => CUTS.includes(f.fault));
@@ -147,13 +169,22 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
   // never ran and the test did not happen.
   for (const w of n.awaits.filter((a) => a.precondition === true)) {
     const took = `${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s`;
-    add(`precondition: ${w.what}`, w.ok ? 'pass' : 'unknown', `${w.ok ? 'met after' : 'NOT met; waited'} ${took} (trace line ${w.line})${w.lastSeen ? `: ${w.lastSeen}` : ''}`, w.source ?? 'scenario', 'precondition');
+    add(
+      `precondition: ${w.what}`,
+      w.ok ? 'pass' : 'unknown',
+      `${w.ok ? 'met after' : 'NOT met; waited'} ${took} (trace line ${w.line})${w.lastSeen ? `: ${w.lastSeen}` : ''}`,
+      w.source ?? 'scenario',
+      'precondition',
+    );
   }
   for (const w of n.awaits.filter((a) => a.ok && a.lastSeen !== undefined && a.precondition !== true)) {
     add(`probe: ${w.what}`, 'pass', `held after ${(w.elapsedMs / 1000).toFixed(1)}s (trace line ${w.line}): ${w.lastSeen}`, 'scenario step');
   }
   for (const w of n.awaits.filter((a) => !a.ok && a.precondition !== true)) {
-    const when = w.elapsedMs < w.deadlineMs ? `given up after ${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s` : `not met within ${(w.deadlineMs / 1000).toFixed(0)}s`;
+    const when =
+      w.elapsedMs < w.deadlineMs
+        ? `given up after ${(w.elapsedMs / 1000).toFixed(1)}s of ${(w.deadlineMs / 1000).toFixed(0)}s`
+        : `not met within ${(w.deadlineMs / 1000).toFixed(0)}s`;
     add(`await: ${w.what}`, 'fail', `${when} (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');
   }
 
@@ -169,10 +200,20 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     if (m.ok) {
       add(name, 'pass', `${r.label}: ${showSeq(r.values)}`, e.source);
     } else if (m.kind === 'trailing') {
-      add(name, 'fail', `${r.label}: expected to end ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line}); whole history: ${showSeq(r.values)}`, e.source);
+      add(
+        name,
+        'fail',
+        `${r.label}: expected to end ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line}); whole history: ${showSeq(r.values)}`,
+        e.source,
+      );
     } else {
       const where = m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more';
-      add(name, 'fail', `${r.label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${where}; whole history: ${showSeq(r.values)}`, e.source);
+      add(
+        name,
+        'fail',
+        `${r.label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${where}; whole history: ${showSeq(r.values)}`,
+        e.source,
+      );
     }
   }
 
@@ -184,7 +225,14 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
       continue;
     }
     const hit = r.values.find((v) => v.value === e.value);
-    add(name, hit ? 'fail' : 'pass', hit ? `${r.label}: expected never ${e.value}, observed ${e.value} (trace line ${hit.line}); whole history: ${showSeq(r.values)}` : `${r.label}: ${showSeq(r.values)}`, e.source);
+    add(
+      name,
+      hit ? 'fail' : 'pass',
+      hit
+        ? `${r.label}: expected never ${e.value}, observed ${e.value} (trace line ${hit.line}); whole history: ${showSeq(r.values)}`
+        : `${r.label}: ${showSeq(r.values)}`,
+      e.source,
+    );
   }
 
   for (const e of x.notBefore ?? []) {
@@ -196,7 +244,14 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
       continue;
     }
     const early = r.values.find((v) => v.value === e.value && v.t < fault.t);
-    add(name, early ? 'fail' : 'pass', early ? `${r.label}: ${e.value} at trace line ${early.line}, ${((fault.t - early.t) / 1000).toFixed(2)}s before the ${e.notBefore} (line ${fault.line})` : `${r.label}: no ${e.value} before the ${e.notBefore}`, e.source);
+    add(
+      name,
+      early ? 'fail' : 'pass',
+      early
+        ? `${r.label}: ${e.value} at trace line ${early.line}, ${((fault.t - early.t) / 1000).toFixed(2)}s before the ${e.notBefore} (line ${fault.line})`
+        : `${r.label}: no ${e.value} before the ${e.notBefore}`,
+      e.source,
+    );
   }
 
   for (const e of x.placements ?? []) {
@@ -204,26 +259,49 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     const a = n.byRole.get(e.alloc);
     const other = n.byRole.get(e.otherNodeThan);
     if (!a || !other) {
-      add(name, 'fail', `expected ${e.alloc} (replacing ${e.replaces ?? e.otherNodeThan}), observed ${a ? '' : `no ${e.alloc}`}${!a && !other ? ' and ' : ''}${other ? '' : `no ${e.otherNodeThan}`}; roles seen: ${[...n.byRole.keys()].join(', ')}`, e.source);
+      add(
+        name,
+        'fail',
+        `expected ${e.alloc} (replacing ${e.replaces ?? e.otherNodeThan}), observed ${a ? '' : `no ${e.alloc}`}${!a && !other ? ' and ' : ''}${other ? '' : `no ${e.otherNodeThan}`}; roles seen: ${[...n.byRole.keys()].join(', ')}`,
+        e.source,
+      );
       continue;
     }
     const replaces = e.replaces ? n.byRole.get(e.replaces) : undefined;
     const linkOk = !e.replaces || (replaces !== undefined && a.previous === replaces.id);
     const ok = a.node !== other.node && linkOk;
-    add(name, ok ? 'pass' : 'fail', `${describeAlloc(a)}; ${describeAlloc(other)}${e.replaces ? `; PreviousAllocation ${a.previous ? short(a.previous) : 'none'}` : ''}`, e.source);
+    add(
+      name,
+      ok ? 'pass' : 'fail',
+      `${describeAlloc(a)}; ${describeAlloc(other)}${e.replaces ? `; PreviousAllocation ${a.previous ? short(a.previous) : 'none'}` : ''}`,
+      e.source,
+    );
   }
 
   for (const e of x.metrics ?? []) {
-    const label = `${e.name}{${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(',')}}`;
+    const label = `${e.name}{${Object.entries(e.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}}`;
     const name = `metric: ${label} ${e.sequence.join(' -> ')}`;
     const s = n.metrics.find((m) => m.name === e.name && Object.entries(e.labels).every(([k, v]) => m.labels[k] === v));
     if (!s) {
       add(name, 'fail', `expected ${label} to go ${e.sequence.join(' -> ')}, observed no such series`, e.source);
       continue;
     }
-    const values = transitions(s.points.map((p) => ({ ...p, v: String(p.value) })), (p) => p.v);
-    const m = matchSequence(values, e.sequence.map((v) => ({ value: String(v), optional: false })), { toEnd: true });
-    const why = m.ok ? '' : m.kind === 'trailing' ? `expected to end at ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line})` : `expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more'}`;
+    const values = transitions(
+      s.points.map((p) => ({ ...p, v: String(p.value) })),
+      (p) => p.v,
+    );
+    const m = matchSequence(
+      values,
+      e.sequence.map((v) => ({ value: String(v), optional: false })),
+      { toEnd: true },
+    );
+    const why = m.ok
+      ? ''
+      : m.kind === 'trailing'
+        ? `expected to end at ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line})`
+        : `expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more'}`;
     add(name, m.ok ? 'pass' : 'fail', m.ok ? `${label}: ${showSeq(values)}` : `${label}: ${why}; whole series: ${showSeq(values)}`, e.source);
   }
 
@@ -269,7 +347,12 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
 
   for (const e of x.absent ?? []) {
     const a = n.byRole.get(e.alloc);
-    add(`absent: no ${e.alloc}`, a ? 'fail' : 'pass', a ? `expected no ${e.alloc}, observed ${describeAlloc(a)}: ${showSeq(transitions(a.observations, (o) => o.client))}` : `no ${e.alloc} in the trace`, e.source);
+    add(
+      `absent: no ${e.alloc}`,
+      a ? 'fail' : 'pass',
+      a ? `expected no ${e.alloc}, observed ${describeAlloc(a)}: ${showSeq(transitions(a.observations, (o) => o.client))}` : `no ${e.alloc} in the trace`,
+      e.source,
+    );
   }
 
   for (const e of x.minDelay ?? []) {
@@ -279,7 +362,16 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     const from = a?.observations.find((o) => o.client === e.from);
     const to = a?.observations.find((o) => o.client === e.to && from !== undefined && o.index >= from.index);
     if (!a || !from || !to || lostAfter === undefined) {
-      add(name, 'fail', !a ? `no allocation ${e.alloc} in the trace` : lostAfter === undefined ? 'the job read back has no lost_after / max_client_disconnect' : `${describeAlloc(a)}: expected ${e.from} then ${e.to}, observed ${showSeq(transitions(a.observations, (o) => o.client))}`, e.source);
+      add(
+        name,
+        'fail',
+        !a
+          ? `no allocation ${e.alloc} in the trace`
+          : lostAfter === undefined
+            ? 'the job read back has no lost_after / max_client_disconnect'
+            : `${describeAlloc(a)}: expected ${e.from} then ${e.to}, observed ${showSeq(transitions(a.observations, (o) => o.client))}`,
+        e.source,
+      );
       continue;
     }
     // Nomad's own clock where it recorded one (AllocStates, then ModifyTime); the harness's receive
@@ -292,20 +384,33 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     const toT = stateTime(e.to) ?? to.modifyTime ?? to.t;
     const clock = stateTime(e.from) !== undefined || from.modifyTime !== undefined ? "Nomad's timestamps" : 'harness receive times';
     const took = (toT - fromT) / 1000;
-    add(name, took >= lostAfter ? 'pass' : 'fail', `${describeAlloc(a)}: ${e.from} (line ${from.line}) -> ${e.to} (line ${to.line}) took ${took.toFixed(3)}s by ${clock}; ${e.atLeast} is ${lostAfter}s`, e.source);
+    add(
+      name,
+      took >= lostAfter ? 'pass' : 'fail',
+      `${describeAlloc(a)}: ${e.from} (line ${from.line}) -> ${e.to} (line ${to.line}) took ${took.toFixed(3)}s by ${clock}; ${e.atLeast} is ${lostAfter}s`,
+      e.source,
+    );
   }
 
   for (const e of x.delays ?? []) {
     const toWhat = e.to.client === undefined ? `${e.to.alloc} created` : `${e.to.alloc} ${e.to.client}`;
-    const bound = [e.atLeast !== undefined ? `at least ${e.atLeast}` : undefined, e.atMost !== undefined ? `at most ${e.atMost}` : undefined].filter(Boolean).join(' and ');
+    const bound = [e.atLeast !== undefined ? `at least ${e.atLeast}` : undefined, e.atMost !== undefined ? `at most ${e.atMost}` : undefined]
+      .filter(Boolean)
+      .join(' and ');
     const name = `delay: ${e.from.alloc} ${e.from.client} -> ${toWhat} takes ${bound}`;
     const a = n.byRole.get(e.from.alloc);
     const b = n.byRole.get(e.to.alloc);
     const from = a?.observations.find((o) => o.client === e.from.client);
     const to = e.to.client === undefined ? b?.observations[0] : b?.observations.find((o) => o.client === e.to.client);
     if (!a || !from || !b || !to) {
-      const seen = (v: AllocView | undefined, role: string) => (v ? `${describeAlloc(v)}: ${showSeq(transitions(v.observations, (o) => o.client))}` : `no ${role}`);
-      add(name, 'fail', `expected ${e.from.alloc} ${e.from.client} and then ${toWhat}, observed never: ${seen(a, e.from.alloc)}; ${seen(b, e.to.alloc)}`, e.source);
+      const seen = (v: AllocView | undefined, role: string) =>
+        v ? `${describeAlloc(v)}: ${showSeq(transitions(v.observations, (o) => o.client))}` : `no ${role}`;
+      add(
+        name,
+        'fail',
+        `expected ${e.from.alloc} ${e.from.client} and then ${toWhat}, observed never: ${seen(a, e.from.alloc)}; ${seen(b, e.to.alloc)}`,
+        e.source,
+      );
       continue;
     }
     // Nomad's own clock where both ends carry it (ModifyTime), else the harness's receive times.
@@ -336,7 +441,12 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     });
     const versionKnown = running.every((a) => (a.final as { Job?: { Version?: number } } | undefined)?.Job?.Version !== undefined);
     const ok = versionKnown && running.length === e.count && running.every((a) => a.jobVersion === e.version);
-    add(`final: ${e.count} running at job version ${e.version}`, ok ? 'pass' : 'fail', `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`, e.source);
+    add(
+      `final: ${e.count} running at job version ${e.version}`,
+      ok ? 'pass' : 'fail',
+      `running at the end: ${running.map((a) => `${describeAlloc(a)} v${a.jobVersion}`).join(', ') || 'none'}`,
+      e.source,
+    );
   }
 
   checks.push(...noEarlyDetection(n, n.run?.timers.heartbeatGrace));

@@ -166,7 +166,8 @@ export function rolesInExpectations(x: Expectations): string[] {
   for (const e of [...x.transitions, ...(x.never ?? []), ...(x.notBefore ?? [])]) subject(e.subject);
   for (const e of x.placements ?? []) [e.alloc, e.otherNodeThan, e.replaces].forEach((r) => r && roles.add(r));
   for (const e of x.delays ?? []) [e.from.alloc, e.to.alloc].forEach((r) => roles.add(r));
-  for (const e of [...(x.absent ?? []), ...(x.taskEvents ?? []), ...(x.minDelay ?? []), ...(x.strictReconnect ?? []), ...(x.noRestart ?? [])]) roles.add(e.alloc);
+  for (const e of [...(x.absent ?? []), ...(x.taskEvents ?? []), ...(x.minDelay ?? []), ...(x.strictReconnect ?? []), ...(x.noRestart ?? [])])
+    roles.add(e.alloc);
   return [...roles];
 }
 

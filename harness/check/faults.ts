@@ -46,7 +46,11 @@ const insertedRules = (argv: string[][]): Array<{ chain: string; flag: string; i
 
 /** Whether an `iptables -S` listing holds that DROP rule. */
 const listed = (listing: string, r: { chain: string; flag: string; ip: string }): boolean =>
-  listing.split('\n').some((line) => line.startsWith(`-A ${r.chain} `) && / -j DROP\b/.test(line) && new RegExp(` ${r.flag} ${r.ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line));
+  listing
+    .split('\n')
+    .some(
+      (line) => line.startsWith(`-A ${r.chain} `) && / -j DROP\b/.test(line) && new RegExp(` ${r.flag} ${r.ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line),
+    );
 
 /**
  * Every partition took effect: its rules are listed in the host's namespace right after, and no server
@@ -59,7 +63,9 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       const name = `fault: partition of ${f.host} took effect`;
       const next = trace.find((e) => e.line > f.line && e.kind === 'fault');
       const window = (e: Positioned) => e.line > f.line && (next === undefined || e.line < next.line) && 'host' in e && e.host === f.host;
-      const listing = trace.find((e): e is Positioned<Extract<TraceEvent, { kind: 'iptables' }>> => e.kind === 'iptables' && window(e) && e.when === 'partitioned');
+      const listing = trace.find(
+        (e): e is Positioned<Extract<TraceEvent, { kind: 'iptables' }>> => e.kind === 'iptables' && window(e) && e.when === 'partitioned',
+      );
       const probes = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'reach' }>> => e.kind === 'reach' && window(e) && e.after === 'partition');
       const rules = insertedRules(f.argv);
       const show = (r: { chain: string; flag: string; ip: string }) => `${r.chain} ${r.flag} ${r.ip}`;
@@ -69,22 +75,83 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       const broken = probes.filter((p) => p.broken);
       // After the heal the same probe must connect: else the probe (or the heal) does not work.
       const heal = n.faults.find((x) => x.line > f.line && x.fault === 'heal' && x.host === f.host);
-      const healProbes = heal ? trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'reach' }>> => e.kind === 'reach' && e.line > heal.line && e.host === f.host && e.after === 'heal') : [];
+      const healProbes = heal
+        ? trace.filter(
+            (e): e is Positioned<Extract<TraceEvent, { kind: 'reach' }>> => e.kind === 'reach' && e.line > heal.line && e.host === f.host && e.after === 'heal',
+          )
+        : [];
       const healBlocked = healProbes.filter((p) => !p.reached);
       const where = `trace line ${f.line}`;
-      if (!listing) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no iptables listing of ${f.host} after the partition (${where})`, source: 'harness: a fault counts only when seen in effect' });
-      else if (unlisted.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `the DROP ${unlisted.join(', ')} is not in ${f.host}'s rules (listing at line ${listing.line})`, source: 'harness: a fault counts only when seen in effect' });
-      else if (probes.length === 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `no reachability probe from ${f.host} after the partition (${where}); a trace recorded before probes existed proves no partition`, source: 'harness: a fault counts only when seen in effect' });
-      else if (broken.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${broken.map((p) => `${p.target}: ${p.detail} (line ${p.line})`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
-      else if (healBlocked.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `after the heal (line ${heal!.line}) ${healBlocked.map((p) => `${p.target} still did not answer ${f.host}: ${p.detail}`).join('; ')}: the probe proves nothing, or the heal did not take effect`, source: 'harness: a fault counts only when seen in effect' });
-      else if (answered.length > 0) out.push({ check: name, kind: 'fault', verdict: 'unknown', detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`, source: 'harness: a fault counts only when seen in effect' });
-      else out.push({ check: name, kind: 'fault', verdict: 'pass', detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`, source: 'harness: a fault counts only when seen in effect' });
+      if (!listing)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `no iptables listing of ${f.host} after the partition (${where})`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else if (unlisted.length > 0)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `the DROP ${unlisted.join(', ')} is not in ${f.host}'s rules (listing at line ${listing.line})`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else if (probes.length === 0)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `no reachability probe from ${f.host} after the partition (${where}); a trace recorded before probes existed proves no partition`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else if (broken.length > 0)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `${broken.map((p) => `${p.target}: ${p.detail} (line ${p.line})`).join('; ')}`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else if (healBlocked.length > 0)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `after the heal (line ${heal!.line}) ${healBlocked.map((p) => `${p.target} still did not answer ${f.host}: ${p.detail}`).join('; ')}: the probe proves nothing, or the heal did not take effect`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else if (answered.length > 0)
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'unknown',
+          detail: `${answered.map((p) => `${p.target} answered ${f.host} (${p.detail}, line ${p.line})`).join('; ')}: the client was not cut off`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
+      else
+        out.push({
+          check: name,
+          kind: 'fault',
+          verdict: 'pass',
+          detail: `DROP of ${ips.join(', ')} listed (line ${listing.line}); ${probes.map((p) => `${p.target}: ${p.detail}`).join('; ')}`,
+          source: 'harness: a fault counts only when seen in effect',
+        });
     } else if (f.fault === 'write-file') {
       out.push(taskFailed(n, f));
     } else if (f.fault === 'kill-agent' || f.fault === 'pause-agent') {
       // The agent was running before (else "agent was not running"), and a killed one is gone after.
       const ok = f.detail === undefined && f.argv.length > 0;
-      out.push({ check: `fault: ${f.fault} on ${f.host} took effect`, kind: 'fault', verdict: ok ? 'pass' : 'unknown', detail: ok ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})` : `${f.host}: ${f.detail ?? 'nothing was done to the agent'} (trace line ${f.line})`, source: 'harness: a fault counts only when seen in effect' });
+      out.push({
+        check: `fault: ${f.fault} on ${f.host} took effect`,
+        kind: 'fault',
+        verdict: ok ? 'pass' : 'unknown',
+        detail: ok
+          ? `${f.argv.map((a) => a.join(' ')).join('; ')} (trace line ${f.line})`
+          : `${f.host}: ${f.detail ?? 'nothing was done to the agent'} (trace line ${f.line})`,
+        source: 'harness: a fault counts only when seen in effect',
+      });
     }
   }
   return out;
@@ -130,10 +197,19 @@ function taskFailed(n: Normalised, f: FaultEvent): Outcome {
   const source = 'harness: a fault counts only when seen in effect';
   const id = /\/alloc\/([0-9a-f-]{36})\//.exec(f.detail ?? '')?.[1];
   const a = id ? n.byId.get(id) : undefined;
-  if (!a) return { check: name, kind: 'fault', verdict: 'unknown', detail: `no allocation of the job matches ${f.detail ?? 'the written file'} (trace line ${f.line})`, source };
+  if (!a)
+    return {
+      check: name,
+      kind: 'fault',
+      verdict: 'unknown',
+      detail: `no allocation of the job matches ${f.detail ?? 'the written file'} (trace line ${f.line})`,
+      source,
+    };
   const heal = n.faults.find((x) => x.line > f.line && RESTORES.includes(x.fault));
   const events = a.final?.TaskStates ? Object.values(a.final.TaskStates).flatMap((st) => st.Events ?? []) : (a.observations.at(-1)?.taskEvents ?? []);
-  const failed = events.filter((e) => e.Type === 'Terminated' && (e.Details?.['exit_code'] ?? '1') !== '0' && e.Time / 1e6 >= f.t - 1000).sort((x, y) => x.Time - y.Time)[0];
+  const failed = events
+    .filter((e) => e.Type === 'Terminated' && (e.Details?.['exit_code'] ?? '1') !== '0' && e.Time / 1e6 >= f.t - 1000)
+    .sort((x, y) => x.Time - y.Time)[0];
   const at = failed ? failed.Time / 1e6 : undefined;
   const ok = at !== undefined && (heal === undefined || at < heal.t);
   // No failure reported at all is either a write that did not work or Nomad losing the failure:
@@ -143,9 +219,10 @@ function taskFailed(n: Normalised, f: FaultEvent): Outcome {
     check: name,
     kind: at === undefined ? 'recording' : 'fault',
     verdict: ok ? 'pass' : 'unknown',
-    detail: at === undefined
-      ? `${a.role} (${a.id.slice(0, 8)}): no task terminated with a non-zero exit code after the write (trace line ${f.line})`
-      : `${a.role} (${a.id.slice(0, 8)}): "${failed!.DisplayMessage ?? 'Terminated'}" ${((at - f.t) / 1000).toFixed(2)}s after the write${heal ? `, ${((heal.t - at) / 1000).toFixed(2)}s ${ok ? 'before' : 'AFTER'} the ${heal.fault} (line ${heal.line})` : ''}`,
+    detail:
+      at === undefined
+        ? `${a.role} (${a.id.slice(0, 8)}): no task terminated with a non-zero exit code after the write (trace line ${f.line})`
+        : `${a.role} (${a.id.slice(0, 8)}): "${failed!.DisplayMessage ?? 'Terminated'}" ${((at - f.t) / 1000).toFixed(2)}s after the write${heal ? `, ${((heal.t - at) / 1000).toFixed(2)}s ${ok ? 'before' : 'AFTER'} the ${heal.fault} (line ${heal.line})` : ''}`,
     source,
   };
 }

@@ -35,7 +35,12 @@ export function goldenOf(trace: Positioned[]): Golden {
   const metrics: Golden['metrics'] = {};
   for (const m of n.metrics) {
     const key = `${m.name}{task_group=${m.labels['task_group'] ?? ''}}`;
-    metrics[key] = values(transitions(m.points.map((p) => ({ ...p, v: String(p.value) })), (p) => p.v)).map(Number);
+    metrics[key] = values(
+      transitions(
+        m.points.map((p) => ({ ...p, v: String(p.value) })),
+        (p) => p.v,
+      ),
+    ).map(Number);
   }
   return { allocs, nodes, metrics };
 }

@@ -48,7 +48,12 @@ const allocOf = (e: NomadEvent): AllocPayload => e.payload['Allocation'] as Allo
 const isRead = (e: Positioned, id: string): e is AllocRead => e.kind === 'alloc-read' && e.alloc.ID === id;
 
 /** Rewrites every stream event and the final read of one allocation. */
-function rewriteAlloc(trace: Positioned[], id: string, edit: (a: AllocPayload, e: Positioned, final: boolean) => void, where: (e: Positioned) => boolean = () => true): Positioned[] {
+function rewriteAlloc(
+  trace: Positioned[],
+  id: string,
+  edit: (a: AllocPayload, e: Positioned, final: boolean) => void,
+  where: (e: Positioned) => boolean = () => true,
+): Positioned[] {
   return trace.map((e) => {
     if (isAllocEvent(e, id) && where(e)) {
       const c = clone(e);
@@ -68,10 +73,24 @@ function rewriteAlloc(trace: Positioned[], id: string, edit: (a: AllocPayload, e
 function subjects(
   trace: Positioned[],
   roles: MutationRoles,
-): { n: Normalised; original?: AllocView; replacement?: AllocView; cut?: ReturnType<typeof faultAt>; heal?: ReturnType<typeof faultAt>; lastHeal?: ReturnType<typeof faultAt> } {
+): {
+  n: Normalised;
+  original?: AllocView;
+  replacement?: AllocView;
+  cut?: ReturnType<typeof faultAt>;
+  heal?: ReturnType<typeof faultAt>;
+  lastHeal?: ReturnType<typeof faultAt>;
+} {
   const n = normalise(trace);
   const heals = n.faults.filter((f) => RESTORES.includes(f.fault) && f.detail !== 'cleanup');
-  return { n, original: n.byRole.get(roles.original), replacement: n.byRole.get(roles.replacement), cut: faultAt(n, 'partition'), heal: faultAt(n, 'heal'), lastHeal: heals.at(-1) };
+  return {
+    n,
+    original: n.byRole.get(roles.original),
+    replacement: n.byRole.get(roles.replacement),
+    cut: faultAt(n, 'partition'),
+    heal: faultAt(n, 'heal'),
+    lastHeal: heals.at(-1),
+  };
 }
 
 /** Stream events after a fault (the final reads are always rewritten). */
@@ -102,12 +121,28 @@ const extraAllocation: Mutation = {
     if (!template || !after) return 'needs stream events after the heal';
     const id = newId(original.id, 'e0e0e0e0');
     const index = after.index;
-    const statuses: Array<[string, string]> = [['pending', 'run'], ['running', 'run'], ['complete', 'stop']];
+    const statuses: Array<[string, string]> = [
+      ['pending', 'run'],
+      ['running', 'run'],
+      ['complete', 'stop'],
+    ];
     const events = statuses.map(([client, desired], k) => {
       const c = clone(template);
       c.t = after.t + k;
       c.index = index + k;
-      c.payload = { Allocation: { ...allocOf(c), ID: id, ClientStatus: client, DesiredStatus: desired, PreviousAllocation: '', NextAllocation: '', CreateIndex: index, ModifyIndex: index + k, TaskStates: {} } };
+      c.payload = {
+        Allocation: {
+          ...allocOf(c),
+          ID: id,
+          ClientStatus: client,
+          DesiredStatus: desired,
+          PreviousAllocation: '',
+          NextAllocation: '',
+          CreateIndex: index,
+          ModifyIndex: index + k,
+          TaskStates: {},
+        },
+      };
       return c;
     });
     const at = trace.indexOf(after);
@@ -115,7 +150,16 @@ const extraAllocation: Mutation = {
     const read = trace.find((e): e is AllocRead => isRead(e, original.id));
     if (read) {
       const c = clone(read);
-      c.alloc = { ...c.alloc, ID: id, ClientStatus: 'complete', DesiredStatus: 'stop', PreviousAllocation: '', NextAllocation: '', CreateIndex: index, ModifyIndex: index + 2 } as Allocation;
+      c.alloc = {
+        ...c.alloc,
+        ID: id,
+        ClientStatus: 'complete',
+        DesiredStatus: 'stop',
+        PreviousAllocation: '',
+        NextAllocation: '',
+        CreateIndex: index,
+        ModifyIndex: index + 2,
+      } as Allocation;
       out.push(c);
     }
     return renumber(out);
@@ -159,7 +203,8 @@ const replacementTimingFlipped: Mutation = {
   what: "the replacement created at the other releases' time (#18701): at once where the reschedule delay is due, 6 s late where it comes at once",
   killedAs: 'fail',
   apply(trace, roles, expect) {
-    if (!(expect?.delays ?? []).some((d) => d.to.alloc === roles.replacement)) return `the scenario does not time ${roles.replacement} (expect.delays) on this release`;
+    if (!(expect?.delays ?? []).some((d) => d.to.alloc === roles.replacement))
+      return `the scenario does not time ${roles.replacement} (expect.delays) on this release`;
     const { original, replacement } = subjects(trace, roles);
     const unknown = original?.observations.find((o) => o.client === 'unknown');
     const created = replacement?.observations[0];
@@ -191,20 +236,51 @@ const replacementPlaced: Mutation = {
       const c = clone(template);
       c.t = at.t;
       c.index = at.index;
-      c.payload = { Allocation: { ...allocOf(c), ID: id, NodeName: node, ClientStatus: client, DesiredStatus: desired, PreviousAllocation: original.id, NextAllocation: '', CreateIndex: unknown.index + 1, ModifyIndex: at.index, TaskStates: {} } };
+      c.payload = {
+        Allocation: {
+          ...allocOf(c),
+          ID: id,
+          NodeName: node,
+          ClientStatus: client,
+          DesiredStatus: desired,
+          PreviousAllocation: original.id,
+          NextAllocation: '',
+          CreateIndex: unknown.index + 1,
+          ModifyIndex: at.index,
+          TaskStates: {},
+        },
+      };
       return c;
     };
     const lastIndex = Math.max(...n.allocs.flatMap((a) => a.observations.map((o) => o.index)));
-    const end = { t: heal?.t ?? trace.at(-1)!.t, index: heal === undefined ? lastIndex : (trace.find((e): e is NomadEvent => e.kind === 'nomad' && e.t >= heal.t)?.index ?? lastIndex) };
+    const end = {
+      t: heal?.t ?? trace.at(-1)!.t,
+      index: heal === undefined ? lastIndex : (trace.find((e): e is NomadEvent => e.kind === 'nomad' && e.t >= heal.t)?.index ?? lastIndex),
+    };
     const out: Array<Positioned | TraceEvent> = [...trace];
-    out.splice(trace.indexOf(template) + 1, 0, make({ t: unknown.t + 1, index: unknown.index + 1 }, 'pending', 'run'), make({ t: unknown.t + 2, index: unknown.index + 2 }, 'running', 'run'));
+    out.splice(
+      trace.indexOf(template) + 1,
+      0,
+      make({ t: unknown.t + 1, index: unknown.index + 1 }, 'pending', 'run'),
+      make({ t: unknown.t + 2, index: unknown.index + 2 }, 'running', 'run'),
+    );
     const stop = make({ t: end.t + 1, index: end.index + 1 }, 'complete', 'stop');
     const at = out.findIndex((e) => e.t > end.t);
     out.splice(at < 0 ? out.length : at, 0, stop);
     const read = trace.find((e): e is AllocRead => isRead(e, original.id));
     if (read) {
       const c = clone(read);
-      c.alloc = { ...c.alloc, ID: id, NodeName: node, ClientStatus: 'complete', DesiredStatus: 'stop', PreviousAllocation: original.id, NextAllocation: '', CreateIndex: unknown.index + 1, ModifyIndex: end.index + 1 } as Allocation;
+      c.alloc = {
+        ...c.alloc,
+        ID: id,
+        NodeName: node,
+        ClientStatus: 'complete',
+        DesiredStatus: 'stop',
+        PreviousAllocation: original.id,
+        NextAllocation: '',
+        CreateIndex: unknown.index + 1,
+        ModifyIndex: end.index + 1,
+      } as Allocation;
       out.push(c);
     }
     return renumber(out);
@@ -220,14 +296,23 @@ const originalRestarted: Mutation = {
     const { original, heal } = subjects(trace, roles);
     if (!original || !heal || lastClient(original) !== 'running') return 'needs an original running at the end, and a heal';
     const restartAt = (heal.t + 1) * 1e6;
-    return rewriteAlloc(trace, original.id, (a) => {
-      for (const st of Object.values(a.TaskStates ?? {})) {
-        if (!st) continue;
-        st.Restarts = (st.Restarts ?? 0) + 1;
-        st.StartedAt = new Date(heal.t + 1).toISOString();
-        st.Events = [...(st.Events ?? []), { Type: 'Restarting', Time: restartAt, DisplayMessage: 'Task restarting in 0s' } as TaskEvent, { Type: 'Started', Time: restartAt + 1, DisplayMessage: 'Task started by client' } as TaskEvent];
-      }
-    }, after(heal));
+    return rewriteAlloc(
+      trace,
+      original.id,
+      (a) => {
+        for (const st of Object.values(a.TaskStates ?? {})) {
+          if (!st) continue;
+          st.Restarts = (st.Restarts ?? 0) + 1;
+          st.StartedAt = new Date(heal.t + 1).toISOString();
+          st.Events = [
+            ...(st.Events ?? []),
+            { Type: 'Restarting', Time: restartAt, DisplayMessage: 'Task restarting in 0s' } as TaskEvent,
+            { Type: 'Started', Time: restartAt + 1, DisplayMessage: 'Task started by client' } as TaskEvent,
+          ];
+        }
+      },
+      after(heal),
+    );
   },
 };
 
@@ -238,11 +323,17 @@ const originalStoppedOnReconnect: Mutation = {
   killedAs: 'fail',
   apply(trace, roles) {
     const { original, heal } = subjects(trace, roles);
-    if (!original || !heal || lastClient(original) !== 'running' || lastDesired(original) !== 'run') return 'needs an original kept running at the end, and a heal';
-    return rewriteAlloc(trace, original.id, (a, _e, final) => {
-      a.DesiredStatus = 'stop';
-      if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
-    }, after(heal));
+    if (!original || !heal || lastClient(original) !== 'running' || lastDesired(original) !== 'run')
+      return 'needs an original kept running at the end, and a heal';
+    return rewriteAlloc(
+      trace,
+      original.id,
+      (a, _e, final) => {
+        a.DesiredStatus = 'stop';
+        if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
+      },
+      after(heal),
+    );
   },
 };
 
@@ -253,11 +344,17 @@ const replacementNeverStopped: Mutation = {
   killedAs: 'fail',
   apply(trace, roles) {
     const { replacement, heal } = subjects(trace, roles);
-    if (!replacement || !heal || lastDesired(replacement) !== 'stop' || lastClient(replacement) !== 'complete') return 'needs a replacement stopped (complete) at the end, and a heal';
-    return rewriteAlloc(trace, replacement.id, (a) => {
-      a.DesiredStatus = 'run';
-      if (a.ClientStatus === 'complete') a.ClientStatus = 'running';
-    }, after(heal));
+    if (!replacement || !heal || lastDesired(replacement) !== 'stop' || lastClient(replacement) !== 'complete')
+      return 'needs a replacement stopped (complete) at the end, and a heal';
+    return rewriteAlloc(
+      trace,
+      replacement.id,
+      (a) => {
+        a.DesiredStatus = 'run';
+        if (a.ClientStatus === 'complete') a.ClientStatus = 'running';
+      },
+      after(heal),
+    );
   },
 };
 
@@ -381,7 +478,9 @@ const unknownGaugeStuck: Mutation = {
   what: 'nomad.nomad.job_summary.unknown stuck at 1 after the reconnect',
   killedAs: 'fail',
   apply(trace) {
-    const points = trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'metric' }>> => e.kind === 'metric' && e.name === 'nomad.nomad.job_summary.unknown');
+    const points = trace.filter(
+      (e): e is Positioned<Extract<TraceEvent, { kind: 'metric' }>> => e.kind === 'metric' && e.name === 'nomad.nomad.job_summary.unknown',
+    );
     const one = points.find((p) => p.value >= 1);
     if (!one) return 'the run never saw the unknown gauge above 0';
     const key = JSON.stringify(Object.entries(one.labels).sort());
@@ -411,7 +510,13 @@ const streamGap: Mutation = {
     const to = Math.max(...lost.map((e) => e.index));
     const kept = trace.filter((e) => !lost.includes(e as NomadEvent));
     const at = kept.findIndex((e) => e.t >= heal.t);
-    const gap: TraceEvent = { kind: 'gap', t: heal.t, fromIndex: from, toIndex: to, detail: `event stream resumed at index ${to + 1} after asking for ${from}` };
+    const gap: TraceEvent = {
+      kind: 'gap',
+      t: heal.t,
+      fromIndex: from,
+      toIndex: to,
+      detail: `event stream resumed at index ${to + 1} after asking for ${from}`,
+    };
     kept.splice(at, 0, gap as Positioned);
     return renumber(kept);
   },
@@ -478,7 +583,13 @@ export function mutateRun(
     if (typeof mutant === 'string') return { mutation: m.name, verdict: 'n/a', killed: undefined, reason: mutant, reasons: [] };
     const result = judge(mutant);
     const reasons = result.reasons.map((r) => `${r.check}: ${r.detail}`);
-    return { mutation: m.name, verdict: result.verdict, killed: result.verdict === m.killedAs, reason: reasons[0] ?? 'no reason: the oracle passed it', reasons };
+    return {
+      mutation: m.name,
+      verdict: result.verdict,
+      killed: result.verdict === m.killedAs,
+      reason: reasons[0] ?? 'no reason: the oracle passed it',
+      reasons,
+    };
   });
   return { run, scenario, base, cells };
 }
@@ -486,7 +597,8 @@ export function mutateRun(
 /** The matrix as a table a person reads: FAIL / UNKNOWN / PASS (survived) / n.a. */
 export function formatMatrix(rows: MutantRow[]): string {
   const names = MUTATIONS.map((m) => m.name);
-  const cell = (c: MutantOutcome) => (c.verdict === 'n/a' ? 'n.a.' : c.verdict === 'pass' ? 'PASS (survived)' : `${c.verdict.toUpperCase()}${c.killed ? '' : ' (wrong)'}`);
+  const cell = (c: MutantOutcome) =>
+    c.verdict === 'n/a' ? 'n.a.' : c.verdict === 'pass' ? 'PASS (survived)' : `${c.verdict.toUpperCase()}${c.killed ? '' : ' (wrong)'}`;
   const header = ['run', 'base', ...names];
   const body = rows.map((r) => [r.run, r.base.toUpperCase(), ...r.cells.map(cell)]);
   return table([header, ...body]).join('\n');
@@ -498,7 +610,10 @@ export function matrixProblems(rows: MutantRow[]): string[] {
   for (const r of rows) {
     if (r.base !== 'pass') problems.push(`${r.run}: the unmutated run is ${r.base}, so its mutants prove nothing`);
     for (const c of r.cells) {
-      if (c.killed === false) problems.push(`${r.run} x ${c.mutation}: ${c.verdict === 'pass' ? 'survived (PASS)' : `${c.verdict.toUpperCase()}, expected ${MUTATIONS.find((m) => m.name === c.mutation)!.killedAs.toUpperCase()}`}: ${c.reason}`);
+      if (c.killed === false)
+        problems.push(
+          `${r.run} x ${c.mutation}: ${c.verdict === 'pass' ? 'survived (PASS)' : `${c.verdict.toUpperCase()}, expected ${MUTATIONS.find((m) => m.name === c.mutation)!.killedAs.toUpperCase()}`}: ${c.reason}`,
+        );
     }
   }
   return problems;

@@ -21,7 +21,6 @@ export function recheck(runDir: string): RunResult {
   if (!run) throw new UsageError(`${file} has no run header; cannot tell which scenario it belongs to`);
   // A run that stopped early (harness error, interrupt) stays unknown when re-checked.
   const stored = join(runDir, 'result.json');
-  const harnessError = existsSync(stored) ? (JSON.parse(readFileSync(stored, 'utf8')) as RunResult).harnessError ?? undefined : undefined;
+  const harnessError = existsSync(stored) ? ((JSON.parse(readFileSync(stored, 'utf8')) as RunResult).harnessError ?? undefined) : undefined;
   return buildResult(trace, findScenario(run.scenario), harnessError, run.startedAt);
 }
-

@@ -20,7 +20,15 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
   const name = (what: string) => `strict reconnect: node of ${e.alloc} ${what}`;
   const version = n.run?.nomad.version ?? '';
   if (!inRange(version, STRICT_RECONNECT)) {
-    return [{ check: name('(not applicable)'), kind: 'nomad', verdict: 'pass', detail: `Nomad ${version || '(unknown version)'} predates the strict reconnect steps (${STRICT_RECONNECT}): not applicable`, source: e.source }];
+    return [
+      {
+        check: name('(not applicable)'),
+        kind: 'nomad',
+        verdict: 'pass',
+        detail: `Nomad ${version || '(unknown version)'} predates the strict reconnect steps (${STRICT_RECONNECT}): not applicable`,
+        source: e.source,
+      },
+    ];
   }
   const a = n.byRole.get(e.alloc);
   const fault = faultAt(n, after);
@@ -37,8 +45,18 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
     .filter(({ o, prev }) => o.status === 'disconnected' && o.t <= fault.t && prev?.status !== 'disconnected')
     .at(-1)?.o;
   if (!disconnected) {
-    const history = transitions(node.observations, (o) => o.status).map((h) => h.value).join(' -> ');
-    return [{ check: name('reconnects in strict steps'), kind: 'nomad', verdict: 'fail', detail: `${node.host} was never seen disconnected before the ${after} (line ${fault.line}); whole history: ${history}`, source: e.source }];
+    const history = transitions(node.observations, (o) => o.status)
+      .map((h) => h.value)
+      .join(' -> ');
+    return [
+      {
+        check: name('reconnects in strict steps'),
+        kind: 'nomad',
+        verdict: 'fail',
+        detail: `${node.host} was never seen disconnected before the ${after} (line ${fault.line}); whole history: ${history}`,
+        source: e.source,
+      },
+    ];
   }
   const since = node.observations.filter((o) => o.t >= fault.t || o.index > disconnected.index);
   const init = since.find((o) => o.status === 'initializing');
@@ -48,9 +66,10 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
     check: name('passes initializing before ready'),
     kind: 'nomad',
     verdict: init && ready ? 'pass' : 'fail',
-    detail: init && ready
-      ? `${node.host}: initializing at index ${init.index} (line ${init.line}), ready at index ${ready.index} (line ${ready.line})`
-      : `${node.host}: expected disconnected -> initializing -> ready after the ${after} (line ${fault.line}), observed ${init ? 'initializing and no ready after it' : 'no initializing'}; ${whole}`,
+    detail:
+      init && ready
+        ? `${node.host}: initializing at index ${init.index} (line ${init.line}), ready at index ${ready.index} (line ${ready.line})`
+        : `${node.host}: expected disconnected -> initializing -> ready after the ${after} (line ${fault.line}), observed ${init ? 'initializing and no ready after it' : 'no initializing'}; ${whole}`,
     source: e.source,
   });
   if (!ready) return out;
@@ -76,9 +95,10 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): O
     check: name('gets no allocation between disconnected and ready'),
     kind: 'nomad',
     verdict: placed.length === 0 ? 'pass' : 'fail',
-    detail: placed.length === 0
-      ? `nothing placed on ${node.host} between index ${from} and ${ready.index}`
-      : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${placed.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ')}`,
+    detail:
+      placed.length === 0
+        ? `nothing placed on ${node.host} between index ${from} and ${ready.index}`
+        : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${placed.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ')}`,
     source: e.source,
   });
   return out;
@@ -91,9 +111,23 @@ export function noRestart(n: Normalised, e: NoRestartExpectation): Outcome {
   const name = `no restart: ${e.alloc} re-attached after the ${e.after}`;
   const a = n.byRole.get(e.alloc);
   const fault = faultAt(n, e.after);
-  if (!a || !fault) return { check: name, kind: 'nomad', verdict: 'fail', detail: !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`, source: e.source };
+  if (!a || !fault)
+    return {
+      check: name,
+      kind: 'nomad',
+      verdict: 'fail',
+      detail: !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`,
+      source: e.source,
+    };
   const before = [...a.observations].reverse().find((o) => o.t < fault.t);
-  if (!before) return { check: name, kind: 'nomad', verdict: 'fail', detail: `${e.alloc} (${short(a.id)}) was not seen before the ${e.after} (line ${fault.line})`, source: e.source };
+  if (!before)
+    return {
+      check: name,
+      kind: 'nomad',
+      verdict: 'fail',
+      detail: `${e.alloc} (${short(a.id)}) was not seen before the ${e.after} (line ${fault.line})`,
+      source: e.source,
+    };
   const key = (t: { task: string; Type: string; Time: number }) => `${t.task}/${t.Type}/${t.Time}`;
   const known = new Set(before.taskEvents.map(key));
   const problems: string[] = [];
@@ -105,7 +139,9 @@ export function noRestart(n: Normalised, e: NoRestartExpectation): Outcome {
     }
   }
   const finalStates = a.final?.TaskStates ?? {};
-  const last = a.final ? Object.fromEntries(Object.entries(finalStates).map(([task, st]) => [task, { restarts: st.Restarts, startedAt: st.StartedAt }])) : (a.observations.at(-1)?.tasks ?? {});
+  const last = a.final
+    ? Object.fromEntries(Object.entries(finalStates).map(([task, st]) => [task, { restarts: st.Restarts, startedAt: st.StartedAt }]))
+    : (a.observations.at(-1)?.tasks ?? {});
   for (const [task, then] of Object.entries(before.tasks)) {
     const now = last[task];
     if (!now) continue;
@@ -116,9 +152,14 @@ export function noRestart(n: Normalised, e: NoRestartExpectation): Outcome {
     check: name,
     kind: 'nomad',
     verdict: problems.length === 0 ? 'pass' : 'fail',
-    detail: problems.length === 0
-      ? `${e.alloc} (${short(a.id)}): no start event after the ${e.after} (line ${fault.line}); restarts and start time unchanged (${Object.entries(before.tasks).map(([t, s]) => `${t}: ${s.restarts} restarts, started ${s.startedAt ?? '?'}`).join('; ')})`
-      : `${e.alloc} (${short(a.id)}) was restarted after the ${e.after} (line ${fault.line}): ${problems.join('; ')}`,
+    detail:
+      problems.length === 0
+        ? `${e.alloc} (${short(a.id)}): no start event after the ${e.after} (line ${fault.line}); restarts and start time unchanged (${Object.entries(
+            before.tasks,
+          )
+            .map(([t, s]) => `${t}: ${s.restarts} restarts, started ${s.startedAt ?? '?'}`)
+            .join('; ')})`
+        : `${e.alloc} (${short(a.id)}) was restarted after the ${e.after} (line ${fault.line}): ${problems.join('; ')}`,
     source: e.source,
   };
 }

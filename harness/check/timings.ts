@@ -38,7 +38,8 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
     n.byRole.get(role)?.observations.find((o) => o.client === status && (after === undefined || o.t >= after))?.t;
   const original = n.byRole.get(roles.original);
   const node = original ? n.nodes.get(original.node) : undefined;
-  const nodeStatus = (status: string, after?: number) => (node ? transitions(node.observations, (o) => o.status).find((v) => v.value === status && (after === undefined || v.t >= after))?.t : undefined);
+  const nodeStatus = (status: string, after?: number) =>
+    node ? transitions(node.observations, (o) => o.status).find((v) => v.value === status && (after === undefined || v.t >= after))?.t : undefined;
   const [labStart, labEnd] = stepSpan(n, 'lab up');
   const [registered] = stepSpan(n, 'register job');
   const placedAt = [roles.original, ...roles.others].map((r) => firstClient(r, 'running'));
@@ -68,9 +69,10 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
   const version = n.run?.nomad.version ?? '';
   const group = n.byRole.get(roles.replacement)?.group ?? n.byRole.get(roles.original)?.group;
   const delayed = inRange(version, RESCHEDULE_ON_DISCONNECT) && group !== undefined ? rescheduleDelaySeconds(trace, group) : undefined;
-  const replacementSource = delayed === undefined
-    ? 'replacement placed at once (<= 1.6.2 with max_client_disconnect, 1.8-1.11.1 with disconnect{})'
-    : `replacement after the reschedule delay (${delayed}s) on Nomad ${version} (#18701; NOMAD-FACTS §0 item 4)`;
+  const replacementSource =
+    delayed === undefined
+      ? 'replacement placed at once (<= 1.6.2 with max_client_disconnect, 1.8-1.11.1 with disconnect{})'
+      : `replacement after the reschedule delay (${delayed}s) on Nomad ${version} (#18701; NOMAD-FACTS §0 item 4)`;
   const source = `min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s${inputOnly ? ', an INPUT-only DROP lets one heartbeat through' : ''} (NOMAD-FACTS §3; docs/findings.md)`;
   const reconnectSource = `the cut lasted ${cut?.toFixed(1) ?? '?'}s: TCP retransmission backoff, then Node.UpdateAlloc and <= one TTL (${ttl}s) in initializing (NOMAD-FACTS §3)`;
   return [
@@ -78,7 +80,12 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
     { phase: 'placement (register -> all running)', seconds: sec(registered, placed), bound: undefined, boundSource: undefined },
     { phase: 'partition -> node disconnected', seconds: sec(partition, nodeStatus('disconnected', partition)), bound: detect, boundSource: source },
     { phase: 'partition -> alloc unknown', seconds: sec(partition, firstClient(roles.original, 'unknown', partition)), bound: detect + 1, boundSource: source },
-    { phase: 'partition -> replacement running', seconds: sec(partition, firstClient(roles.replacement, 'running', partition)), bound: detect + 2 + (delayed ?? 0), boundSource: `${source}; ${replacementSource}` },
+    {
+      phase: 'partition -> replacement running',
+      seconds: sec(partition, firstClient(roles.replacement, 'running', partition)),
+      bound: detect + 2 + (delayed ?? 0),
+      boundSource: `${source}; ${replacementSource}`,
+    },
     { phase: 'heal -> Reconnected', seconds: sec(heal, reconnectedAt), bound: reconnected, boundSource: reconnectSource },
     { phase: 'heal -> node ready', seconds: sec(heal, nodeStatus('ready', heal)), bound: ready, boundSource: reconnectSource },
     { phase: 'total', seconds: sec(n.first, n.last), bound: undefined, boundSource: undefined },

@@ -17,7 +17,19 @@ export interface NotApplied {
 }
 
 /** The keys of Expectations that hold lists of expectations. */
-const LISTS = ['transitions', 'never', 'placements', 'absent', 'metrics', 'taskEvents', 'notBefore', 'minDelay', 'delays', 'strictReconnect', 'noRestart'] as const;
+const LISTS = [
+  'transitions',
+  'never',
+  'placements',
+  'absent',
+  'metrics',
+  'taskEvents',
+  'notBefore',
+  'minDelay',
+  'delays',
+  'strictReconnect',
+  'noRestart',
+] as const;
 /** The keys that hold one expectation. */
 const SINGLES = ['distinctNodes', 'deploymentActive', 'finalRunning', 'finalCounts'] as const;
 
@@ -30,10 +42,17 @@ function about(list: string, item: Record<string, unknown>): string {
     const x = e as { alloc?: string; client?: string };
     return `${x.alloc ?? '?'} ${x.client ?? 'created'}`;
   };
-  const bound = [item['atLeast'] !== undefined ? `at least ${String(item['atLeast'])}` : '', item['atMost'] !== undefined ? `at most ${String(item['atMost'])}` : ''].filter(Boolean).join(', ');
+  const bound = [
+    item['atLeast'] !== undefined ? `at least ${String(item['atLeast'])}` : '',
+    item['atMost'] !== undefined ? `at most ${String(item['atMost'])}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   const ends = item['from'] && typeof item['from'] === 'object' ? `${end(item['from'])} -> ${end(item['to'])} (${bound})` : undefined;
   const who = subject ? (subject.alloc ?? `node of ${subject.nodeOf}`) : (item['alloc'] ?? item['name'] ?? ends ?? '');
-  const what = item['value'] ?? (Array.isArray(item['sequence']) ? (item['sequence'] as unknown[]).map((s) => (typeof s === 'string' ? s : JSON.stringify(s))).join(' -> ') : undefined);
+  const what =
+    item['value'] ??
+    (Array.isArray(item['sequence']) ? (item['sequence'] as unknown[]).map((s) => (typeof s === 'string' ? s : JSON.stringify(s))).join(' -> ') : undefined);
   return [list, who, what].filter((p) => p !== undefined && p !== '').join(' ');
 }
 

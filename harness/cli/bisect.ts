@@ -41,12 +41,17 @@ interface Candidate {
 function candidates(flags: Flags): Candidate[] {
   const byPath = flags.nomad ?? [];
   const ranged = flags.from !== undefined || flags.to !== undefined;
-  if (byPath.length > 0 && (ranged || flags.releases !== undefined)) throw new UsageError('give releases (--from/--to or --releases) or binaries (--nomad ...), not both');
+  if (byPath.length > 0 && (ranged || flags.releases !== undefined))
+    throw new UsageError('give releases (--from/--to or --releases) or binaries (--nomad ...), not both');
   if (ranged && flags.releases !== undefined) throw new UsageError('give --from/--to or --releases, not both');
   if (byPath.length > 0) return byPath.map((p, i) => ({ label: `#${i + 1} ${p}`, release: undefined, path: p }));
   const all = wrappedReleases();
   if (flags.releases !== undefined) {
-    const list = flags.releases.split(',').map((s) => s.trim()).filter((s) => s !== '').map(releaseName);
+    const list = flags.releases
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map(releaseName);
     return list.map((r) => ({ label: r, release: r, path: undefined }));
   }
   const from = flags.from === undefined ? all[0]! : releaseName(flags.from);
@@ -60,7 +65,8 @@ function describe(outcome: BisectOutcome, list: Candidate[], dir: string): strin
   const stepOf = (i: number) => outcome.steps.find((s) => s.at === i)!;
   const links = (s: BisectStep) => s.runs.map((r) => relative(dir, join(r, 'report.html'))).join(', ');
   const lines: string[] = [];
-  for (const s of [...outcome.steps].sort((a, b) => a.at - b.at)) lines.push(`- ${at(s.at)}: ${s.verdicts.map((v) => v.toUpperCase()).join(' ')} (${links(s)})`);
+  for (const s of [...outcome.steps].sort((a, b) => a.at - b.at))
+    lines.push(`- ${at(s.at)}: ${s.verdicts.map((v) => v.toUpperCase()).join(' ')} (${links(s)})`);
   if (outcome.kind === 'changed') {
     const before = stepOf(outcome.lastBefore);
     const after = stepOf(outcome.first);
@@ -72,24 +78,27 @@ function describe(outcome: BisectOutcome, list: Candidate[], dir: string): strin
   } else if (outcome.kind === 'same') {
     lines.unshift(`no change: ${outcome.verdict.toUpperCase()} on ${at(0)} and on ${at(list.length - 1)} (releases between not run)`, '');
   } else {
-    lines.unshift(`stopped: the verdict on ${at(outcome.at)} is not stable over its repeats (${stepOf(outcome.at).verdicts.join(', ')}); a flaky verdict cannot be bisected`, '');
+    lines.unshift(
+      `stopped: the verdict on ${at(outcome.at)} is not stable over its repeats (${stepOf(outcome.at).verdicts.join(', ')}); a flaky verdict cannot be bisected`,
+      '',
+    );
   }
   return lines;
 }
 
 export function bisectCommand(): Command {
   const program = new Command('bisect')
-  .description('Run one scenario over an ordered list of Nomad releases (or binaries) and find the first one where the verdict changes.')
-  .argument('[name]', `scenario: ${scenarioNames().join(', ')}`)
-  .option('--file <scenario.yaml>', 'a scenario file that is not in the catalog')
-  .option('--from <x.y.z>', `oldest release built here to try (default: the oldest, ${wrappedReleases()[0] ?? '?'})`)
-  .option('--to <x.y.z>', `newest release built here to try (default: the newest, ${wrappedReleases().at(-1) ?? '?'})`)
-  .option('--releases <list>', 'an explicit ordered list of releases built here, comma-separated')
-  .option('--nomad <path>', 'a binary to try, in order (repeat; e.g. builds of your own commits)', (v: string, prev: string[] = []) => [...prev, v])
-  .option('--repeat <n>', 'runs per release; a release whose runs disagree stops the search', '1')
-  .option('--reports <dir>', 'reports root (default reports/); the bisection goes to <dir>/bisect/<id>/')
-  .exitOverride()
-  .showHelpAfterError('(run with --help for usage)');
+    .description('Run one scenario over an ordered list of Nomad releases (or binaries) and find the first one where the verdict changes.')
+    .argument('[name]', `scenario: ${scenarioNames().join(', ')}`)
+    .option('--file <scenario.yaml>', 'a scenario file that is not in the catalog')
+    .option('--from <x.y.z>', `oldest release built here to try (default: the oldest, ${wrappedReleases()[0] ?? '?'})`)
+    .option('--to <x.y.z>', `newest release built here to try (default: the newest, ${wrappedReleases().at(-1) ?? '?'})`)
+    .option('--releases <list>', 'an explicit ordered list of releases built here, comma-separated')
+    .option('--nomad <path>', 'a binary to try, in order (repeat; e.g. builds of your own commits)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--repeat <n>', 'runs per release; a release whose runs disagree stops the search', '1')
+    .option('--reports <dir>', 'reports root (default reports/); the bisection goes to <dir>/bisect/<id>/')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
   labOptions(program, { provider: true });
   program.action(async (name: string | undefined, flags: Flags) => {
     await runCommand(async ({ signal }) => {
@@ -105,8 +114,12 @@ export function bisectCommand(): Command {
       }
       const repeat = numberFlag('repeat', flags.repeat, 1, 20, true);
       const list = candidates(flags);
-      if (list.length < 2) throw new UsageError(`bisect needs at least two releases; the flags name ${list.length} (${list.map((c) => c.label).join(', ') || 'none'})`);
-      if (process.getuid?.() !== 0) throw new HarnessError('bisect runs scenarios: it needs root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run bisect -- spread' });
+      if (list.length < 2)
+        throw new UsageError(`bisect needs at least two releases; the flags name ${list.length} (${list.map((c) => c.label).join(', ') || 'none'})`);
+      if (process.getuid?.() !== 0)
+        throw new HarnessError('bisect runs scenarios: it needs root (network namespaces, iptables, agents)', {
+          hint: 'run it as root, e.g. sudo npm run bisect -- spread',
+        });
       const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'bisect', newRunId());
       info(`bisect ${scenario.name} over ${list.map((c) => c.label).join(', ')}, ${repeat} run(s) per release; reports in ${dir}`);
 

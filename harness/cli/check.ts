@@ -9,17 +9,17 @@ import { runCommand } from './entry.ts';
 
 export function checkCommand(): Command {
   const program = new Command('check')
-  .description('Re-check a stored run (reports/<scenario>/<run-id>) against the scenario, offline.')
-  .argument('<run-dir>', 'a run directory holding trace.ndjson')
-  .option('--json', 'print the result as JSON')
-  .exitOverride()
-  .action(async (runDir: string, flags: { json?: boolean }) => {
-    await runCommand(async () => {
-      const result = recheck(runDir);
-      out(flags.json ? JSON.stringify(result, null, 2) : formatSummary(result, runDir));
-      return result.exitCode;
+    .description('Re-check a stored run (reports/<scenario>/<run-id>) against the scenario, offline.')
+    .argument('<run-dir>', 'a run directory holding trace.ndjson')
+    .option('--json', 'print the result as JSON')
+    .exitOverride()
+    .action(async (runDir: string, flags: { json?: boolean }) => {
+      await runCommand(async () => {
+        const result = recheck(runDir);
+        out(flags.json ? JSON.stringify(result, null, 2) : formatSummary(result, runDir));
+        return result.exitCode;
+      });
     });
-  });
 
   return program;
 }

@@ -17,13 +17,20 @@ export function numberFlag(name: string, text: string, min: number, max: number,
  * `--nomad PATH` or `--nomad-version X.Y.Z` (a release built here, built on first use) -> the binary
  * path to run, or undefined for the default resolution (NOMAD_BINARY, PATH, the pinned release).
  */
-export async function nomadFlag(flags: { nomad?: string; nomadVersion?: string }, log: (message: string) => void, signal?: AbortSignal): Promise<string | undefined> {
+export async function nomadFlag(
+  flags: { nomad?: string; nomadVersion?: string },
+  log: (message: string) => void,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   if (flags.nomad !== undefined && flags.nomadVersion !== undefined) throw new UsageError('--nomad and --nomad-version both name the binary; give one');
   if (flags.nomadVersion === undefined) return flags.nomad;
   return releaseBinary(releaseName(flags.nomadVersion), log, signal);
 }
 
-export const nomadVersionHelp = (): string => `run a Nomad release built here (${wrappedReleases().map((v) => v.slice(1)).join(', ')}: build/nomad/), built into the cache on first use`;
+export const nomadVersionHelp = (): string =>
+  `run a Nomad release built here (${wrappedReleases()
+    .map((v) => v.slice(1))
+    .join(', ')}: build/nomad/), built into the cache on first use`;
 
 /**
  * The options that say which lab a command means, the same on every command: `--lab NAME`, a
@@ -31,10 +38,17 @@ export const nomadVersionHelp = (): string => `run a Nomad release built here ($
  * shape. The flags arrive as a LabSelection (harness/lab/labs.ts turns it into a request).
  */
 export function labOptions(cmd: Command, parts: { provider?: boolean; topology?: boolean; nomad?: boolean } = {}): Command {
-  cmd.addOption(new Option('--lab <name>', 'lab name (default: "default"; for a scenario sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)').env('NOMAD_LAB_NAME'));
+  cmd.addOption(
+    new Option('--lab <name>', 'lab name (default: "default"; for a scenario sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)').env('NOMAD_LAB_NAME'),
+  );
   retired(cmd, '--name <name>', '--lab NAME');
   if (parts.provider) {
-    cmd.addOption(new Option('--provider <provider>', 'who provides the hosts: netns (namespaces on this machine, root), inventory (hosts of an Ansible inventory over SSH), vagrant (the VMs of `vagrant up`)').choices([...PROVIDERS]));
+    cmd.addOption(
+      new Option(
+        '--provider <provider>',
+        'who provides the hosts: netns (namespaces on this machine, root), inventory (hosts of an Ansible inventory over SSH), vagrant (the VMs of `vagrant up`)',
+      ).choices([...PROVIDERS]),
+    );
     cmd.option('--inventory <file>', 'hosts from an Ansible inventory (groups servers, clients), over SSH; implies --provider inventory');
     cmd.option('--no-provision', 'with --inventory: take the hosts as they are (agents already running)');
     retired(cmd, '--vagrant', '--provider vagrant');

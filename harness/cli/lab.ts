@@ -14,7 +14,9 @@ import { labOptions, nomadFlag } from './flags.ts';
 type Selection = LabSelection & { nomadVersion?: string; json?: boolean };
 
 export function labCommand(): Command {
-  const program = new Command('lab').description('Manage labs: real Nomad agents in network namespaces on this machine (root), or on hosts over SSH (an inventory, Vagrant VMs).');
+  const program = new Command('lab').description(
+    'Manage labs: real Nomad agents in network namespaces on this machine (root), or on hosts over SSH (an inventory, Vagrant VMs).',
+  );
 
   labOptions(program.command('up'), { provider: true, topology: true, nomad: true })
     .description('create the lab and start its agents (or provision the hosts); returns when a leader exists and every client is ready')
@@ -31,7 +33,9 @@ export function labCommand(): Command {
     });
 
   labOptions(program.command('down'))
-    .description('tear the lab down (idempotent). netns: jobs, agents, tasks, mounts, cgroups, namespaces, rules, route; SSH labs: heal, purge the jobs runs registered, stop the agents the lab started')
+    .description(
+      'tear the lab down (idempotent). netns: jobs, agents, tasks, mounts, cgroups, namespaces, rules, route; SSH labs: heal, purge the jobs runs registered, stop the agents the lab started',
+    )
     .addHelpText('after', '\nThe provider is the one the lab was brought up with (its state says).')
     .option('--all', 'tear down every lab on this machine')
     .option('--force', 'also tear down a lab that a running command (a scenario) still uses')
@@ -91,7 +95,9 @@ export function labCommand(): Command {
     });
 
   labOptions(program.command('shell'), { provider: true })
-    .description("open an interactive shell on a lab host: bash in the host's network namespace (netns), or ssh (inventory, vagrant); NOMAD_ADDR (and NOMAD_TOKEN on an ACL lab) set")
+    .description(
+      "open an interactive shell on a lab host: bash in the host's network namespace (netns), or ssh (inventory, vagrant); NOMAD_ADDR (and NOMAD_TOKEN on an ACL lab) set",
+    )
     .argument('<host>', 'lab host, e.g. client1 or server1 (see lab status)')
     .action(async (hostName: string, flags: Selection) => {
       await runCommand(async ({ signal }) => {
@@ -104,7 +110,9 @@ export function labCommand(): Command {
             `for a script, run its command on the host: NOMAD_ADDR=${shell.env['NOMAD_ADDR']} ${shell.scriptHint}`,
           );
         }
-        info(`${showCommand(shell.argv)} (lab ${request.name}, NOMAD_ADDR=${shell.env['NOMAD_ADDR']}${shell.env['NOMAD_TOKEN'] ? ', NOMAD_TOKEN set' : ''}); exit or Ctrl-D leaves it`);
+        info(
+          `${showCommand(shell.argv)} (lab ${request.name}, NOMAD_ADDR=${shell.env['NOMAD_ADDR']}${shell.env['NOMAD_TOKEN'] ? ', NOMAD_TOKEN set' : ''}); exit or Ctrl-D leaves it`,
+        );
         // The shell's own exit status, as ssh and nsenter pass it on.
         return (await interactive(shell.argv, { env: { ...process.env, ...shell.env } as Record<string, string>, signal })) as ExitCode;
       });
@@ -120,10 +128,19 @@ export function labCommand(): Command {
         const env = await labEnvironment(labRequest(flags));
         // A token is a secret: it goes where a person reads it, or where the user asked for it.
         const showToken = flags.token === true || process.stdout.isTTY === true;
-        const shown: Record<string, string> = { NOMAD_ADDR: env.NOMAD_ADDR, ...(env.NOMAD_TOKEN !== undefined && showToken ? { NOMAD_TOKEN: env.NOMAD_TOKEN } : {}) };
+        const shown: Record<string, string> = {
+          NOMAD_ADDR: env.NOMAD_ADDR,
+          ...(env.NOMAD_TOKEN !== undefined && showToken ? { NOMAD_TOKEN: env.NOMAD_TOKEN } : {}),
+        };
         if (flags.json) out(JSON.stringify(shown, null, 2));
-        else out(Object.entries(shown).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n'));
-        if (env.NOMAD_TOKEN !== undefined && !showToken) info('this lab has ACLs: NOMAD_TOKEN not printed to a pipe; pass --token to print it (eval "$(nomad-lab lab env --token)")');
+        else
+          out(
+            Object.entries(shown)
+              .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+              .join('\n'),
+          );
+        if (env.NOMAD_TOKEN !== undefined && !showToken)
+          info('this lab has ACLs: NOMAD_TOKEN not printed to a pipe; pass --token to print it (eval "$(nomad-lab lab env --token)")');
         return ExitCode.pass;
       });
     });
@@ -134,7 +151,9 @@ export function labCommand(): Command {
 /** Lab commands read root-only state and change namespaces: say so before anything else. */
 function requireRoot(): void {
   if (process.getuid?.() !== 0) {
-    throw new HarnessError('lab commands need root (network namespaces, iptables, agents, the lab state)', { hint: 'run it as root, e.g. sudo npx nomad-lab lab up' });
+    throw new HarnessError('lab commands need root (network namespaces, iptables, agents, the lab state)', {
+      hint: 'run it as root, e.g. sudo npx nomad-lab lab up',
+    });
   }
 }
 

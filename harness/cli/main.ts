@@ -36,7 +36,18 @@ export function program(): Command {
         'Exit codes: 0 pass, 1 fail, 2 usage error, 3 inconclusive (UNKNOWN), 4 harness error, 130/143 interrupted.',
       ].join('\n'),
     );
-  for (const cmd of [labCommand(), scenarioCommand(), nightlyCommand('matrix'), nightlyCommand('nightly'), bisectCommand(), reportCommand(), checkCommand(), mutateCommand(), benchCommand()]) root.addCommand(cmd);
+  for (const cmd of [
+    labCommand(),
+    scenarioCommand(),
+    nightlyCommand('matrix'),
+    nightlyCommand('nightly'),
+    bisectCommand(),
+    reportCommand(),
+    checkCommand(),
+    mutateCommand(),
+    benchCommand(),
+  ])
+    root.addCommand(cmd);
   configure(root);
   return root;
 }

@@ -38,34 +38,43 @@ export function mutateRunDir(dir: string): MutantRow {
   const fixture = join(dir, 'fixture.json');
   const scenarioFile = existsSync(fixture) ? (JSON.parse(readFileSync(fixture, 'utf8')) as { scenarioFile?: string }).scenarioFile : undefined;
   const scenario: Scenario = scenarioFile ? loadScenarioFile(join(repoRoot, scenarioFile)) : findScenario(run.scenario);
-  return mutateRun(basename(dir), scenario.name, trace, scenario.roles, (t) => buildResult(t, scenario, undefined, run.startedAt), expectationsFor(scenario.expect, run.nomad.version).applied);
+  return mutateRun(
+    basename(dir),
+    scenario.name,
+    trace,
+    scenario.roles,
+    (t) => buildResult(t, scenario, undefined, run.startedAt),
+    expectationsFor(scenario.expect, run.nomad.version).applied,
+  );
 }
 
 export function mutateCommand(): Command {
   const program = new Command('mutate')
-  .description('Apply every Nomad misbehaviour to passing runs and show whether the oracle kills each mutant (offline).')
-  .argument('[run-dirs...]', 'passing run directories (default: the committed fixtures in test/fixtures/runs that passed)')
-  .option('--json', 'print the matrix as JSON')
-  .option('--why', 'print, for every mutant, the reason the oracle gave')
-  .exitOverride()
-  .action(async (dirs: string[], flags: { json?: boolean; why?: boolean }) => {
-    await runCommand(async () => {
-      const runs = dirs.length > 0 ? dirs : passingFixtures();
-      if (runs.length === 0) throw new UsageError(`no passing runs to mutate in ${fixturesDir}`);
-      const rows = runs.map(mutateRunDir);
-      const problems = matrixProblems(rows);
-      if (flags.json) {
-        out(JSON.stringify({ rows, problems }, null, 2));
-      } else {
-        out(formatMatrix(rows));
-        if (flags.why) for (const r of rows) for (const c of r.cells) out(`  ${r.run} x ${c.mutation}: ${c.verdict} - ${c.reason}`);
-        const applicable = rows.flatMap((r) => r.cells).filter((c) => c.killed !== undefined);
-        out(`\n${applicable.filter((c) => c.killed).length} of ${applicable.length} applicable mutants killed as they must be (FAIL; UNKNOWN for a gap in the recording) over ${rows.length} run(s)`);
-        for (const p of problems) out(`  problem: ${p}`);
-      }
-      return problems.length === 0 ? ExitCode.pass : ExitCode.fail;
+    .description('Apply every Nomad misbehaviour to passing runs and show whether the oracle kills each mutant (offline).')
+    .argument('[run-dirs...]', 'passing run directories (default: the committed fixtures in test/fixtures/runs that passed)')
+    .option('--json', 'print the matrix as JSON')
+    .option('--why', 'print, for every mutant, the reason the oracle gave')
+    .exitOverride()
+    .action(async (dirs: string[], flags: { json?: boolean; why?: boolean }) => {
+      await runCommand(async () => {
+        const runs = dirs.length > 0 ? dirs : passingFixtures();
+        if (runs.length === 0) throw new UsageError(`no passing runs to mutate in ${fixturesDir}`);
+        const rows = runs.map(mutateRunDir);
+        const problems = matrixProblems(rows);
+        if (flags.json) {
+          out(JSON.stringify({ rows, problems }, null, 2));
+        } else {
+          out(formatMatrix(rows));
+          if (flags.why) for (const r of rows) for (const c of r.cells) out(`  ${r.run} x ${c.mutation}: ${c.verdict} - ${c.reason}`);
+          const applicable = rows.flatMap((r) => r.cells).filter((c) => c.killed !== undefined);
+          out(
+            `\n${applicable.filter((c) => c.killed).length} of ${applicable.length} applicable mutants killed as they must be (FAIL; UNKNOWN for a gap in the recording) over ${rows.length} run(s)`,
+          );
+          for (const p of problems) out(`  problem: ${p}`);
+        }
+        return problems.length === 0 ? ExitCode.pass : ExitCode.fail;
+      });
     });
-  });
 
   return program;
 }

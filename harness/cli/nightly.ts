@@ -46,35 +46,44 @@ function validDate(text: string): boolean {
 
 function trendLines(t: Trends): string[] {
   const lines: string[] = [];
-  for (const x of t.newlyFailing) lines.push(`NEWLY FAILING: ${x.scenario} on Nomad ${x.version} (${x.verdict}; last passed: ${x.lastPass})${x.reason ? `: ${x.reason}` : ''}`);
+  for (const x of t.newlyFailing)
+    lines.push(`NEWLY FAILING: ${x.scenario} on Nomad ${x.version} (${x.verdict}; last passed: ${x.lastPass})${x.reason ? `: ${x.reason}` : ''}`);
   for (const x of t.stillFailing) lines.push(`still failing: ${x.scenario} on Nomad ${x.version} since ${x.since}`);
   for (const x of t.fixed) lines.push(`fixed: ${x.scenario} on Nomad ${x.version} (failed on ${x.failedOn})`);
   for (const x of t.flaky) lines.push(`flaky: ${x.scenario} on Nomad ${x.version}: ${x.verdicts.map((v) => `${v.date} ${v.verdict}`).join(', ')}`);
-  for (const x of t.moved) lines.push(`timing moved: ${x.scenario} on Nomad ${x.version}: ${x.measure} ${x.tonight.toFixed(1)}s against ${x.baseline.toFixed(1)}s`);
+  for (const x of t.moved)
+    lines.push(`timing moved: ${x.scenario} on Nomad ${x.version}: ${x.measure} ${x.tonight.toFixed(1)}s against ${x.baseline.toFixed(1)}s`);
   return lines;
 }
 
 /** `nightly`, or `matrix`: the same night on every release built here (unless --nomad / --nomad-version narrow it). */
 export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command {
   const program = new Command(name)
-  .description(
-    name === 'matrix'
-      ? 'Run the scenario catalog on every Nomad release built here (the version matrix), write matrix.md and the nightly index with history and trends.'
-      : 'Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.',
-  )
-  .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
-  .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [...prev, v])
-  .option('--nomad-version <x.y.z|all>', `${nomadVersionHelp()}; repeat for a version matrix; \`all\`: every one (the default of \`matrix\`)`, (v: string, prev: string[] = []) => [...prev, v])
-  .option('--acl', 'run every scenario with Nomad ACLs on')
-  .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
-  .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
-  .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
-  .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
-  .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
-  .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
-  .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
-  .exitOverride()
-  .showHelpAfterError('(run with --help for usage)');
+    .description(
+      name === 'matrix'
+        ? 'Run the scenario catalog on every Nomad release built here (the version matrix), write matrix.md and the nightly index with history and trends.'
+        : 'Run the scenario catalog (optionally on several Nomad binaries), write the nightly index with history and trends.',
+    )
+    .option('--date <YYYY-MM-DD>', 'the night to record (default: today, UTC); a re-run replaces that night')
+    .option('--nomad <path>', 'a nomad binary to run; repeat for a version matrix (default: as `scenario` resolves it)', (v: string, prev: string[] = []) => [
+      ...prev,
+      v,
+    ])
+    .option(
+      '--nomad-version <x.y.z|all>',
+      `${nomadVersionHelp()}; repeat for a version matrix; \`all\`: every one (the default of \`matrix\`)`,
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--acl', 'run every scenario with Nomad ACLs on')
+    .option('--scenarios <names>', 'comma-separated scenarios to run (default: the whole catalog)')
+    .option('--order <order>', 'order of the runs: name, reverse, or random[:seed]', 'name')
+    .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
+    .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
+    .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
+    .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
+    .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
   labOptions(program, { provider: true });
   program.action(async (flags: Flags) => {
     await runCommand(async ({ signal }) => {
@@ -85,10 +94,18 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
         minSeconds: numberFlag('min-seconds', flags.minSeconds, 0, 3600),
         window: numberFlag('window', flags.window, 2, 365, true),
       };
-      const picked = flags.scenarios === undefined ? listScenarios() : flags.scenarios.split(',').map((s) => s.trim()).filter((s) => s !== '').map(findScenario);
+      const picked =
+        flags.scenarios === undefined
+          ? listScenarios()
+          : flags.scenarios
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '')
+              .map(findScenario);
       if (picked.length === 0) throw new UsageError('--scenarios named no scenario');
       const scenarios = orderScenarios(picked, flags.order);
-      if (process.getuid?.() !== 0) throw new HarnessError('the nightly run needs root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run nightly' });
+      if (process.getuid?.() !== 0)
+        throw new HarnessError('the nightly run needs root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run nightly' });
 
       // The version matrix: each binary with the version it reports; two binaries of one version are one column too many.
       const envBinary = process.env['NOMAD_BINARY'];
@@ -179,26 +196,45 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
       writeFileAtomic(historyFile, formatHistory(history));
       writeFileAtomic(join(nightDir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
       const news = trendLines(trends);
-      const md = markdownSummary(`nomad-lab nightly ${date}`, entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(nightDir, join(e.runDir, 'report.html')) })));
+      const md = markdownSummary(
+        `nomad-lab nightly ${date}`,
+        entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(nightDir, join(e.runDir, 'report.html')) })),
+      );
       writeFileAtomic(join(nightDir, 'summary.md'), `${md}${news.length > 0 ? `\n### Trends\n\n${news.map((l) => `- ${l}`).join('\n')}\n` : ''}`);
       // The version matrix as Markdown (also the table the README shows).
-      const matrix = matrixMarkdown(`nomad-lab matrix ${date}`, records.map((r) => ({ ...r, report: r.report === undefined ? undefined : relative(nightDir, join(root, r.report)) })));
+      const matrix = matrixMarkdown(
+        `nomad-lab matrix ${date}`,
+        records.map((r) => ({ ...r, report: r.report === undefined ? undefined : relative(nightDir, join(root, r.report)) })),
+      );
       if (versions.length > 1) writeFileAtomic(join(nightDir, 'matrix.md'), matrix);
       writeFileAtomic(join(nightDir, 'nightly.json'), `${JSON.stringify({ date, verdict, versions, records, trends }, null, 2)}\n`);
       const windowDates = new Set([date, ...trends.previousNights]);
       writeFileAtomic(
         join(nightDir, 'index.html'),
-        renderNightIndex({ date, verdict, versions, tonight: records, trends, history: history.filter((r) => windowDates.has(r.date)), junit: 'junit.xml', summary: 'summary.md' }),
+        renderNightIndex({
+          date,
+          verdict,
+          versions,
+          tonight: records,
+          trends,
+          history: history.filter((r) => windowDates.has(r.date)),
+          junit: 'junit.xml',
+          summary: 'summary.md',
+        }),
       );
       writeFileAtomic(join(root, 'index.html'), renderNightsIndex(history));
 
       out('');
-      out(`nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown${verdicts.includes('not-applicable') ? `, ${verdicts.filter((v) => v === 'not-applicable').length} not applicable` : ''}`);
+      out(
+        `nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown${verdicts.includes('not-applicable') ? `, ${verdicts.filter((v) => v === 'not-applicable').length} not applicable` : ''}`,
+      );
       for (const l of news) out(`  ${l}`);
       if (news.length === 0) out('  nothing new against earlier nights');
       if (versions.length > 1) {
         const differ = differingRows(records);
-        out(`matrix: ${join(nightDir, 'matrix.md')}; ${differ.length === 0 ? 'every verdict the same on every release' : `verdicts differ between releases for ${differ.join(', ')}: each needs a cited explanation (docs/findings.md)`}`);
+        out(
+          `matrix: ${join(nightDir, 'matrix.md')}; ${differ.length === 0 ? 'every verdict the same on every release' : `verdicts differ between releases for ${differ.join(', ')}: each needs a cited explanation (docs/findings.md)`}`,
+        );
       }
       out(`nightly report: ${join(nightDir, 'index.html')}`);
       if (stopped !== undefined) throw stopped;

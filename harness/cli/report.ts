@@ -8,25 +8,25 @@ import { runCommand } from './entry.ts';
 
 export function reportCommand(): Command {
   const program = new Command('report')
-  .description('Render report.html (timeline) and summary.md of stored runs (reports/<scenario>/<run-id>), offline.')
-  .argument('<run-dir...>', 'run directories holding result.json and trace.ndjson')
-  .exitOverride()
-  .showHelpAfterError('(run with --help for usage)')
-  .action(async (dirs: string[]) => {
-    await runCommand(async () => {
-      // One bad directory does not stop the others; it makes the exit code 2.
-      let failed = 0;
-      for (const dir of dirs) {
-        try {
-          out(writeRunReports(dir));
-        } catch (error) {
-          failed++;
-          process.stderr.write(`error: ${describeError(error)}\n`);
+    .description('Render report.html (timeline) and summary.md of stored runs (reports/<scenario>/<run-id>), offline.')
+    .argument('<run-dir...>', 'run directories holding result.json and trace.ndjson')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .action(async (dirs: string[]) => {
+      await runCommand(async () => {
+        // One bad directory does not stop the others; it makes the exit code 2.
+        let failed = 0;
+        for (const dir of dirs) {
+          try {
+            out(writeRunReports(dir));
+          } catch (error) {
+            failed++;
+            process.stderr.write(`error: ${describeError(error)}\n`);
+          }
         }
-      }
-      return failed === 0 ? ExitCode.pass : ExitCode.usage;
+        return failed === 0 ? ExitCode.pass : ExitCode.usage;
+      });
     });
-  });
 
   return program;
 }

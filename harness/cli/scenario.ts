@@ -37,23 +37,23 @@ type Flags = LabSelection & {
 
 export function scenarioCommand(): Command {
   const program = new Command('scenario')
-  .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root), or on hosts over SSH and check what Nomad did.')
-  .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
-  .option('--list', 'list the scenarios with a one-line description')
-  .option('--all', 'run every scenario of the catalog')
-  .option('--file <scenario.yaml>', 'run a scenario file that is not in the catalog (e.g. a mutant)')
-  .option('--order <order>', 'order of --all: name, reverse, or random[:seed]', 'name')
-  .option('--repeat <n>', 'run each scenario n times and count verdicts that flip', '1')
-  .option('--acl', 'run with Nomad ACLs on (bootstrapped; the harness uses a scoped token)')
-  .option('--servers <n>', "number of servers instead of the scenario's (e.g. 1 for a quicker edge lab)")
-  .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
-  .option('--keep', 'leave the lab up afterwards (single runs only)')
-  .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
-  .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
-  .option('--reports <dir>', 'where run directories go (default: reports/)')
-  .option('--json', 'print the results as JSON on stdout (verdict, exit code, run directory per run)')
-  .exitOverride()
-  .showHelpAfterError('(run with --help for usage)');
+    .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root), or on hosts over SSH and check what Nomad did.')
+    .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
+    .option('--list', 'list the scenarios with a one-line description')
+    .option('--all', 'run every scenario of the catalog')
+    .option('--file <scenario.yaml>', 'run a scenario file that is not in the catalog (e.g. a mutant)')
+    .option('--order <order>', 'order of --all: name, reverse, or random[:seed]', 'name')
+    .option('--repeat <n>', 'run each scenario n times and count verdicts that flip', '1')
+    .option('--acl', 'run with Nomad ACLs on (bootstrapped; the harness uses a scoped token)')
+    .option('--servers <n>', "number of servers instead of the scenario's (e.g. 1 for a quicker edge lab)")
+    .option('--job <file>', "use this job spec instead of the scenario's (e.g. a mutated one)")
+    .option('--keep', 'leave the lab up afterwards (single runs only)')
+    .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
+    .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
+    .option('--reports <dir>', 'where run directories go (default: reports/)')
+    .option('--json', 'print the results as JSON on stdout (verdict, exit code, run directory per run)')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
   labOptions(program, { provider: true, nomad: true });
   program.action(async (name: string | undefined, flags: Flags) => {
     await runCommand(async ({ signal }) => {
@@ -74,7 +74,10 @@ export function scenarioCommand(): Command {
         program.outputHelp();
         return ExitCode.usage;
       }
-      if (process.getuid?.() !== 0) throw new HarnessError('scenarios need root (network namespaces, iptables, agents, the lab state)', { hint: 'run it as root, e.g. sudo npx nomad-lab scenario spread' });
+      if (process.getuid?.() !== 0)
+        throw new HarnessError('scenarios need root (network namespaces, iptables, agents, the lab state)', {
+          hint: 'run it as root, e.g. sudo npx nomad-lab scenario spread',
+        });
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
       if (flags.servers !== undefined) numberFlag('servers', flags.servers, 1, 9, true);
@@ -95,14 +98,35 @@ export function scenarioCommand(): Command {
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),
         ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
       });
-      if (flags.json) out(JSON.stringify(entries.map((e) => ({ scenario: e.scenario, round: e.round, verdict: e.result.verdict, exitCode: e.result.exitCode, reasons: e.result.reasons.map((r) => r.detail), runDir: e.runDir, wallSeconds: e.wallSeconds })), null, 2));
+      if (flags.json)
+        out(
+          JSON.stringify(
+            entries.map((e) => ({
+              scenario: e.scenario,
+              round: e.round,
+              verdict: e.result.verdict,
+              exitCode: e.result.exitCode,
+              reasons: e.result.reasons.map((r) => r.detail),
+              runDir: e.runDir,
+              wallSeconds: e.wallSeconds,
+            })),
+            null,
+            2,
+          ),
+        );
       if (entries.length === 1) return entries[0]!.result.exitCode;
       const summary = summarizeCatalog(entries);
       (flags.json ? info : out)(summary.text);
       const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'catalog', newRunId());
       writeFileAtomic(join(dir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
       writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary.data, null, 2)}\n`);
-      writeFileAtomic(join(dir, 'summary.md'), markdownSummary('nomad-lab scenarios', entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(dir, join(e.runDir, 'report.html')) }))));
+      writeFileAtomic(
+        join(dir, 'summary.md'),
+        markdownSummary(
+          'nomad-lab scenarios',
+          entries.map((e) => ({ result: e.result, wallSeconds: e.wallSeconds, link: relative(dir, join(e.runDir, 'report.html')) })),
+        ),
+      );
       info(`catalog report: ${dir}`);
       return summary.exitCode;
     });

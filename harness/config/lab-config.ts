@@ -68,7 +68,8 @@ export function resolveLabConfig(flags: LabFlags, env: NodeJS.ProcessEnv = proce
   if (dcs !== undefined && dcs.length > 0) spec.clientDatacenters = dcs;
   if (flags.acl === true || file.acl === true) spec.acl = true;
   if (flags.sshd === true) spec.sshd = true;
-  if (spec.sshd === true && spec.acl === true) throw new UsageError('--sshd with ACLs: the inventory provider does not set up ACLs yet', 'drop --acl (or acl: true in the lab file)');
+  if (spec.sshd === true && spec.acl === true)
+    throw new UsageError('--sshd with ACLs: the inventory provider does not set up ACLs yet', 'drop --acl (or acl: true in the lab file)');
   const subnet = flags.subnet ?? file.subnet;
   if (subnet !== undefined) spec.subnet = subnet;
   const nomad =

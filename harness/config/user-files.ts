@@ -37,9 +37,7 @@ export function parseUserText<T>(file: string, text: string, schema: object): T 
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new InvalidFileError(
-      doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? 1, pointer: '', message: e.message.split('\n')[0] ?? e.message })),
-    );
+    throw new InvalidFileError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? 1, pointer: '', message: e.message.split('\n')[0] ?? e.message })));
   }
   const data: unknown = doc.toJS();
   let validate = compiled.get(schema);
@@ -54,7 +52,10 @@ export function parseUserText<T>(file: string, text: string, schema: object): T 
 }
 
 function problemOf(file: string, doc: Document, lines: LineCounter, e: ErrorObject): Problem {
-  const path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   let pointer = e.instancePath;
   let message = e.message ?? 'is invalid';
   if (e.keyword === 'additionalProperties') {
@@ -66,7 +67,7 @@ function problemOf(file: string, doc: Document, lines: LineCounter, e: ErrorObje
     message = `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
   } else if (e.keyword === 'discriminator') {
     const { tag, tagValue } = e.params as { tag: string; tagValue: unknown };
-    const branches = ((e.parentSchema as { oneOf?: Array<{ properties?: Record<string, { const?: string; enum?: string[] }> }> } | undefined)?.oneOf ?? []);
+    const branches = (e.parentSchema as { oneOf?: Array<{ properties?: Record<string, { const?: string; enum?: string[] }> }> } | undefined)?.oneOf ?? [];
     const known = branches.flatMap((b) => {
       const p = b.properties?.[tag];
       return p?.const !== undefined ? [p.const] : (p?.enum ?? []);

@@ -108,11 +108,13 @@ export function openPty(argv: readonly string[], options: PtyOptions): PtySessio
     write: (data) => child.write(data),
     screen,
     async waitFor(pattern, timeoutMs, signal) {
-      await poll(
-        screen,
-        (s) => pattern.test(s.all),
-        { what: `${pattern} on the terminal of ${argv[0]}`, timeoutMs, intervalsMs: [50, 100, 200], describe: (s) => `screen:\n${s?.all ?? ''}`, ...(signal ? { signal } : {}) },
-      );
+      await poll(screen, (s) => pattern.test(s.all), {
+        what: `${pattern} on the terminal of ${argv[0]}`,
+        timeoutMs,
+        intervalsMs: [50, 100, 200],
+        describe: (s) => `screen:\n${s?.all ?? ''}`,
+        ...(signal ? { signal } : {}),
+      });
     },
     resize(newCols, newRows) {
       term.resize(newCols, newRows);

@@ -60,7 +60,9 @@ function namesHost(field: string, name: string): boolean {
 
 /** The keys known_hosts lists for a name, and those it marks @revoked (never accepted). */
 export function knownKeys(text: string, name: string): string[] {
-  return knownEntries(text, name).filter((e) => !e.revoked).map((e) => e.key);
+  return knownEntries(text, name)
+    .filter((e) => !e.revoked)
+    .map((e) => e.key);
 }
 
 function knownEntries(text: string, name: string): Array<{ key: string; revoked: boolean }> {
@@ -192,10 +194,13 @@ export class SshPool {
           }
           stream.close();
         };
-        const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-          timedOut = true;
-          stop();
-        }, options.timeoutMs);
+        const timer =
+          options.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                timedOut = true;
+                stop();
+              }, options.timeoutMs);
         const onAbort = stop;
         options.signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -229,4 +234,3 @@ export class SshPool {
     }
   }
 }
-

@@ -33,13 +33,26 @@ const REACH_TIMEOUT_S = 2;
  * A TCP connect from the host to ip:port with bash's /dev/tcp, bounded by `timeout`. The address and
  * port are arguments of the script, never part of its text.
  */
-export const reachArgv = (ip: string, port: number): string[] => ['timeout', String(REACH_TIMEOUT_S), 'bash', '-c', 'exec 3<>"/dev/tcp/$1/$2"', 'reach', ip, String(port)];
+export const reachArgv = (ip: string, port: number): string[] => [
+  'timeout',
+  String(REACH_TIMEOUT_S),
+  'bash',
+  '-c',
+  'exec 3<>"/dev/tcp/$1/$2"',
+  'reach',
+  ip,
+  String(port),
+];
 
 /**
  * Whether anything at ip:port answers the host: a connection or a refusal both mean packets came back;
  * `timeout`'s 124 means nothing did (a DROP on the host's INPUT swallows the SYN-ACK).
  */
-export async function reach(exec: HostExec, ip: string, port = SERVER_RPC_PORT): Promise<{ target: string; reached: boolean; broken?: boolean; detail: string }> {
+export async function reach(
+  exec: HostExec,
+  ip: string,
+  port = SERVER_RPC_PORT,
+): Promise<{ target: string; reached: boolean; broken?: boolean; detail: string }> {
   const started = Date.now();
   const r = await exec(reachArgv(ip, port), { check: false });
   const took = `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -75,7 +88,9 @@ export function partitionRulesIn(listing: string, serverIps: string[]): string[]
   const names = (ip: string, flag: string) => [`${flag} ${ip}/32 `, `${flag} ${ip} `];
   return parseRules(listing)
     .filter((r) => r.spec.includes('DROP'))
-    .filter((r) => serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))))
+    .filter((r) =>
+      serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))),
+    )
     .map((r) => r.line);
 }
 
@@ -92,5 +107,8 @@ export async function healFully(exec: HostExec, serverIps: string[]): Promise<st
   for (const a of healArgv(serverIps, 'both')) {
     for (let i = 0; i < 10; i++) if ((await exec(a, { check: false })).exitCode !== 0) break;
   }
-  return iptablesRules(exec).then((rules) => partitionRulesIn(rules, serverIps), () => ['(could not list the rules)']);
+  return iptablesRules(exec).then(
+    (rules) => partitionRulesIn(rules, serverIps),
+    () => ['(could not list the rules)'],
+  );
 }

@@ -7,9 +7,10 @@ export function disconnectSettingDropped(submitted: NomadJob, readBack: NomadJob
   const problems: string[] = [];
   for (const tg of submitted.TaskGroups) {
     const back = readBack.TaskGroups.find((g) => g.Name === tg.Name);
-    if (tg.MaxClientDisconnect && !back?.MaxClientDisconnect) problems.push(`group ${tg.Name}: submitted MaxClientDisconnect=${tg.MaxClientDisconnect}, read back ${back?.MaxClientDisconnect ?? 'nothing'}`);
-    if (tg.Disconnect?.LostAfter && !back?.Disconnect?.LostAfter) problems.push(`group ${tg.Name}: submitted Disconnect.LostAfter=${tg.Disconnect.LostAfter}, read back ${back?.Disconnect?.LostAfter ?? 'nothing'}`);
+    if (tg.MaxClientDisconnect && !back?.MaxClientDisconnect)
+      problems.push(`group ${tg.Name}: submitted MaxClientDisconnect=${tg.MaxClientDisconnect}, read back ${back?.MaxClientDisconnect ?? 'nothing'}`);
+    if (tg.Disconnect?.LostAfter && !back?.Disconnect?.LostAfter)
+      problems.push(`group ${tg.Name}: submitted Disconnect.LostAfter=${tg.Disconnect.LostAfter}, read back ${back?.Disconnect?.LostAfter ?? 'nothing'}`);
   }
   return problems;
 }
-

@@ -58,7 +58,11 @@ export async function bootstrapAcl(plan: LabPlan, api: NomadApi, options: { sign
   );
   writeFileAtomic(tokenFile(plan.name, 'management'), `${management.SecretID}\n`, 0o600);
   const admin = api.withToken(management.SecretID);
-  await admin.putAclPolicy(HARNESS_POLICY_NAME, HARNESS_POLICY, 'What nomad-lab needs to run scenarios: jobs, allocations, nodes and events, read; no ACL or operator rights.');
+  await admin.putAclPolicy(
+    HARNESS_POLICY_NAME,
+    HARNESS_POLICY,
+    'What nomad-lab needs to run scenarios: jobs, allocations, nodes and events, read; no ACL or operator rights.',
+  );
   const harness = await admin.createAclToken('nomad-lab harness', [HARNESS_POLICY_NAME]);
   writeFileAtomic(tokenFile(plan.name, 'harness'), `${harness.SecretID}\n`, 0o600);
   options.log(`ACLs bootstrapped: management and harness tokens in ${aclDir(plan.name)} (mode 0600)`);

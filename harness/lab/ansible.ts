@@ -105,7 +105,14 @@ export async function runPlaybook(options: PlaybookOptions): Promise<{ seconds: 
   const { dir } = options;
   mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
   const roles = ansibleDir();
-  const argv = ['ansible-playbook', ...options.inventories.flatMap((i) => ['-i', i]), ...(options.args ?? []), '-e', `@${options.extraVars}`, join(roles, 'site.yml')];
+  const argv = [
+    'ansible-playbook',
+    ...options.inventories.flatMap((i) => ['-i', i]),
+    ...(options.args ?? []),
+    '-e',
+    `@${options.extraVars}`,
+    join(roles, 'site.yml'),
+  ];
   const started = Date.now();
   const result = await run(argv, {
     host: 'local',
@@ -127,7 +134,11 @@ export async function runPlaybook(options: PlaybookOptions): Promise<{ seconds: 
   });
   writeFileSync(join(dir, 'ansible.log'), `$ ${argv.join(' ')}\n${result.stdout}\n${result.stderr}\n`);
   if (result.exitCode !== 0) {
-    const failed = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => /fatal:|FAILED|ERROR|UNREACHABLE/.test(l)).slice(0, 8).join('\n    ');
+    const failed = `${result.stdout}\n${result.stderr}`
+      .split('\n')
+      .filter((l) => /fatal:|FAILED|ERROR|UNREACHABLE/.test(l))
+      .slice(0, 8)
+      .join('\n    ');
     throw new HarnessError(`${options.what} failed (exit code ${result.exitCode}):\n    ${failed || result.stderr.trim().slice(-800)}`, {
       host: 'local',
       command: argv,

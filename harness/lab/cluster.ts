@@ -37,15 +37,24 @@ export async function observe(apis: NomadApi[], check: () => void = () => undefi
 export async function waitForLeaderAndClients(look: () => Promise<Readiness>, options: ReadyOptions): Promise<Readiness> {
   const wanted = options.clients;
   const what = `a leader and ${wanted.length} ready clients`;
-  const { value } = await poll<Readiness>(look, (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')), {
-    what,
-    timeoutMs: options.timeoutMs,
-    signal: options.signal,
-    ...(options.fatal ? { fatal: options.fatal } : {}),
-    describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
-    onObservation: (r, elapsed) =>
-      options.waiting?.(what, elapsed, options.timeoutMs, `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`),
-  });
+  const { value } = await poll<Readiness>(
+    look,
+    (r) => r.leader !== '' && wanted.every((n) => r.nodes.some((node) => node.Name === n && node.Status === 'ready')),
+    {
+      what,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      ...(options.fatal ? { fatal: options.fatal } : {}),
+      describe: (r) => (r ? `leader ${JSON.stringify(r.leader)}, nodes ${r.nodes.map((n) => `${n.Name}=${n.Status}`).join(' ') || 'none'}` : 'nothing'),
+      onObservation: (r, elapsed) =>
+        options.waiting?.(
+          what,
+          elapsed,
+          options.timeoutMs,
+          `leader ${r.leader ? 'elected' : 'pending'}, ready ${r.nodes.filter((n) => n.Status === 'ready').length}/${wanted.length}`,
+        ),
+    },
+  );
   return value;
 }
 
@@ -57,6 +66,10 @@ export async function purgeJobs(api: NomadApi, jobs: Array<{ ID: string; Namespa
   for (const job of jobs) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
   const ids = new Set(jobs.map((j) => j.ID));
   // A failed read ends the wait as if none ran; past the deadline, teardown goes on regardless.
-  const noneLive = () => api.allocations().then((all) => !all.some((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')), () => true);
+  const noneLive = () =>
+    api.allocations().then(
+      (all) => !all.some((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')),
+      () => true,
+    );
   await pollUntil(noneLive, { timeoutMs, intervalsMs: [250] });
 }

@@ -122,7 +122,14 @@ export class NetnsDriver implements LabDriver {
     if (action === 'kill' && alive) {
       argv = [['kill', '-KILL', String(record.pid)]];
       signalProcess(record.pid, 'SIGKILL');
-      const gone = await poll(async () => !isOurAgent(record), (g) => g, { what: `agent of ${host.name} gone after SIGKILL`, timeoutMs: KILL_GRACE_MS }).then(() => true, () => false);
+      const gone = await poll(
+        async () => !isOurAgent(record),
+        (g) => g,
+        { what: `agent of ${host.name} gone after SIGKILL`, timeoutMs: KILL_GRACE_MS },
+      ).then(
+        () => true,
+        () => false,
+      );
       return { argv, wasRunning: alive, goneAfter: gone };
     } else if (action === 'pause' && alive) {
       argv = [['kill', '-STOP', String(record.pid)]];

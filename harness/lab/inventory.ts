@@ -65,7 +65,8 @@ function text(vars: Record<string, unknown>, key: string, host: string): string 
   if (typeof v !== 'string' && typeof v !== 'number') throw new UsageError(`inventory host ${host}: ${key} must be a string, got ${JSON.stringify(v)}`);
   const s = String(v);
   // The harness reads the inventory as data; it does not run Jinja (Ansible renders it on the hosts).
-  if (s.includes('{{')) throw new UsageError(`inventory host ${host}: ${key} is a template (${s})`, 'give the harness literal values for addresses, directories and keys');
+  if (s.includes('{{'))
+    throw new UsageError(`inventory host ${host}: ${key} is a template (${s})`, 'give the harness literal values for addresses, directories and keys');
   return s;
 }
 
@@ -83,7 +84,10 @@ export function planFromInventory(list: InventoryList, name: string, source: str
   const serverNames = groupHosts(list, 'servers');
   const clientNames = groupHosts(list, 'clients');
   if (serverNames.length === 0 || clientNames.length === 0) {
-    throw new UsageError(`inventory ${source} needs hosts in group "servers" and in group "clients" (found ${serverNames.length} and ${clientNames.length})`, 'see ansible/scenarios/README.md for an example inventory');
+    throw new UsageError(
+      `inventory ${source} needs hosts in group "servers" and in group "clients" (found ${serverNames.length} and ${clientNames.length})`,
+      'see ansible/scenarios/README.md for an example inventory',
+    );
   }
   const both = serverNames.filter((h) => clientNames.includes(h));
   if (both.length > 0) throw new UsageError(`inventory ${source}: ${both.join(', ')} in both servers and clients`, 'a lab host is a server or a client');
@@ -94,15 +98,22 @@ export function planFromInventory(list: InventoryList, name: string, source: str
       const v = hostvars[hostName] ?? {};
       const ip = text(v, 'nomad_advertise_addr', hostName) ?? text(v, 'nomad_bind_addr', hostName);
       if (ip === undefined || !IPV4.test(ip)) {
-        throw new UsageError(`inventory host ${hostName}: set nomad_bind_addr to the IPv4 address Nomad should use${ip ? ` (got ${ip})` : ''}`, 'addresses come from the inventory, never from facts (a VM\'s first NIC is NAT)');
+        throw new UsageError(
+          `inventory host ${hostName}: set nomad_bind_addr to the IPv4 address Nomad should use${ip ? ` (got ${ip})` : ''}`,
+          "addresses come from the inventory, never from facts (a VM's first NIC is NAT)",
+        );
       }
       const dataDir = text(v, 'nomad_data_dir', hostName) ?? '/opt/nomad/data';
       const parent = dataDir.replace(/\/[^/]+\/?$/, '') || '/';
       const identityFile = text(v, 'ansible_ssh_private_key_file', hostName) ?? text(v, 'ansible_private_key_file', hostName) ?? defaults.identityFile;
-      if (identityFile === undefined) throw new UsageError(`inventory host ${hostName}: no SSH key`, 'set ansible_ssh_private_key_file (the harness connects with a key, never a password)');
+      if (identityFile === undefined)
+        throw new UsageError(`inventory host ${hostName}: no SSH key`, 'set ansible_ssh_private_key_file (the harness connects with a key, never a password)');
       const manager = text(v, 'nomad_service_manager', hostName) ?? 'systemd';
       if (manager !== 'systemd' && manager !== 'daemon') {
-        throw new UsageError(`inventory host ${hostName}: nomad_service_manager is ${manager}`, 'on existing hosts use systemd (the default) or daemon (no systemd)');
+        throw new UsageError(
+          `inventory host ${hostName}: nomad_service_manager is ${manager}`,
+          'on existing hosts use systemd (the default) or daemon (no systemd)',
+        );
       }
       const port = Number(text(v, 'ansible_port', hostName) ?? text(v, 'ansible_ssh_port', hostName) ?? 22);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`inventory host ${hostName}: bad ansible_port ${port}`);
@@ -146,10 +157,18 @@ export function defaultIdentity(): string | undefined {
 export async function readInventory(file: string): Promise<InventoryList> {
   if (!existsSync(file)) throw new UsageError(`inventory ${file} does not exist`);
   const argv = ['ansible-inventory', '-i', file, '--list'];
-  const r = await run(argv, { check: false, timeoutMs: 60_000, env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True' } as Record<string, string> });
+  const r = await run(argv, {
+    check: false,
+    timeoutMs: 60_000,
+    env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True' } as Record<string, string>,
+  });
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).replace(/\s+/g, ' ').trim();
-    throw new HarnessError(`ansible-inventory could not read ${file}: ${why.slice(0, 600)}`, { host: 'local', command: argv, hint: 'check it with: ansible-inventory -i <file> --graph' });
+    throw new HarnessError(`ansible-inventory could not read ${file}: ${why.slice(0, 600)}`, {
+      host: 'local',
+      command: argv,
+      hint: 'check it with: ansible-inventory -i <file> --graph',
+    });
   }
   try {
     return JSON.parse(r.stdout) as InventoryList;

@@ -43,19 +43,27 @@ export function labRequest(flags: LabSelection, defaults: { name?: string; topol
   // The provider: named, or implied by --inventory FILE, or by the VM lab's name.
   const provider = (flags.provider ?? (flags.inventory !== undefined ? 'inventory' : flags.lab === 'vagrant' ? 'vagrant' : 'netns')) as ProviderKind;
   if (!PROVIDERS.includes(provider)) throw new UsageError(`--provider ${flags.provider} is not a provider; the providers: ${PROVIDERS.join(', ')}`);
-  if (flags.inventory !== undefined && provider !== 'inventory') throw new UsageError(`--inventory names the hosts of the inventory provider; it does not go with --provider ${provider}`);
-  if (provider === 'inventory' && flags.inventory === undefined) throw new UsageError('--provider inventory needs --inventory FILE (an Ansible inventory with groups servers and clients)');
+  if (flags.inventory !== undefined && provider !== 'inventory')
+    throw new UsageError(`--inventory names the hosts of the inventory provider; it does not go with --provider ${provider}`);
+  if (provider === 'inventory' && flags.inventory === undefined)
+    throw new UsageError('--provider inventory needs --inventory FILE (an Ansible inventory with groups servers and clients)');
   if (flags.inventory !== undefined && !existsSync(flags.inventory)) throw new UsageError(`inventory ${flags.inventory} does not exist`);
   if (flags.provision === false && provider !== 'inventory') throw new UsageError('--no-provision applies to --inventory');
   if (provider === 'netns') {
-    const config = resolveLabConfig({ ...defaults.topology, ...definedOnly(flags), ...(flags.lab !== undefined ? { name: flags.lab } : defaults.name !== undefined ? { name: defaults.name } : {}) });
+    const config = resolveLabConfig({
+      ...defaults.topology,
+      ...definedOnly(flags),
+      ...(flags.lab !== undefined ? { name: flags.lab } : defaults.name !== undefined ? { name: defaults.name } : {}),
+    });
     return { provider, name: config.spec.name, config, provision: true };
   }
   const ignored = TOPOLOGY_FLAGS.filter((k) => flags[k] !== undefined);
   if (ignored.length > 0) {
     throw new UsageError(
       `${ignored.map(flagName).join(', ')} cannot apply to hosts from ${provider === 'vagrant' ? 'Vagrant' : 'an inventory'}`,
-      provider === 'vagrant' ? 'set NOMAD_LAB_VM_* for vagrant up (docs/providers.md, "The VM lab")' : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet',
+      provider === 'vagrant'
+        ? 'set NOMAD_LAB_VM_* for vagrant up (docs/providers.md, "The VM lab")'
+        : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet',
     );
   }
   const config = resolveLabConfig(flags.nomad === undefined ? {} : { nomad: flags.nomad });
@@ -71,7 +79,11 @@ function definedOnly(flags: LabSelection): Omit<LabFlags, 'name'> {
 
 /** A lab name for an inventory file when none is given: inv-<file name without extension>. */
 export function inventoryLabName(file: string): string {
-  const base = basename(file).replace(/\.[^.]+$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const base = basename(file)
+    .replace(/\.[^.]+$/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return `inv-${base || 'hosts'}`.slice(0, 32);
 }
 
@@ -121,7 +133,10 @@ export async function upOwned(request: LabRequest, options: Omit<UpOptions, 'per
 export async function bringDown(name: string, options: { force: boolean; log: Log }): Promise<DownOutcome> {
   const state = readLab(name);
   if (state && !state.persistent && isAlive(state.owner) && !options.force) {
-    throw new UsageError(`lab ${name} belongs to a running command (process ${state.owner.pid}, ${state.phase})`, 'stop that command (it tears its lab down), or pass --force');
+    throw new UsageError(
+      `lab ${name} belongs to a running command (process ${state.owner.pid}, ${state.phase})`,
+      'stop that command (it tears its lab down), or pass --force',
+    );
   }
   return providerOf(state?.provider ?? 'netns').down(name, state, options.log);
 }
@@ -188,7 +203,10 @@ export async function labForRun(request: LabRequest, need: LabNeed, options: Omi
   if (up.reused) {
     await up.driver.close();
     // A lab kept by an earlier run (--keep) or `lab up` still holds that run's job and allocations.
-    throw new UsageError(`lab ${request.name} is still up from an earlier command (lab up, or a run's --keep)`, `remove it first: nomad-lab lab down --lab ${request.name}`);
+    throw new UsageError(
+      `lab ${request.name} is still up from an earlier command (lab up, or a run's --keep)`,
+      `remove it first: nomad-lab lab down --lab ${request.name}`,
+    );
   }
   // The hosts are what they are: the scenario must fit them.
   const state = readLab(request.name);
@@ -211,7 +229,11 @@ export function attachOwned(name: string): LabDriver | undefined {
  * still cut off), left up for the next run of the batch (`leaveUp`, the run's job purged), or torn
  * down.
  */
-export async function endRunLab(name: string, fate: { keep: boolean; leaveUp: boolean; healed: boolean; clean: boolean; interrupted: boolean; jobId: string }, log: Log): Promise<void> {
+export async function endRunLab(
+  name: string,
+  fate: { keep: boolean; leaveUp: boolean; healed: boolean; clean: boolean; interrupted: boolean; jobId: string },
+  log: Log,
+): Promise<void> {
   const state = readLab(name);
   if (!state || !ownedByThisProcess(state)) return;
   const provider = providerOf(state.provider);
@@ -222,7 +244,10 @@ export async function endRunLab(name: string, fate: { keep: boolean; leaveUp: bo
   } else if (fate.leaveUp && fate.clean && state.phase === 'up') {
     const driver = provider.attach(state);
     const server = driver.hosts.find((h) => h.role === 'server')!;
-    await driver.api(server).stopJob(fate.jobId, 'default').catch(() => undefined);
+    await driver
+      .api(server)
+      .stopJob(fate.jobId, 'default')
+      .catch(() => undefined);
     await driver.close();
     log(`lab ${name} left up for the next run (job ${fate.jobId} purged)`);
   } else {

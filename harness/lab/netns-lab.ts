@@ -181,7 +181,9 @@ async function checkSshd(plan: LabPlan, dir: string, signal: AbortSignal): Promi
   try {
     for (const h of plan.hosts) {
       signal.throwIfAborted();
-      await pool.run({ name: h.name, address: h.ip, port: 22, user: 'root', identityFile: paths.clientKey, knownHosts: paths.knownHosts }, ['true'], { timeoutMs: 15_000 });
+      await pool.run({ name: h.name, address: h.ip, port: 22, user: 'root', identityFile: paths.clientKey, knownHosts: paths.knownHosts }, ['true'], {
+        timeoutMs: 15_000,
+      });
     }
   } finally {
     await pool.closeAll();
@@ -257,7 +259,8 @@ export async function labStatus(name: string): Promise<LabStatus | undefined> {
     const agent = state.agents.find((a) => a.host === h.name);
     const sshd = state.sshd?.find((x) => x.host === h.name);
     // An sshd lab's AGENT column is its sshd: the Nomad agents there belong to the inventory provider.
-    const running = plan.sshd === true ? sshd !== undefined && cmdline(sshd.pid).join(' ').includes(hostSshd(state.dir, h).config) : agent !== undefined && isOurAgent(agent);
+    const running =
+      plan.sshd === true ? sshd !== undefined && cmdline(sshd.pid).join(' ').includes(hostSshd(state.dir, h).config) : agent !== undefined && isOurAgent(agent);
     const node = nodes.find((n) => n.Name === h.name);
     return {
       name: h.name,
@@ -334,19 +337,34 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
   return cleaned;
 }
 
-
 /** The netns provider: labs of network namespaces on this machine, agents supervised by pid. */
 export const netnsProvider: LabProvider = {
   kind: 'netns',
   async up(request, options) {
-    const up = await labUp({ config: request.config, persistent: options.persistent, signal: options.signal, log: options.log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    const up = await labUp({
+      config: request.config,
+      persistent: options.persistent,
+      signal: options.signal,
+      log: options.log,
+      ...(options.waiting ? { waiting: options.waiting } : {}),
+    });
     const t = up.timings;
     return {
       driver: new NetnsDriver(up.state.plan),
       nomad: up.nomad,
       reused: up.reused,
       detail: `${t.totalSeconds.toFixed(1)}s`,
-      phases: up.state.plan.sshd === true ? [['network', t.networkSeconds], ['sshd to answer', t.readySeconds]] : [['network', t.networkSeconds], ['ansible', t.ansibleSeconds], ['agents to ready', t.readySeconds]],
+      phases:
+        up.state.plan.sshd === true
+          ? [
+              ['network', t.networkSeconds],
+              ['sshd to answer', t.readySeconds],
+            ]
+          : [
+              ['network', t.networkSeconds],
+              ['ansible', t.ansibleSeconds],
+              ['agents to ready', t.readySeconds],
+            ],
       ...(up.state.plan.sshd === true ? { inventory: sshdPaths(up.state.dir).inventory } : {}),
       summary: `lab ${up.state.plan.name} up in ${t.totalSeconds.toFixed(1)}s (network ${t.networkSeconds.toFixed(1)}s, ansible ${t.ansibleSeconds.toFixed(1)}s, agents to ready ${t.readySeconds.toFixed(1)}s)`,
     };
@@ -376,7 +394,8 @@ export const netnsProvider: LabProvider = {
   },
   refuses: () => undefined,
   async shell(state, request, host) {
-    if (state === undefined) throw new UsageError(`no lab named ${request.name} on this machine`, 'start one with `nomad-lab lab up`, or name another with --lab');
+    if (state === undefined)
+      throw new UsageError(`no lab named ${request.name} on this machine`, 'start one with `nomad-lab lab up`, or name another with --lab');
     return shellCommandFor(netnsState(state), host);
   },
   sweepLeftovers: (log) => cleanLeftovers(log),

@@ -52,9 +52,12 @@ export async function preflight(plan: LabPlan): Promise<{ problems: PreflightPro
 
   const forward = await run(['iptables', '-w', '-S', 'FORWARD'], { check: false });
   if (forward.exitCode !== 0) {
-    problems.push({ what: `iptables does not work here: ${forward.stderr.trim().split('\n')[0]}`, fix: 'load the nf_tables (or ip_tables) kernel module, or run on a host whose kernel has it' });
+    problems.push({
+      what: `iptables does not work here: ${forward.stderr.trim().split('\n')[0]}`,
+      fix: 'load the nf_tables (or ip_tables) kernel module, or run on a host whose kernel has it',
+    });
   } else if (chainPolicy(forward.stdout, 'FORWARD') === 'DROP') {
-    notes.push({ note: "FORWARD policy is DROP (as on Docker hosts): the lab adds its own tagged ACCEPT rule for its bridge" });
+    notes.push({ note: 'FORWARD policy is DROP (as on Docker hosts): the lab adds its own tagged ACCEPT rule for its bridge' });
   }
   try {
     const bridged = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
@@ -68,7 +71,10 @@ export async function preflight(plan: LabPlan): Promise<{ problems: PreflightPro
     const fs = statfsSync(labRoot());
     const freeMiB = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
     if (freeMiB < 1024) {
-      problems.push({ what: `only ${freeMiB} MiB free under ${labRoot()} (agents and allocations need about 1 GiB)`, fix: 'free disk space, or set NOMAD_LAB_ROOT to a roomier file system' });
+      problems.push({
+        what: `only ${freeMiB} MiB free under ${labRoot()} (agents and allocations need about 1 GiB)`,
+        fix: 'free disk space, or set NOMAD_LAB_ROOT to a roomier file system',
+      });
     }
   } catch (cause) {
     problems.push({ what: `cannot use lab root ${labRoot()}: ${(cause as Error).message}`, fix: 'set NOMAD_LAB_ROOT to a writable directory' });

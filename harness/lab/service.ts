@@ -6,7 +6,19 @@ export type ServiceAction = 'kill' | 'pause' | 'resume' | 'start' | 'stop' | 're
 
 /** start-stop-daemon finds the agent by pid file AND executable, so a reused pid is never signalled. */
 const match = (h: RemoteHost) => ['--pidfile', h.pidFile, '--exec', h.binary];
-const daemonStart = (h: RemoteHost) => ['start-stop-daemon', '--start', '--oknodo', '--background', '--make-pidfile', '--output', h.logFile, ...match(h), '--', 'agent', `-config=${h.configDir}`];
+const daemonStart = (h: RemoteHost) => [
+  'start-stop-daemon',
+  '--start',
+  '--oknodo',
+  '--background',
+  '--make-pidfile',
+  '--output',
+  h.logFile,
+  ...match(h),
+  '--',
+  'agent',
+  `-config=${h.configDir}`,
+];
 const daemonStop = (h: RemoteHost) => ['start-stop-daemon', '--stop', '--oknodo', '--retry', 'INT/15/KILL/5', '--remove-pidfile', ...match(h)];
 const daemonSignal = (h: RemoteHost, sig: string) => ['start-stop-daemon', '--stop', '--signal', sig, ...match(h)];
 // Only the agent's own process: its tasks (in the unit's cgroup) must not get the signal.

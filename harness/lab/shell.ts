@@ -19,7 +19,12 @@ export interface ShellCommand {
  * A netns lab's host, from its state and the environment the shell starts from; on a lab with ACLs
  * the shell gets the management token as NOMAD_TOKEN (read from the lab directory unless given).
  */
-export function shellCommandFor(state: LabState, hostName: string, baseEnv: NodeJS.ProcessEnv = process.env, token: string | undefined = readToken(state.plan, 'management')): ShellCommand {
+export function shellCommandFor(
+  state: LabState,
+  hostName: string,
+  baseEnv: NodeJS.ProcessEnv = process.env,
+  token: string | undefined = readToken(state.plan, 'management'),
+): ShellCommand {
   const { plan } = state;
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with nomad-lab lab status --lab ${plan.name}`);
   return netnsShell(state, findHost(plan, hostName), baseEnv, token);
@@ -35,7 +40,22 @@ export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with nomad-lab lab status --lab ${plan.name}`);
   const host = findHost(plan, hostName);
   const { ssh } = host;
-  const base = ['ssh', '-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-i', ssh.identityFile, '-p', String(ssh.port), '-o', `UserKnownHostsFile=${ssh.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', `${ssh.user}@${ssh.address}`];
+  const base = [
+    'ssh',
+    '-F',
+    '/dev/null',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-i',
+    ssh.identityFile,
+    '-p',
+    String(ssh.port),
+    '-o',
+    `UserKnownHostsFile=${ssh.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    `${ssh.user}@${ssh.address}`,
+  ];
   return {
     argv: [...base.slice(0, -1), '-t', base.at(-1)!],
     env: { NOMAD_ADDR: `http://${host.ip}:4646`, NOMAD_LAB_NAME: plan.name, NOMAD_LAB_HOST: host.name },
@@ -50,7 +70,10 @@ function findHost<H extends LabHost>(plan: { name: string; hosts: H[] }, hostNam
   if (host) return host;
   const hosts = plan.hosts.map((h) => `${h.name} (${h.role}, ${h.ip})`).join(', ');
   const example = plan.hosts.find((h) => h.role === 'client')?.name ?? plan.hosts[0]?.name ?? '<host>';
-  throw new UsageError(`lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`, `nomad-lab lab shell ${example} --lab ${plan.name}`);
+  throw new UsageError(
+    `lab ${plan.name} has no host named ${JSON.stringify(hostName)}; its hosts: ${hosts}`,
+    `nomad-lab lab shell ${example} --lab ${plan.name}`,
+  );
 }
 
 /**

@@ -59,7 +59,10 @@ export class SshDriver implements LabDriver {
   /** Hosts whose agent this driver killed: the run's cleanup starts those still down. */
   private readonly killed = new Set<string>();
 
-  constructor(readonly plan: RemotePlan, log: Log = () => undefined) {
+  constructor(
+    readonly plan: RemotePlan,
+    log: Log = () => undefined,
+  ) {
     this.pool = new SshPool((t) => log(`pinned the host key of ${t.name} (${t.address}:${t.port}) in ${t.knownHosts}`));
   }
 
@@ -95,7 +98,11 @@ export class SshDriver implements LabDriver {
     const { ssh } = this.remote(host);
     // iptables, systemctl and the agent's files need root; sudo -n fails at once instead of prompting.
     const full = ssh.user === 'root' ? argv : ['sudo', '-n', '--', ...argv];
-    return this.pool.run(ssh, full, { timeoutMs: options.timeoutMs ?? 30_000, ...(options.check === undefined ? {} : { check: options.check }), ...(options.input === undefined ? {} : { input: options.input }) });
+    return this.pool.run(ssh, full, {
+      timeoutMs: options.timeoutMs ?? 30_000,
+      ...(options.check === undefined ? {} : { check: options.check }),
+      ...(options.input === undefined ? {} : { input: options.input }),
+    });
   }
 
   async running(host: LabHost): Promise<boolean> {
@@ -114,7 +121,14 @@ export class SshDriver implements LabDriver {
     if (action === 'kill') this.killed.add(h.name);
     if (action === 'restart') this.killed.delete(h.name);
     if (action === 'kill') {
-      const gone = await poll(async () => !(await this.running(host)), (g) => g, { what: `agent of ${h.name} gone after the kill`, timeoutMs: KILL_GRACE_MS }).then(() => true, () => false);
+      const gone = await poll(
+        async () => !(await this.running(host)),
+        (g) => g,
+        { what: `agent of ${h.name} gone after the kill`, timeoutMs: KILL_GRACE_MS },
+      ).then(
+        () => true,
+        () => false,
+      );
       return { argv, wasRunning, goneAfter: gone };
     }
     return { argv, wasRunning };
@@ -202,12 +216,18 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
 }
 
 /** Brings an SSH lab up: reach every host, provision (or check the agents run), wait until ready. */
-export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: SshLabState; driver: SshDriver; provisionSeconds: number; readySeconds: number }> {
+export async function remoteLabUp(
+  options: RemoteUpOptions,
+): Promise<{ state: SshLabState; driver: SshDriver; provisionSeconds: number; readySeconds: number }> {
   const { plan, nomad, signal, log } = options;
   await cleanSshLeftovers(log);
   const existing = readSshState(plan.name);
   if (existing) {
-    if (existing.phase === 'up' && existing.persistent) throw new UsageError(`lab ${plan.name} is already up (lab up)`, `a run brings its own SSH lab up: bring this one down first (npm run lab -- down --name ${plan.name})`);
+    if (existing.phase === 'up' && existing.persistent)
+      throw new UsageError(
+        `lab ${plan.name} is already up (lab up)`,
+        `a run brings its own SSH lab up: bring this one down first (npm run lab -- down --name ${plan.name})`,
+      );
     throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
   }
   const state: SshLabState = {
@@ -224,7 +244,9 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
   };
   writeLab(state);
   const driver = new SshDriver(plan, log);
-  log(`lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`);
+  log(
+    `lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`,
+  );
   const before = new Map<string, boolean>();
   try {
     for (const h of plan.hosts) {
@@ -242,7 +264,9 @@ export async function remoteLabUp(options: RemoteUpOptions): Promise<{ state: Ss
     } else {
       const down = plan.hosts.filter((h) => !before.get(h.name));
       if (down.length > 0) {
-        throw new HarnessError(`--no-provision: no Nomad agent runs on ${down.map((h) => h.name).join(', ')}`, { hint: 'start them (ansible/scenarios/start-all.yml) or let the harness provision (drop --no-provision)' });
+        throw new HarnessError(`--no-provision: no Nomad agent runs on ${down.map((h) => h.name).join(', ')}`, {
+          hint: 'start them (ansible/scenarios/start-all.yml) or let the harness provision (drop --no-provision)',
+        });
       }
     }
     // Agents running now that were not before are this lab's: teardown stops them.
@@ -302,7 +326,11 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
     if (jobs.length > 0) {
       try {
         const api = driver.api(state.plan.hosts.find((h) => h.role === 'server')!);
-        await purgeJobs(api, jobs.map((ID) => ({ ID, Namespace: 'default' })), 15_000);
+        await purgeJobs(
+          api,
+          jobs.map((ID) => ({ ID, Namespace: 'default' })),
+          15_000,
+        );
         say(`job(s) ${jobs.join(', ')} purged`);
       } catch (error) {
         problems.push(`jobs not purged (${error instanceof Error ? error.message : String(error)})`);
@@ -349,7 +377,10 @@ export type RemoteSource = { kind: 'inventory'; file: string; provision: boolean
 export async function planRemote(source: RemoteSource, name: string): Promise<RemotePlan> {
   if (source.kind === 'inventory') {
     const identity = defaultIdentity();
-    return planFromInventory(await readInventory(source.file), name, resolve(source.file), { knownHosts: pinnedKnownHosts(), ...(identity ? { identityFile: identity } : {}) });
+    return planFromInventory(await readInventory(source.file), name, resolve(source.file), {
+      knownHosts: pinnedKnownHosts(),
+      ...(identity ? { identityFile: identity } : {}),
+    });
   }
   return vagrantPlan(source.dir, name);
 }
@@ -383,7 +414,8 @@ export interface RemoteLabStatus {
 export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Promise<RemoteLabStatus | undefined> {
   // `unmanaged`: hosts no lab command brought up (the VMs of a plain `vagrant up`), shown as they are.
   const state: Pick<SshLabState, 'plan' | 'phase' | 'persistent' | 'createdAt' | 'nomad'> | undefined =
-    readSshState(name) ?? (unmanaged ? { plan: unmanaged, phase: 'up', persistent: true, createdAt: '-', nomad: { path: '-', version: '?', source: 'on the hosts' } } : undefined);
+    readSshState(name) ??
+    (unmanaged ? { plan: unmanaged, phase: 'up', persistent: true, createdAt: '-', nomad: { path: '-', version: '?', source: 'on the hosts' } } : undefined);
   if (!state) return undefined;
   const driver = new SshDriver(state.plan);
   let nodes: NomadNodeStub[] = [];
@@ -399,7 +431,10 @@ export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Pro
   try {
     const hosts: RemoteHostStatus[] = [];
     for (const h of state.plan.hosts) {
-      const agent: RemoteHostStatus['agent'] = await driver.running(h).then((up) => (up ? 'running' : 'stopped'), () => 'unreachable');
+      const agent: RemoteHostStatus['agent'] = await driver.running(h).then(
+        (up) => (up ? 'running' : 'stopped'),
+        () => 'unreachable',
+      );
       const node = nodes.find((n) => n.Name === h.name);
       hosts.push({
         name: h.name,
@@ -413,7 +448,18 @@ export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Pro
         status: h.role === 'client' ? node?.Status : leader.startsWith(`${h.ip}:`) ? 'leader' : agent === 'running' ? 'follower' : undefined,
       });
     }
-    return { name, provider: state.plan.provider, source: state.plan.source, phase: state.phase, persistent: state.persistent, createdAt: state.createdAt, nomad: state.nomad, nomadVersionReported: nodes[0]?.Version, hosts, apiError };
+    return {
+      name,
+      provider: state.plan.provider,
+      source: state.plan.source,
+      phase: state.phase,
+      persistent: state.persistent,
+      createdAt: state.createdAt,
+      nomad: state.nomad,
+      nomadVersionReported: nodes[0]?.Version,
+      hosts,
+      apiError,
+    };
   } finally {
     await driver.close();
   }
@@ -442,16 +488,39 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
     async up(request, options) {
       const plan = await planRemote(sourceOf(request), request.name);
       const nomad = await resolveNomad(request.config.nomad);
-      const up = await remoteLabUp({ plan, nomad, provision: request.provision, persistent: options.persistent, signal: options.signal, log: options.log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+      const up = await remoteLabUp({
+        plan,
+        nomad,
+        provision: request.provision,
+        persistent: options.persistent,
+        signal: options.signal,
+        log: options.log,
+        ...(options.waiting ? { waiting: options.waiting } : {}),
+      });
       const detail = `${up.provisionSeconds.toFixed(1)}s provisioning, ${up.readySeconds.toFixed(1)}s to ready`;
-      return { driver: up.driver, nomad, reused: false, detail, phases: [['provisioning', up.provisionSeconds], ['agents to ready', up.readySeconds]], summary: `lab ${plan.name} up (${detail})` };
+      return {
+        driver: up.driver,
+        nomad,
+        reused: false,
+        detail,
+        phases: [
+          ['provisioning', up.provisionSeconds],
+          ['agents to ready', up.readySeconds],
+        ],
+        summary: `lab ${plan.name} up (${detail})`,
+      };
     },
     attach: (state, log) => new SshDriver(sshState(state).plan, log),
     async down(name, state, log) {
       if (state === undefined) return { ok: true, lines: [`lab ${name} is not up; nothing to do`] };
       const ok = await remoteLabDown(name, log);
       return ok
-        ? { ok, lines: [`lab ${name} is down: hosts healed, its jobs purged, agents it started stopped (${sshState(state).started.join(', ') || 'none'}); the hosts stay`] }
+        ? {
+            ok,
+            lines: [
+              `lab ${name} is down: hosts healed, its jobs purged, agents it started stopped (${sshState(state).started.join(', ') || 'none'}); the hosts stay`,
+            ],
+          }
         : { ok, lines: [] };
     },
     async status(name, state, request) {
@@ -463,14 +532,16 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
     unfit(state, _request, need) {
       const { plan } = sshState(state);
       const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
-      if (have.clients < need.clients || have.servers < need.servers) return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
+      if (have.clients < need.clients || have.servers < need.servers)
+        return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
       return undefined;
     },
     refuses: (need) => (need.acl ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet' : undefined),
     async shell(state, request, host) {
       if (state !== undefined) return sshShellFor(sshState(state), host);
       const vms = await unmanaged(kind, request);
-      if (vms === undefined) throw new UsageError(`no lab named ${request.name} on this machine`, `bring it up with nomad-lab lab up --inventory FILE --lab ${request.name}`);
+      if (vms === undefined)
+        throw new UsageError(`no lab named ${request.name} on this machine`, `bring it up with nomad-lab lab up --inventory FILE --lab ${request.name}`);
       return sshShellFor({ plan: vms, phase: 'up' }, host);
     },
     sweepLeftovers: (log) => cleanSshLeftovers(log, kind),

@@ -115,7 +115,11 @@ const keygen = (file: string, comment: string) => run(['ssh-keygen', '-q', '-t',
 /** Keys, configs, the audit wrapper, known_hosts and the inventory; then one sshd per host. */
 export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (m: string) => void): Promise<Array<{ host: string; pid: number }>> {
   const paths = sshdPaths(labDirectory);
-  if (!existsSync('/usr/sbin/sshd')) throw new HarnessError('OpenSSH server is not installed (/usr/sbin/sshd)', { host: 'local', hint: 'sudo npm run setup (it installs openssh-server; the package starts no sshd here)' });
+  if (!existsSync('/usr/sbin/sshd'))
+    throw new HarnessError('OpenSSH server is not installed (/usr/sbin/sshd)', {
+      host: 'local',
+      hint: 'sudo npm run setup (it installs openssh-server; the package starts no sshd here)',
+    });
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   // sshd's privilege separation directory; the openssh-server package creates it only when its service starts.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -135,7 +139,8 @@ export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (
     const argv = ['nsenter', `--net=/run/netns/${host.netns}`, '--', '/usr/sbin/sshd', '-f', own.config, '-E', own.log];
     // sshd checks its config and binds before it returns; its daemon child writes the pid file a moment later.
     await run(argv, { host: host.name, timeoutMs: 15_000 });
-    if (!(await pollUntil(() => existsSync(own.pidFile), { timeoutMs: 10_000, intervalsMs: [20] }))) throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
+    if (!(await pollUntil(() => existsSync(own.pidFile), { timeoutMs: 10_000, intervalsMs: [20] })))
+      throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
     const pid = Number(readFileSync(own.pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new HarnessError(`sshd wrote no pid to ${own.pidFile}`, { host: host.name, command: argv });
     started.push({ host: host.name, pid });

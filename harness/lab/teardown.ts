@@ -14,14 +14,7 @@ import { mountsUnder, processesUnder } from './audit.ts';
 import { allocCgroups, cgroupsOf, removeCgroups, removeNomadParents } from './cgroups.ts';
 import { hostApi } from './guard.ts';
 import { purgeJobs } from './cluster.ts';
-import {
-  deleteLink,
-  deleteNetns,
-  labResources,
-  linkExists,
-  removeTaggedRules,
-  removeUnreachableRoute,
-} from './network.ts';
+import { deleteLink, deleteNetns, labResources, linkExists, removeTaggedRules, removeUnreachableRoute } from './network.ts';
 import { listLabs, readState, removeLabDir, writeState, type LabState } from './store.ts';
 import { servers, type LabPlan } from './topology.ts';
 

@@ -103,7 +103,7 @@ export function cidrContains(cidr: string, ip: string): boolean {
   const n = parseIpv4(ip);
   if (!c || n === undefined) return false;
   const mask = c.prefixLength === 0 ? 0 : (~0 << (32 - c.prefixLength)) >>> 0;
-  return ((n & mask) >>> 0) === ((c.base & mask) >>> 0);
+  return (n & mask) >>> 0 === (c.base & mask) >>> 0;
 }
 
 /** Whether two CIDRs share any address. */
@@ -113,12 +113,15 @@ export function cidrOverlaps(a: string, b: string): boolean {
   if (!x || !y) return false;
   const len = Math.min(x.prefixLength, y.prefixLength);
   const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
-  return ((x.base & mask) >>> 0) === ((y.base & mask) >>> 0);
+  return (x.base & mask) >>> 0 === (y.base & mask) >>> 0;
 }
 
 export function planLab(spec: LabSpec): LabPlan {
   if (!LAB_NAME.test(spec.name)) {
-    throw new UsageError(`invalid lab name ${JSON.stringify(spec.name)}`, 'use 1-32 characters: lower-case letters, digits and "-", starting with a letter or digit');
+    throw new UsageError(
+      `invalid lab name ${JSON.stringify(spec.name)}`,
+      'use 1-32 characters: lower-case letters, digits and "-", starting with a letter or digit',
+    );
   }
   if (!Number.isInteger(spec.servers) || spec.servers < 1 || spec.servers > 9) {
     throw new UsageError(`servers must be a whole number from 1 to 9, got ${spec.servers}`);
@@ -127,14 +130,21 @@ export function planLab(spec: LabSpec): LabPlan {
     throw new UsageError(`clients must be a whole number from 1 to 200, got ${spec.clients}`);
   }
   const dcs = spec.clientDatacenters ?? [];
-  if (dcs.length > spec.clients) throw new UsageError(`${dcs.length} client datacenters given for ${spec.clients} client(s)`, 'give at most one datacenter per client, in order (client1 first)');
+  if (dcs.length > spec.clients)
+    throw new UsageError(
+      `${dcs.length} client datacenters given for ${spec.clients} client(s)`,
+      'give at most one datacenter per client, in order (client1 first)',
+    );
   for (const dc of [spec.datacenter, ...dcs]) {
     if (!DATACENTER.test(dc)) throw new UsageError(`invalid datacenter name ${JSON.stringify(dc)}`, 'use letters, digits, "-" and "_"');
   }
   const subnet = spec.subnet ?? defaultSubnet(spec.name);
   const c = parseCidr(subnet);
   if (!c || c.prefixLength !== 24 || (c.base & 255) !== 0 || !cidrContains(LAB_RANGE, formatIpv4(c.base))) {
-    throw new UsageError(`subnet ${JSON.stringify(subnet)} is not a /24 inside ${LAB_RANGE}`, 'pick one like 198.18.42.0/24; the lab range is reserved for benchmarks (RFC 2544) and routed nowhere');
+    throw new UsageError(
+      `subnet ${JSON.stringify(subnet)} is not a /24 inside ${LAB_RANGE}`,
+      'pick one like 198.18.42.0/24; the lab range is reserved for benchmarks (RFC 2544) and routed nowhere',
+    );
   }
   const id = labId(spec.name);
   const at = (last: number) => formatIpv4(c.base + last);

@@ -52,7 +52,10 @@ export async function vagrantPlan(dir: string = repoRoot, name = 'vagrant'): Pro
   // `vagrant destroy` leaves the inventory behind but removes each VM's key with its machine directory.
   const gone = plan.hosts.filter((h) => !existsSync(h.ssh.identityFile));
   if (gone.length > 0) {
-    throw new UsageError(`${file} is out of date: the SSH key of ${gone.map((h) => `${h.name} (${h.ssh.identityFile})`).join(', ')} is gone, so the VMs were destroyed since it was written`, fix);
+    throw new UsageError(
+      `${file} is out of date: the SSH key of ${gone.map((h) => `${h.name} (${h.ssh.identityFile})`).join(', ')} is gone, so the VMs were destroyed since it was written`,
+      fix,
+    );
   }
   return plan;
 }

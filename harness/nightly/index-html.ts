@@ -27,7 +27,10 @@ const worst = (records: NightRecord[]): Verdict | 'none' => (records.length === 
 
 function trendSection(t: Trends): string {
   const parts: string[] = ['<h2>Trends</h2>'];
-  const compared = t.previousNights.length === 0 ? 'no earlier night to compare with' : `compared with ${t.previousNights.length} earlier night(s): ${t.previousNights.join(', ')}`;
+  const compared =
+    t.previousNights.length === 0
+      ? 'no earlier night to compare with'
+      : `compared with ${t.previousNights.length} earlier night(s): ${t.previousNights.join(', ')}`;
   parts.push(`<p class="muted">${esc(compared)}</p>`);
   const list = (id: string, heading: string, items: string[]) =>
     items.length === 0 ? '' : `<section id="${id}"><h3>${esc(heading)}</h3><ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul></section>`;
@@ -35,26 +38,48 @@ function trendSection(t: Trends): string {
     list(
       'newly-failing',
       'Newly failing',
-      t.newlyFailing.map((x) => `<span class="badge fail">NEW FAILURE</span> <b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${badge(x.verdict)} (last passed: ${esc(x.lastPass)})${x.reason ? `<br><span class="source">${esc(x.reason)}</span>` : ''}`),
+      t.newlyFailing.map(
+        (x) =>
+          `<span class="badge fail">NEW FAILURE</span> <b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${badge(x.verdict)} (last passed: ${esc(x.lastPass)})${x.reason ? `<br><span class="source">${esc(x.reason)}</span>` : ''}`,
+      ),
     ),
   );
-  parts.push(list('still-failing', 'Still failing', t.stillFailing.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${badge(x.verdict)} since ${esc(x.since)}`)));
-  parts.push(list('fixed', 'Fixed', t.fixed.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)} passes again (failed on ${esc(x.failedOn)})`)));
+  parts.push(
+    list(
+      'still-failing',
+      'Still failing',
+      t.stillFailing.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${badge(x.verdict)} since ${esc(x.since)}`),
+    ),
+  );
+  parts.push(
+    list(
+      'fixed',
+      'Fixed',
+      t.fixed.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)} passes again (failed on ${esc(x.failedOn)})`),
+    ),
+  );
   parts.push(
     list(
       'flaky',
       'Flaky',
-      t.flaky.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${x.flips} flip(s): ${x.verdicts.map((v) => `${esc(v.date)} ${badge(v.verdict)}`).join(' ')}`),
+      t.flaky.map(
+        (x) =>
+          `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${x.flips} flip(s): ${x.verdicts.map((v) => `${esc(v.date)} ${badge(v.verdict)}`).join(' ')}`,
+      ),
     ),
   );
   parts.push(
     list(
       'moved',
       'Timings that moved',
-      t.moved.map((x) => `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${esc(x.measure)} ${seconds(x.tonight)} against a baseline of ${seconds(x.baseline)} (${pct(x.change)})`),
+      t.moved.map(
+        (x) =>
+          `<b class="scenario">${esc(x.scenario)}</b> on Nomad ${esc(x.version)}: ${esc(x.measure)} ${seconds(x.tonight)} against a baseline of ${seconds(x.baseline)} (${pct(x.change)})`,
+      ),
     ),
   );
-  if (t.newlyFailing.length + t.stillFailing.length + t.fixed.length + t.flaky.length + t.moved.length === 0) parts.push('<p id="no-news">Nothing new: no scenario newly failing, none flaky, no timing moved beyond the threshold.</p>');
+  if (t.newlyFailing.length + t.stillFailing.length + t.fixed.length + t.flaky.length + t.moved.length === 0)
+    parts.push('<p id="no-news">Nothing new: no scenario newly failing, none flaky, no timing moved beyond the threshold.</p>');
   return parts.join('\n');
 }
 
@@ -85,7 +110,9 @@ export function renderNightIndex(p: NightPage): string {
   parts.push(table(head, rows, 'matrix'));
   if (p.versions.length > 1) {
     const differ = differingRows(p.tonight);
-    parts.push(`<p class="note" id="differ">${differ.length === 0 ? 'Every scenario has the same verdict on every release.' : `Verdicts differ between releases for ${differ.map((s) => `<b>${esc(s)}</b>`).join(', ')}: each needs a cited explanation (docs/findings.md), a version-keyed expectation or a Nomad bug report.`}</p>`);
+    parts.push(
+      `<p class="note" id="differ">${differ.length === 0 ? 'Every scenario has the same verdict on every release.' : `Verdicts differ between releases for ${differ.map((s) => `<b>${esc(s)}</b>`).join(', ')}: each needs a cited explanation (docs/findings.md), a version-keyed expectation or a Nomad bug report.`}</p>`,
+    );
   }
 
   parts.push('<h2>History</h2>');
@@ -96,15 +123,21 @@ export function renderNightIndex(p: NightPage): string {
       ['scenario', 'Nomad', ...dates],
       keys.map((k) => {
         const [scenario, version] = k.split('\u0000') as [string, string];
-        return [esc(scenario), esc(version), ...dates.map((d) => {
-          const w = worst(p.history.filter((r) => r.date === d && r.scenario === scenario && r.version === version));
-          return w === 'none' ? '' : badge(w);
-        })];
+        return [
+          esc(scenario),
+          esc(version),
+          ...dates.map((d) => {
+            const w = worst(p.history.filter((r) => r.date === d && r.scenario === scenario && r.version === version));
+            return w === 'none' ? '' : badge(w);
+          }),
+        ];
       }),
       'history',
     ),
   );
-  parts.push(`<h2>Files</h2><nav><a href="${esc(p.junit)}">${esc(p.junit)}</a> <a href="${esc(p.summary)}">${esc(p.summary)}</a> <a href="../history.ndjson">history.ndjson</a></nav>`);
+  parts.push(
+    `<h2>Files</h2><nav><a href="${esc(p.junit)}">${esc(p.junit)}</a> <a href="${esc(p.summary)}">${esc(p.summary)}</a> <a href="../history.ndjson">history.ndjson</a></nav>`,
+  );
   return page(`nightly ${p.date}: ${p.verdict.toUpperCase()}`, parts.join('\n'));
 }
 
@@ -113,7 +146,13 @@ export function renderNightsIndex(history: NightRecord[]): string {
   const rows = dates.map((d) => {
     const night = history.filter((r) => r.date === d);
     const w = worst(night);
-    return [`<a href="${esc(d)}/index.html">${esc(d)}</a>`, badge(w), String(night.length), String(night.filter((r) => r.verdict !== 'pass').length), [...new Set(night.map((r) => r.version))].map(esc).join(', ')];
+    return [
+      `<a href="${esc(d)}/index.html">${esc(d)}</a>`,
+      badge(w),
+      String(night.length),
+      String(night.filter((r) => r.verdict !== 'pass').length),
+      [...new Set(night.map((r) => r.version))].map(esc).join(', '),
+    ];
   });
   return page('nomad-lab nightly runs', `<h1>Nightly runs</h1>\n${table(['night', 'verdict', 'runs', 'not passing', 'Nomad'], rows, 'nights')}`);
 }

@@ -39,7 +39,10 @@ export function matrixMarkdown(title: string, records: MatrixRecord[]): string {
   const scenarios = [...new Set(records.map((r) => r.scenario))].sort();
   const differ = new Set(differingRows(records));
   const lines = [`## ${title}`, ''];
-  lines.push('Each cell: verdict, then seconds from the cut to the allocation `unknown` / from the heal to `Reconnected` (mean over the cell\'s runs). n/a: the scenario is keyed to other releases.', '');
+  lines.push(
+    "Each cell: verdict, then seconds from the cut to the allocation `unknown` / from the heal to `Reconnected` (mean over the cell's runs). n/a: the scenario is keyed to other releases.",
+    '',
+  );
   lines.push(`| scenario | ${versions.map((v) => `Nomad ${v}`).join(' | ')} | same everywhere |`);
   lines.push(`| --- | ${versions.map(() => '---').join(' | ')} | --- |`);
   for (const s of scenarios) {
@@ -47,6 +50,9 @@ export function matrixMarkdown(title: string, records: MatrixRecord[]): string {
     lines.push(`| ${s} | ${cells.join(' | ')} | ${differ.has(s) ? '**no**: see docs/findings.md' : 'yes'} |`);
   }
   const wall = records.reduce((sum, r) => sum + r.wallSeconds, 0);
-  lines.push('', `${records.length} run(s) on ${versions.length} release(s), ${(wall / 60).toFixed(1)} min of runs; ${differ.size === 0 ? 'every verdict the same on every release' : `verdicts differ for ${[...differ].join(', ')}`}.`);
+  lines.push(
+    '',
+    `${records.length} run(s) on ${versions.length} release(s), ${(wall / 60).toFixed(1)} min of runs; ${differ.size === 0 ? 'every verdict the same on every release' : `verdicts differ for ${[...differ].join(', ')}`}.`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -95,7 +95,10 @@ export function analyse(all: NightRecord[], date: string, options: TrendOptions 
     }
 
     // Flaky: the verdict changed at least twice across the window, or within one night's repeats.
-    const windowNights = [...previousNights].reverse().concat(date).filter((d) => byKeyDate(key, d).length > 0);
+    const windowNights = [...previousNights]
+      .reverse()
+      .concat(date)
+      .filter((d) => byKeyDate(key, d).length > 0);
     const verdicts = windowNights.map((d) => ({ date: d, verdict: nightVerdict(byKeyDate(key, d)) }));
     let flips = verdicts.filter((v, i) => i > 0 && v.verdict !== verdicts[i - 1]!.verdict).length;
     flips += windowNights.filter((d) => new Set(byKeyDate(key, d).map((r) => r.verdict)).size > 1).length * 2;
@@ -103,8 +106,17 @@ export function analyse(all: NightRecord[], date: string, options: TrendOptions 
 
     // Timings: tonight's median against the median of the earlier nights in the window (passing runs only).
     for (const measure of ['wall', 'detection', 'reconnect'] as const) {
-      const tonightValues = own.filter((r) => r.verdict === 'pass').map((r) => measureOf(r, measure)).filter((v): v is number => v !== undefined);
-      const before = previousNights.flatMap((d) => byKeyDate(key, d).filter((r) => r.verdict === 'pass').map((r) => measureOf(r, measure))).filter((v): v is number => v !== undefined);
+      const tonightValues = own
+        .filter((r) => r.verdict === 'pass')
+        .map((r) => measureOf(r, measure))
+        .filter((v): v is number => v !== undefined);
+      const before = previousNights
+        .flatMap((d) =>
+          byKeyDate(key, d)
+            .filter((r) => r.verdict === 'pass')
+            .map((r) => measureOf(r, measure)),
+        )
+        .filter((v): v is number => v !== undefined);
       if (tonightValues.length === 0 || before.length === 0) continue;
       const now = median(tonightValues);
       const baseline = median(before);
@@ -125,7 +137,8 @@ export function parseHistory(text: string): { records: NightRecord[]; problems: 
     if (line.trim() === '') return;
     try {
       const r = JSON.parse(line) as NightRecord;
-      if (typeof r.date !== 'string' || !isDate(r.date) || typeof r.scenario !== 'string' || typeof r.version !== 'string') throw new Error('missing date, scenario or version');
+      if (typeof r.date !== 'string' || !isDate(r.date) || typeof r.scenario !== 'string' || typeof r.version !== 'string')
+        throw new Error('missing date, scenario or version');
       records.push(r);
     } catch (error) {
       problems.push(`line ${i + 1}: ${(error as Error).message}`);

@@ -163,7 +163,9 @@ export class NomadApi {
   }
 
   /** The job's deployments, newest first. */
-  jobDeployments(id: string): Promise<Array<{ ID: string; JobVersion: number; Status: string; StatusDescription: string; CreateIndex: number; ModifyIndex: number }>> {
+  jobDeployments(
+    id: string,
+  ): Promise<Array<{ ID: string; JobVersion: number; Status: string; StatusDescription: string; CreateIndex: number; ModifyIndex: number }>> {
     return this.get(`/v1/job/${encodeURIComponent(id)}/deployments`);
   }
 

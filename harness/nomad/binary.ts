@@ -36,10 +36,17 @@ export function releaseName(text: string): string {
   const v = text.startsWith('v') ? text : `v${text}`;
   if (!/^v\d+\.\d+\.\d+$/.test(v)) throw new UsageError(`--nomad-version expects a release such as 1.6.3, got ${JSON.stringify(text)}`);
   if (inRange(v, BUSL)) {
-    throw new UsageError(`Nomad ${v} is not open source (BUSL: 1.5.13+, 1.6.6+, 1.7.0 on): this project never builds or fetches it`, 'bring your own binary with --nomad PATH');
+    throw new UsageError(
+      `Nomad ${v} is not open source (BUSL: 1.5.13+, 1.6.6+, 1.7.0 on): this project never builds or fetches it`,
+      'bring your own binary with --nomad PATH',
+    );
   }
   const known = wrappedReleases();
-  if (!known.includes(v)) throw new UsageError(`no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`, 'add one with scripts/nomad-wrapper.ts, or pass a binary with --nomad PATH');
+  if (!known.includes(v))
+    throw new UsageError(
+      `no wrapper module for Nomad ${v} under build/nomad/ (releases built here: ${known.join(', ')})`,
+      'add one with scripts/nomad-wrapper.ts, or pass a binary with --nomad PATH',
+    );
   return v;
 }
 
@@ -58,7 +65,8 @@ export async function releaseBinary(release: string, log: (message: string) => v
     timeoutMs: 30 * 60_000,
     ...(signal === undefined ? {} : { signal }),
   });
-  if (!executable(path)) throw new HarnessError(`building Nomad ${release} left no binary at ${path}`, { command: ['node', '--import', 'tsx', 'scripts/build-nomad.ts'] });
+  if (!executable(path))
+    throw new HarnessError(`building Nomad ${release} left no binary at ${path}`, { command: ['node', '--import', 'tsx', 'scripts/build-nomad.ts'] });
   return path;
 }
 

@@ -129,14 +129,23 @@ export class EventStream {
         if (!signal.aborted) {
           const from = this.api.host;
           this.nextServer();
-          this.handlers.onStatus?.(`event stream from ${from} ended; resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`);
+          this.handlers.onStatus?.(
+            `event stream from ${from} ended; resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`,
+          );
         }
       } catch (error) {
         if (signal.aborted) return;
-        const why = connection.signal.aborted && connection.signal.reason instanceof Error ? connection.signal.reason.message : error instanceof Error ? error.message : String(error);
+        const why =
+          connection.signal.aborted && connection.signal.reason instanceof Error
+            ? connection.signal.reason.message
+            : error instanceof Error
+              ? error.message
+              : String(error);
         const from = this.api.host;
         this.nextServer();
-        this.handlers.onStatus?.(`event stream from ${from} lost (${why}); resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`);
+        this.handlers.onStatus?.(
+          `event stream from ${from} lost (${why}); resuming from index ${this.lastIndex + 1}${this.api.host !== from ? ` on ${this.api.host}` : ''}`,
+        );
       } finally {
         clearTimeout(idle);
         signal.removeEventListener('abort', stopAll);

@@ -72,8 +72,18 @@ export function timelineSvg(tl: Timeline): string {
     const x1 = api.coord([api.value(1), 0])[0]!;
     const { y, height: h } = params.coordSys;
     const w = tl.windows[params.dataIndex]!;
-    const children: object[] = [{ type: 'rect', shape: { x: x0, y, width: Math.max(x1 - x0, 1), height: h }, style: { fill: WINDOW_COLOUR, stroke: 'rgba(224, 68, 47, 0.5)', lineDash: [4, 3] } }];
-    if (labelled) children.push({ type: 'text', style: { text: `${w.kind} ${w.host}${w.healed ? '' : ' (never healed)'}`, x: x0 + 4, y: y - 14, fill: '#a0301f', fontSize: 12 } });
+    const children: object[] = [
+      {
+        type: 'rect',
+        shape: { x: x0, y, width: Math.max(x1 - x0, 1), height: h },
+        style: { fill: WINDOW_COLOUR, stroke: 'rgba(224, 68, 47, 0.5)', lineDash: [4, 3] },
+      },
+    ];
+    if (labelled)
+      children.push({
+        type: 'text',
+        style: { text: `${w.kind} ${w.host}${w.healed ? '' : ' (never healed)'}`, x: x0 + 4, y: y - 14, fill: '#a0301f', fontSize: 12 },
+      });
     return { type: 'group', children };
   };
 
@@ -87,14 +97,48 @@ export function timelineSvg(tl: Timeline): string {
     ],
     xAxis: [
       { type: 'value', gridIndex: 0, min: 0, max, axisLabel: { formatter: '{value} s' }, splitLine: { lineStyle: { color: '#eceef2' } } },
-      { type: 'value', gridIndex: 1, min: 0, max, name: 'seconds since the run started', nameLocation: 'middle', nameGap: 28, axisLabel: { formatter: '{value} s' }, splitLine: { lineStyle: { color: '#eceef2' } } },
+      {
+        type: 'value',
+        gridIndex: 1,
+        min: 0,
+        max,
+        name: 'seconds since the run started',
+        nameLocation: 'middle',
+        nameGap: 28,
+        axisLabel: { formatter: '{value} s' },
+        splitLine: { lineStyle: { color: '#eceef2' } },
+      },
     ],
     yAxis: [
-      { type: 'category', gridIndex: 0, inverse: true, data: tl.lanes.map((l) => l.label), axisTick: { show: false }, axisLabel: { fontSize: 12, color: '#222222' }, splitLine: { show: true, lineStyle: { color: '#f3f4f6' } } },
-      { type: 'value', gridIndex: 1, minInterval: 1, name: tl.metric ? `${tl.metric.name}${tl.metric.labels ? ` {${tl.metric.labels}}` : ''}` : 'no metric recorded', nameTextStyle: { align: 'left', color: '#444444' } },
+      {
+        type: 'category',
+        gridIndex: 0,
+        inverse: true,
+        data: tl.lanes.map((l) => l.label),
+        axisTick: { show: false },
+        axisLabel: { fontSize: 12, color: '#222222' },
+        splitLine: { show: true, lineStyle: { color: '#f3f4f6' } },
+      },
+      {
+        type: 'value',
+        gridIndex: 1,
+        minInterval: 1,
+        name: tl.metric ? `${tl.metric.name}${tl.metric.labels ? ` {${tl.metric.labels}}` : ''}` : 'no metric recorded',
+        nameTextStyle: { align: 'left', color: '#444444' },
+      },
     ],
     series: [
-      { type: 'custom', name: 'fault windows', xAxisIndex: 0, yAxisIndex: 0, silent: true, renderItem: windowItem(true), encode: { x: [0, 1] }, data: tl.windows.map((w) => [w.from, w.to]), z: 1 },
+      {
+        type: 'custom',
+        name: 'fault windows',
+        xAxisIndex: 0,
+        yAxisIndex: 0,
+        silent: true,
+        renderItem: windowItem(true),
+        encode: { x: [0, 1] },
+        data: tl.windows.map((w) => [w.from, w.to]),
+        z: 1,
+      },
       {
         type: 'custom',
         name: 'statuses',
@@ -109,11 +153,18 @@ export function timelineSvg(tl: Timeline): string {
           const x1 = api.coord([s.to, s.lane])[0]!;
           const h = LANE_HEIGHT * 0.6;
           const width = Math.max(x1 - x0, 1.5);
-          const children: object[] = [{ type: 'rect', shape: { x: x0, y: yc - h / 2, width, height: h }, style: { fill: colour(s.status), stroke: '#ffffff', lineWidth: 0.5 } }];
+          const children: object[] = [
+            { type: 'rect', shape: { x: x0, y: yc - h / 2, width, height: h }, style: { fill: colour(s.status), stroke: '#ffffff', lineWidth: 0.5 } },
+          ];
           if (width > 48) children.push({ type: 'text', silent: true, style: { text: s.status, x: x0 + 4, y: yc - 6, fill: '#ffffff', fontSize: 11 } });
           // Desired status other than run: a dark band along the bottom of the segment.
           if (s.desired !== undefined && s.desired !== 'run') {
-            children.push({ type: 'rect', silent: true, shape: { x: x0, y: yc + h / 2 - 4, width, height: 4 }, style: { fill: s.desired === 'evict' ? '#6a3d9a' : '#222222' } });
+            children.push({
+              type: 'rect',
+              silent: true,
+              shape: { x: x0, y: yc + h / 2 - 4, width, height: 4 },
+              style: { fill: s.desired === 'evict' ? '#6a3d9a' : '#222222' },
+            });
           }
           return { type: 'group', children };
         },
@@ -132,8 +183,22 @@ export function timelineSvg(tl: Timeline): string {
           const y = yc - LANE_HEIGHT * 0.3 - 3;
           const key = m.type === 'Reconnected';
           const r = key ? 5 : 3.5;
-          const children: object[] = [{ type: 'polygon', shape: { points: [[x, y - r], [x + r, y], [x, y + r], [x - r, y]] }, style: { fill: key ? '#111111' : '#ffffff', stroke: '#111111', lineWidth: 1 } }];
-          if (key) children.push({ type: 'text', silent: true, style: { text: m.type, x: x + 7, y: y - 6, fill: '#111111', fontSize: 11, fontWeight: 'bold' } });
+          const children: object[] = [
+            {
+              type: 'polygon',
+              shape: {
+                points: [
+                  [x, y - r],
+                  [x + r, y],
+                  [x, y + r],
+                  [x - r, y],
+                ],
+              },
+              style: { fill: key ? '#111111' : '#ffffff', stroke: '#111111', lineWidth: 1 },
+            },
+          ];
+          if (key)
+            children.push({ type: 'text', silent: true, style: { text: m.type, x: x + 7, y: y - 6, fill: '#111111', fontSize: 11, fontWeight: 'bold' } });
           return { type: 'group', children };
         },
       },
@@ -155,13 +220,27 @@ export function timelineSvg(tl: Timeline): string {
           const row = params.dataIndex % 3;
           const label = `${b.phase.replace(/^\S+ -> /, '')} ≤ ${b.seconds}s${over ? ` (took ${b.observed!.toFixed(1)}s)` : ''}`;
           const children: object[] = [
-            { type: 'line', shape: { x1: x, y1: y, x2: x, y2: y + h + 26 + row * 12 }, style: { stroke: over ? '#b3261e' : '#555555', lineDash: [2, 3], lineWidth: 1 } },
+            {
+              type: 'line',
+              shape: { x1: x, y1: y, x2: x, y2: y + h + 26 + row * 12 },
+              style: { stroke: over ? '#b3261e' : '#555555', lineDash: [2, 3], lineWidth: 1 },
+            },
             { type: 'text', style: { text: label, x: x + 3, y: y + h + 20 + row * 12, fill: over ? '#b3261e' : '#555555', fontSize: 10 } },
           ];
           return { type: 'group', children };
         },
       },
-      { type: 'custom', name: 'fault windows (metric)', xAxisIndex: 1, yAxisIndex: 1, silent: true, renderItem: windowItem(false), encode: { x: [0, 1] }, data: tl.windows.map((w) => [w.from, w.to]), z: 1 },
+      {
+        type: 'custom',
+        name: 'fault windows (metric)',
+        xAxisIndex: 1,
+        yAxisIndex: 1,
+        silent: true,
+        renderItem: windowItem(false),
+        encode: { x: [0, 1] },
+        data: tl.windows.map((w) => [w.from, w.to]),
+        z: 1,
+      },
       {
         type: 'line',
         name: tl.metric?.name ?? 'metric',

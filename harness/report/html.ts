@@ -46,7 +46,8 @@ function legend(tl: Timeline): string {
   const statuses = [...new Set(tl.segments.map((s) => s.status))];
   const items = statuses.map((s) => `<span><i style="background:${STATUS_COLOURS[s] ?? '#888888'}"></i>${esc(s)}</span>`);
   if (tl.windows.length > 0) items.push(`<span><i style="background:${WINDOW_COLOUR};border:1px dashed #e0442f"></i>fault window</span>`);
-  if (tl.segments.some((s) => s.desired !== undefined && s.desired !== 'run')) items.push('<span><i style="background:#222"></i>desired stop (band under the segment)</span>');
+  if (tl.segments.some((s) => s.desired !== undefined && s.desired !== 'run'))
+    items.push('<span><i style="background:#222"></i>desired stop (band under the segment)</span>');
   if (tl.markers.length > 0) items.push('<span>◇ task event, ◆ Reconnected</span>');
   if (tl.bounds.length > 0) items.push('<span>┆ timer bound (red when exceeded)</span>');
   return `<div class="legend">${items.join('')}</div>`;
@@ -70,18 +71,31 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
 
   if (r.reasons.length > 0) {
     parts.push('<h2>Why</h2>');
-    for (const x of r.reasons) parts.push(`<div class="reason ${esc(x.verdict)}">${badge(x.verdict)} <b>${esc(x.check)}</b><br>${esc(x.detail)}<div class="source">source: ${esc(x.source)}</div></div>`);
+    for (const x of r.reasons)
+      parts.push(
+        `<div class="reason ${esc(x.verdict)}">${badge(x.verdict)} <b>${esc(x.check)}</b><br>${esc(x.detail)}<div class="source">source: ${esc(x.source)}</div></div>`,
+      );
   }
 
   parts.push('<h2>Timeline</h2>');
-  parts.push(`<p class="muted">One lane per allocation role, per client node and per deployment of the job; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`);
+  parts.push(
+    `<p class="muted">One lane per allocation role, per client node and per deployment of the job; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`,
+  );
   parts.push(legend(tl));
   parts.push(`<div class="chart" id="timeline">${svg}<div id="tip"></div></div>`);
 
   if (tl.roles.length > 0) {
     parts.push('<h2>Allocations</h2>');
-    parts.push('<p class="note">Roles count the allocations Nomad created for each slot, in creation order (#1 the original); PreviousAllocation is the link Nomad recorded.</p>');
-    parts.push(table(['role', 'allocation', 'node', 'created at index', 'PreviousAllocation', 'at the end'], tl.roles.map((r) => [esc(r.role), `<code>${esc(r.id.slice(0, 8))}</code>`, esc(r.node), String(r.createIndex), esc(r.previous ?? 'none'), esc(r.last)]), 'roles'));
+    parts.push(
+      '<p class="note">Roles count the allocations Nomad created for each slot, in creation order (#1 the original); PreviousAllocation is the link Nomad recorded.</p>',
+    );
+    parts.push(
+      table(
+        ['role', 'allocation', 'node', 'created at index', 'PreviousAllocation', 'at the end'],
+        tl.roles.map((r) => [esc(r.role), `<code>${esc(r.id.slice(0, 8))}</code>`, esc(r.node), String(r.createIndex), esc(r.previous ?? 'none'), esc(r.last)]),
+        'roles',
+      ),
+    );
   }
   parts.push('<h2>Phase timings</h2>');
   parts.push(
@@ -89,22 +103,52 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
       ['phase', 'observed', 'bound', 'bound from'],
       r.timings.map((t) => {
         const over = t.bound !== undefined && t.seconds !== undefined && t.seconds > t.bound;
-        return [esc(t.phase), `<span class="${over ? 'over' : ''}">${seconds(t.seconds)}${over ? ' (over)' : ''}</span>`, t.bound === undefined ? '–' : `${t.bound} s`, `<span class="source">${esc(t.boundSource ?? '')}</span>`];
+        return [
+          esc(t.phase),
+          `<span class="${over ? 'over' : ''}">${seconds(t.seconds)}${over ? ' (over)' : ''}</span>`,
+          t.bound === undefined ? '–' : `${t.bound} s`,
+          `<span class="source">${esc(t.boundSource ?? '')}</span>`,
+        ];
       }),
       'timings',
     ),
   );
 
   parts.push('<h2>Checks</h2>');
-  parts.push(table(['verdict', 'check', 'detail', 'source'], r.checks.map((c) => [badge(c.verdict), esc(c.check), esc(c.detail), `<span class="source">${esc(c.source)}</span>`]), 'checks'));
+  parts.push(
+    table(
+      ['verdict', 'check', 'detail', 'source'],
+      r.checks.map((c) => [badge(c.verdict), esc(c.check), esc(c.detail), `<span class="source">${esc(c.source)}</span>`]),
+      'checks',
+    ),
+  );
   if ((r.notApplied ?? []).length > 0) {
-    parts.push(`<h3>Not applied on Nomad ${esc(r.nomad?.version ?? '?')}</h3><p class="note">Expectations keyed to other Nomad releases: not judged on this one, not counted as passed.</p>`);
-    parts.push(table(['expectation', 'applies to Nomad', 'source'], r.notApplied!.map((x) => [esc(x.expectation), `<code>${esc(x.range)}</code>`, `<span class="source">${esc(x.source)}</span>`]), 'not-applied'));
+    parts.push(
+      `<h3>Not applied on Nomad ${esc(r.nomad?.version ?? '?')}</h3><p class="note">Expectations keyed to other Nomad releases: not judged on this one, not counted as passed.</p>`,
+    );
+    parts.push(
+      table(
+        ['expectation', 'applies to Nomad', 'source'],
+        r.notApplied!.map((x) => [esc(x.expectation), `<code>${esc(x.range)}</code>`, `<span class="source">${esc(x.source)}</span>`]),
+        'not-applied',
+      ),
+    );
   }
 
   if (tl.windows.length > 0) {
     parts.push('<h2>Faults</h2>');
-    parts.push(table(['fault', 'host', 'from', 'to', 'as run'], tl.windows.map((w) => [esc(w.kind), esc(w.host), `${w.from.toFixed(2)} s`, w.healed ? `${w.to.toFixed(2)} s` : 'never healed', `<code>${esc(w.detail)}</code>`])));
+    parts.push(
+      table(
+        ['fault', 'host', 'from', 'to', 'as run'],
+        tl.windows.map((w) => [
+          esc(w.kind),
+          esc(w.host),
+          `${w.from.toFixed(2)} s`,
+          w.healed ? `${w.to.toFixed(2)} s` : 'never healed',
+          `<code>${esc(w.detail)}</code>`,
+        ]),
+      ),
+    );
   }
 
   if (screens.length > 0) {
@@ -114,7 +158,11 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
 
   if (r.goldenDiff !== undefined) {
     parts.push('<h2>Golden trace</h2>');
-    parts.push(r.goldenDiff.length === 0 ? '<p>Same shape as the recorded golden trace.</p>' : `<p>Differences (information only; the verdict is the checker's):</p><pre>${esc(r.goldenDiff.join('\n'))}</pre>`);
+    parts.push(
+      r.goldenDiff.length === 0
+        ? '<p>Same shape as the recorded golden trace.</p>'
+        : `<p>Differences (information only; the verdict is the checker's):</p><pre>${esc(r.goldenDiff.join('\n'))}</pre>`,
+    );
   }
 
   parts.push('<h2>What ran</h2>');
@@ -127,7 +175,12 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
     ['finished', esc(r.finishedAt)],
   ];
   if (r.harnessError !== undefined) info.push(['stopped early', esc(r.harnessError)]);
-  parts.push(table(['', ''], info.map(([k, v]) => [esc(k), v!])));
+  parts.push(
+    table(
+      ['', ''],
+      info.map(([k, v]) => [esc(k), v!]),
+    ),
+  );
 
   parts.push('<h2>Files</h2>');
   parts.push(`<nav>${files.map((f) => `<a href="${esc(f)}">${esc(f)}</a>`).join(' ')}</nav>`);

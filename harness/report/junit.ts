@@ -18,7 +18,14 @@ export function junitXml(results: RunResult[]): string {
       .name(`${r.scenario} (nomad ${r.nomad?.version ?? '?'})`)
       .time(seconds);
     const text = r.reasons.map((x) => `${x.check}: ${x.detail}\n  source: ${x.source}`).join('\n');
-    if (r.verdict === 'fail') tc.failure(r.reasons.filter((x) => x.verdict === 'fail').map((x) => x.detail).join('; '), 'verdict').stacktrace(text);
+    if (r.verdict === 'fail')
+      tc.failure(
+        r.reasons
+          .filter((x) => x.verdict === 'fail')
+          .map((x) => x.detail)
+          .join('; '),
+        'verdict',
+      ).stacktrace(text);
     else if (r.verdict === 'unknown') tc.error(r.reasons.map((x) => x.detail).join('; '), 'unknown').stacktrace(text);
     else if (r.verdict === 'not-applicable') tc.skipped();
     tc.standardOutput(r.timings.map((t) => `${t.phase}: ${t.seconds === undefined ? '-' : `${t.seconds.toFixed(2)}s`}`).join('\n'));

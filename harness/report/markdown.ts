@@ -24,12 +24,17 @@ const wallOf = (row: SummaryRow) => row.wallSeconds ?? totalSeconds(row.result);
 export function markdownSummary(title: string, rows: SummaryRow[]): string {
   const lines = [`## ${title}`, ''];
   const count = (v: string) => rows.filter((x) => x.result.verdict === v).length;
-  lines.push(`${rows.length} run(s): ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown${count('not-applicable') > 0 ? `, ${count('not-applicable')} not applicable` : ''}.`, '');
+  lines.push(
+    `${rows.length} run(s): ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown${count('not-applicable') > 0 ? `, ${count('not-applicable')} not applicable` : ''}.`,
+    '',
+  );
   lines.push('| scenario | Nomad | verdict | wall | partition → unknown | heal → Reconnected |', '| --- | --- | --- | --- | --- | --- |');
   for (const row of rows) {
     const r = row.result;
     const name = row.link ? `[${cell(r.scenario)}](${row.link})` : cell(r.scenario);
-    lines.push(`| ${name} | ${cell(r.nomad?.version ?? '?')} | ${icon[r.verdict]} | ${secs(wallOf(row))} | ${secs(detectionSeconds(r))} | ${secs(reconnectSeconds(r))} |`);
+    lines.push(
+      `| ${name} | ${cell(r.nomad?.version ?? '?')} | ${icon[r.verdict]} | ${secs(wallOf(row))} | ${secs(detectionSeconds(r))} | ${secs(reconnectSeconds(r))} |`,
+    );
   }
   const failing = rows.filter((x) => x.result.verdict === 'fail' || x.result.verdict === 'unknown');
   if (failing.length > 0) {

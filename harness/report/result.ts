@@ -63,11 +63,30 @@ export const worstVerdict = (verdicts: RunVerdict[]): RunVerdict => {
 
 /** The result of a scenario that does not apply to the Nomad under test: nothing ran. */
 export function notApplicableResult(scenario: Scenario, nomad: RunInfo['nomad'], runId: string): RunResult {
-  const why: CheckOutcome = { check: 'scenario applies to this Nomad', verdict: 'pass', detail: `Nomad ${nomad.version} is outside the scenario's range ${scenario.nomad ?? '(any)'}: not run, not applicable`, source: scenario.source ?? 'scenario', kind: 'precondition' };
+  const why: CheckOutcome = {
+    check: 'scenario applies to this Nomad',
+    verdict: 'pass',
+    detail: `Nomad ${nomad.version} is outside the scenario's range ${scenario.nomad ?? '(any)'}: not run, not applicable`,
+    source: scenario.source ?? 'scenario',
+    kind: 'precondition',
+  };
   const now = new Date().toISOString();
   return {
-    scenario: scenario.name, runId, verdict: 'not-applicable', exitCode: ExitCode.pass, reasons: [why], checks: [why], timings: [], nomad, lab: undefined,
-    timers: { minHeartbeatTtl: 2, heartbeatGrace: 2 }, startedAt: now, finishedAt: now, gitCommit: undefined, harnessError: undefined, notApplied: [],
+    scenario: scenario.name,
+    runId,
+    verdict: 'not-applicable',
+    exitCode: ExitCode.pass,
+    reasons: [why],
+    checks: [why],
+    timings: [],
+    nomad,
+    lab: undefined,
+    timers: { minHeartbeatTtl: 2, heartbeatGrace: 2 },
+    startedAt: now,
+    finishedAt: now,
+    gitCommit: undefined,
+    harnessError: undefined,
+    notApplied: [],
   };
 }
 
@@ -76,15 +95,23 @@ export const detectionSeconds = (r: RunResult) => phaseSeconds(r, 'partition -> 
 export const reconnectSeconds = (r: RunResult) => phaseSeconds(r, 'heal -> Reconnected');
 export const totalSeconds = (r: RunResult) => phaseSeconds(r, 'total');
 
-export function buildResult(trace: Positioned[], scenario: Scenario, harnessError?: string, finishedAt = new Date().toISOString()): RunResult & { verdict: Verdict } {
+export function buildResult(
+  trace: Positioned[],
+  scenario: Scenario,
+  harnessError?: string,
+  finishedAt = new Date().toISOString(),
+): RunResult & { verdict: Verdict } {
   const run = trace.find((e) => e.kind === 'run')?.run;
   const timers: Timers = run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
   // Expectations name the scenario's job; a run on a shared lab ran it under a fresh name.
   const actualJob = run?.job ?? scenario.job.id;
-  const expect = actualJob === scenario.job.id ? scenario.expect : {
-    ...scenario.expect,
-    metrics: scenario.expect.metrics?.map((m) => (m.labels['job'] === scenario.job.id ? { ...m, labels: { ...m.labels, job: actualJob } } : m)),
-  };
+  const expect =
+    actualJob === scenario.job.id
+      ? scenario.expect
+      : {
+          ...scenario.expect,
+          metrics: scenario.expect.metrics?.map((m) => (m.labels['job'] === scenario.job.id ? { ...m, labels: { ...m.labels, job: actualJob } } : m)),
+        };
   const checked = check(trace, expect, { namedRoles: rolesInSteps(scenario) });
   let { verdict, reasons } = checked;
   const checks = [...checked.checks];

@@ -37,7 +37,11 @@ export function formatSummary(r: RunResult, runDir: string): string {
   ]);
   for (const line of table(timings, { align: [undefined, 'right'] })) lines.push(`  ${line}`);
   if (r.goldenDiff !== undefined) {
-    lines.push(r.goldenDiff.length === 0 ? 'golden trace: same shape' : `golden trace: ${r.goldenDiff.length} difference(s) (information only; the verdict is the checker's):`);
+    lines.push(
+      r.goldenDiff.length === 0
+        ? 'golden trace: same shape'
+        : `golden trace: ${r.goldenDiff.length} difference(s) (information only; the verdict is the checker's):`,
+    );
     for (const d of r.goldenDiff) lines.push(`  ${d}`);
   }
   lines.push(`report: ${runDir}`);

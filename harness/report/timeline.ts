@@ -97,7 +97,14 @@ function faultWindows(n: Normalised, rel: (t: number) => number, end: number): F
     if (opens) {
       const key = `${f.host}:${opens.closes}`;
       if (open.has(key)) continue; // a second cut of the same host extends the first window
-      const window: FaultWindow = { kind: opens.kind, host: f.host, from: rel(f.t), to: end, healed: false, detail: f.argv.map((a) => a.join(' ')).join('; ') || (f.detail ?? '') };
+      const window: FaultWindow = {
+        kind: opens.kind,
+        host: f.host,
+        from: rel(f.t),
+        to: end,
+        healed: false,
+        detail: f.argv.map((a) => a.join(' ')).join('; ') || (f.detail ?? ''),
+      };
       open.set(key, { window, closes: opens.closes });
       out.push(window);
       continue;
@@ -136,7 +143,7 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
     }
     const events = a.final
       ? Object.entries(a.final.TaskStates ?? {}).flatMap(([task, st]) => (st?.Events ?? []).map((e) => ({ ...e, task })))
-      : a.observations.at(-1)?.taskEvents ?? [];
+      : (a.observations.at(-1)?.taskEvents ?? []);
     for (const e of events) {
       // Task events carry the client's own clock (ns); in every lab here it is the harness's clock.
       markers.push({ lane, t: rel(e.Time / 1e6), type: e.Type, task: e.task, message: e.DisplayMessage ?? e.Message ?? '' });
@@ -191,8 +198,17 @@ export function buildTimeline(trace: Positioned[], result: RunResult): Timeline 
   const roles: RoleRow[] = [...n.allocs]
     .sort((a, b) => a.createIndex - b.createIndex)
     .map((a) => {
-      const last = a.final ? `${a.final.ClientStatus}/${a.final.DesiredStatus}` : `${a.observations.at(-1)?.client ?? '?'}/${a.observations.at(-1)?.desired ?? '?'}`;
-      return { role: a.role, id: a.id, node: a.node, createIndex: a.createIndex, previous: a.previous ? (n.byId.get(a.previous)?.role ?? a.previous.slice(0, 8)) : undefined, last };
+      const last = a.final
+        ? `${a.final.ClientStatus}/${a.final.DesiredStatus}`
+        : `${a.observations.at(-1)?.client ?? '?'}/${a.observations.at(-1)?.desired ?? '?'}`;
+      return {
+        role: a.role,
+        id: a.id,
+        node: a.node,
+        createIndex: a.createIndex,
+        previous: a.previous ? (n.byId.get(a.previous)?.role ?? a.previous.slice(0, 8)) : undefined,
+        last,
+      };
     });
   return { t0, end, lanes, segments, windows: faultWindows(n, rel, end), markers, metric, bounds, roles };
 }

@@ -18,7 +18,8 @@ const LINKED = ['result.json', 'trace.ndjson', 'trace.ndjson.partial', 'junit.xm
 export function readRunDir(runDir: string): { result: RunResult; traceFile: string } {
   const resultFile = join(runDir, 'result.json');
   const traceFile = traceFileOf(runDir);
-  if (!existsSync(resultFile) || !traceFile) throw new UsageError(`${runDir} is not a run directory (it needs result.json and trace.ndjson)`, 'pass a directory such as reports/spread/<run-id>');
+  if (!existsSync(resultFile) || !traceFile)
+    throw new UsageError(`${runDir} is not a run directory (it needs result.json and trace.ndjson)`, 'pass a directory such as reports/spread/<run-id>');
   let result: RunResult;
   try {
     result = JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult;
@@ -35,7 +36,12 @@ export function writeRunReports(runDir: string): string {
   const screens = trace.filter((e): e is Positioned<ScreenEvent> => e.kind === 'screen');
   writeFileAtomic(join(runDir, 'summary.md'), markdownSummary(`nomad-lab: ${result.scenario}`, [{ result, screens }]));
   const timeline = buildTimeline(trace, result);
-  const logs = existsSync(join(runDir, 'logs')) ? readdirSync(join(runDir, 'logs')).filter((f) => f.endsWith('.log')).sort().map((f) => `logs/${f}`) : [];
+  const logs = existsSync(join(runDir, 'logs'))
+    ? readdirSync(join(runDir, 'logs'))
+        .filter((f) => f.endsWith('.log'))
+        .sort()
+        .map((f) => `logs/${f}`)
+    : [];
   const files = [...LINKED.filter((f) => existsSync(join(runDir, f))), ...logs];
   const html = renderRunReport({ result, timeline, svg: timelineSvg(timeline), files, screens });
   const out = join(runDir, 'report.html');

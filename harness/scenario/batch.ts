@@ -20,7 +20,11 @@ export interface BatchOptions extends Pick<RunOptions, 'lab' | 'jobFile' | 'reco
  * Runs the plan; each finished run is pushed to `entries` as it ends, so a caller that catches an
  * interruption still has the runs done so far.
  */
-export async function runBatch(plan: Array<{ scenario: Scenario; round: number }>, options: BatchOptions, entries: CatalogEntry[] = []): Promise<CatalogEntry[]> {
+export async function runBatch(
+  plan: Array<{ scenario: Scenario; round: number }>,
+  options: BatchOptions,
+  entries: CatalogEntry[] = [],
+): Promise<CatalogEntry[]> {
   const { signal, log } = options;
   const many = plan.length > 1 && options.freshLabs !== true;
   const rounds = Math.max(...plan.map((p) => p.round));

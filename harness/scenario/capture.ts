@@ -47,4 +47,3 @@ export async function captureNomad(options: NomadCaptureOptions): Promise<Screen
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
 }
-

@@ -51,17 +51,28 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
     '',
     ...table([
       ['SCENARIO', `VERDICT${rows[0]!.verdicts.length > 1 ? 'S' : ''}`, 'WALL TIME', ''],
-      ...rows.map((r) => [r.name, r.verdicts.map((v) => (v === 'not-applicable' ? 'N/A' : v.toUpperCase())).join(' '), r.wall.map((w) => `${w.toFixed(1)}s`).join(' '), r.flips ? 'FLIPPED' : '']),
+      ...rows.map((r) => [
+        r.name,
+        r.verdicts.map((v) => (v === 'not-applicable' ? 'N/A' : v.toUpperCase())).join(' '),
+        r.wall.map((w) => `${w.toFixed(1)}s`).join(' '),
+        r.flips ? 'FLIPPED' : '',
+      ]),
     ]),
   ];
   const all: RunVerdict[] = entries.map((e) => e.result.verdict);
   const flipped = rows.filter((r) => r.flips).length;
   const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
-  lines.push(`${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all`);
+  lines.push(
+    `${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all`,
+  );
   const exitCode = worstExitCode(entries.map((e) => e.result.exitCode));
   return {
     text: lines.join('\n'),
     exitCode,
-    data: { runs: entries.map((e) => ({ scenario: e.scenario, round: e.round, verdict: e.result.verdict, wallSeconds: e.wallSeconds, runDir: e.runDir })), flipped, totalSeconds: total },
+    data: {
+      runs: entries.map((e) => ({ scenario: e.scenario, round: e.round, verdict: e.result.verdict, wallSeconds: e.wallSeconds, runDir: e.runDir })),
+      flipped,
+      totalSeconds: total,
+    },
   };
 }

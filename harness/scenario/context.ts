@@ -41,7 +41,9 @@ export const DEPLOYMENT_PRECONDITION =
  */
 export function deploymentWait(job: NomadJob): { timeoutMs: number } | undefined {
   if (job['Type'] !== undefined && job['Type'] !== 'service') return undefined;
-  const updates = job.TaskGroups.map((g) => g['Update'] as { MaxParallel?: number; MinHealthyTime?: number } | null | undefined).filter((u) => (u?.MaxParallel ?? 0) > 0);
+  const updates = job.TaskGroups.map((g) => g['Update'] as { MaxParallel?: number; MinHealthyTime?: number } | null | undefined).filter(
+    (u) => (u?.MaxParallel ?? 0) > 0,
+  );
   if (updates.length === 0) return undefined;
   // Healthy allocations need min_healthy_time; a minute on top covers placement and task start.
   const minHealthyMs = Math.max(...updates.map((u) => (u?.MinHealthyTime ?? 10e9) / 1e6));
@@ -79,29 +81,65 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
   const options = { jobFile: deps.jobFile, waiting: deps.waiting };
   // Every wait ends as one `await` event in the trace and one line of progress.
   const took = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
-  const settle = (what: string, started: number, deadlineMs: number, ok: boolean, lastSeen: string | undefined, line: string, precondition?: string): boolean => {
-    trace.add({ kind: 'await', t: Date.now(), what, ok, elapsedMs: Date.now() - started, deadlineMs, ...(lastSeen === undefined ? {} : { lastSeen }), ...(precondition === undefined ? {} : { precondition: true, source: precondition }) });
+  const settle = (
+    what: string,
+    started: number,
+    deadlineMs: number,
+    ok: boolean,
+    lastSeen: string | undefined,
+    line: string,
+    precondition?: string,
+  ): boolean => {
+    trace.add({
+      kind: 'await',
+      t: Date.now(),
+      what,
+      ok,
+      elapsedMs: Date.now() - started,
+      deadlineMs,
+      ...(lastSeen === undefined ? {} : { lastSeen }),
+      ...(precondition === undefined ? {} : { precondition: true, source: precondition }),
+    });
     log(`${what}: ${line}`);
     return ok;
   };
   /** Waits on the recorder's live view; `precondition` (its source) marks a wait the test rests on. */
-  const awaitView = async (what: string, condition: (r: Recorder) => boolean, timeoutMs: number, hopeless?: (r: Recorder) => string | undefined, precondition?: string): Promise<boolean> => {
+  const awaitView = async (
+    what: string,
+    condition: (r: Recorder) => boolean,
+    timeoutMs: number,
+    hopeless?: (r: Recorder) => string | undefined,
+    precondition?: string,
+  ): Promise<boolean> => {
     const started = Date.now();
     let gaveUp: string | undefined;
     try {
-      await poll(async () => rec, (r) => condition(r) || (gaveUp = hopeless?.(r)) !== undefined, {
-        what,
-        timeoutMs,
-        signal,
-        intervalsMs: [100],
-        describe: () => rec.describe(),
-        ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
-      });
-      if (gaveUp !== undefined && !condition(rec)) return settle(what, started, timeoutMs, false, `gave up: ${gaveUp}; ${rec.describe()}`, `gave up after ${took(started)}s: ${gaveUp}`, precondition);
+      await poll(
+        async () => rec,
+        (r) => condition(r) || (gaveUp = hopeless?.(r)) !== undefined,
+        {
+          what,
+          timeoutMs,
+          signal,
+          intervalsMs: [100],
+          describe: () => rec.describe(),
+          ...(options.waiting ? { onObservation: (_: Recorder, elapsed: number) => options.waiting!(what, elapsed, timeoutMs, rec.describe()) } : {}),
+        },
+      );
+      if (gaveUp !== undefined && !condition(rec))
+        return settle(what, started, timeoutMs, false, `gave up: ${gaveUp}; ${rec.describe()}`, `gave up after ${took(started)}s: ${gaveUp}`, precondition);
       return settle(what, started, timeoutMs, true, precondition === undefined ? undefined : rec.describe(), `after ${took(started)}s`, precondition);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      return settle(what, started, timeoutMs, false, rec.describe(), `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`, precondition);
+      return settle(
+        what,
+        started,
+        timeoutMs,
+        false,
+        rec.describe(),
+        `NOT within ${(timeoutMs / 1000).toFixed(0)}s; last seen: ${rec.describe()}`,
+        precondition,
+      );
     }
   };
   /** The job's deployments as the API has them, into the trace (before each fault). */
@@ -110,7 +148,20 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       trace.add({ kind: 'note', t: Date.now(), message: `deployments of ${jobId} not read ${when}: ${describeError(error)}` });
       return undefined;
     });
-    if (deployments) trace.add({ kind: 'deployment-read', t: Date.now(), when, deployments: deployments.map((d) => ({ ID: d.ID, JobVersion: d.JobVersion, Status: d.Status, StatusDescription: d.StatusDescription, CreateIndex: d.CreateIndex, ModifyIndex: d.ModifyIndex })) });
+    if (deployments)
+      trace.add({
+        kind: 'deployment-read',
+        t: Date.now(),
+        when,
+        deployments: deployments.map((d) => ({
+          ID: d.ID,
+          JobVersion: d.JobVersion,
+          Status: d.Status,
+          StatusDescription: d.StatusDescription,
+          CreateIndex: d.CreateIndex,
+          ModifyIndex: d.ModifyIndex,
+        })),
+      });
   };
   return {
     hosts: lab.hosts,
@@ -133,7 +184,11 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
     async awaitDeployment(job) {
       const wait = deploymentWait(job);
       if (wait === undefined) {
-        trace.add({ kind: 'note', t: Date.now(), message: `job ${job.ID} (type ${String(job['Type'])}) has no update strategy: no deployment to wait for before the first fault` });
+        trace.add({
+          kind: 'note',
+          t: Date.now(),
+          message: `job ${job.ID} (type ${String(job['Type'])}) has no update strategy: no deployment to wait for before the first fault`,
+        });
         return true;
       }
       const version = job.Version ?? 0;
@@ -146,7 +201,9 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
         wait.timeoutMs,
         (r) => {
           const d = r.latestDeployment();
-          return d !== undefined && d.jobVersion === version && ['failed', 'cancelled'].includes(d.status) ? `deployment ${d.id.slice(0, 8)} ${d.status}: ${d.description}` : undefined;
+          return d !== undefined && d.jobVersion === version && ['failed', 'cancelled'].includes(d.status)
+            ? `deployment ${d.id.slice(0, 8)} ${d.status}: ${d.description}`
+            : undefined;
         },
         DEPLOYMENT_PRECONDITION,
       );
@@ -157,7 +214,11 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       const started = Date.now();
       let seen = 'nothing yet';
       try {
-        await poll(async () => probe().then((r) => ((seen = r.seen), r)), (r) => r.ok, { what, timeoutMs, signal, intervalsMs: [250, 500], describe: () => seen });
+        await poll(
+          async () => probe().then((r) => ((seen = r.seen), r)),
+          (r) => r.ok,
+          { what, timeoutMs, signal, intervalsMs: [250, 500], describe: () => seen },
+        );
         return settle(what, started, timeoutMs, true, seen, `after ${took(started)}s (${seen})`);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
@@ -167,7 +228,8 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
     async httpGet(host, url) {
       // Python's standard library is on every lab host (Ansible needs python3); the URL is an argument.
       const r = await lab.exec(host, ['python3', '-c', HTTP_GET, url], { check: false });
-      if (r.exitCode !== 0) throw new HarnessError(`GET ${url} on ${host.name} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, { host: host.name });
+      if (r.exitCode !== 0)
+        throw new HarnessError(`GET ${url} on ${host.name} failed: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, { host: host.name });
       const [status, ...body] = r.stdout.split('\n');
       return { status: Number(status), body: body.join('\n') };
     },
@@ -176,9 +238,17 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
     },
     async captureCli(title, args) {
       const token = lab.token('harness');
-      const shot = await captureNomad({ nomadPath: nomad.path, address: `http://${leaderHost.ip}:4646`, ...(token === undefined ? {} : { token }), args, signal });
+      const shot = await captureNomad({
+        nomadPath: nomad.path,
+        address: `http://${leaderHost.ip}:4646`,
+        ...(token === undefined ? {} : { token }),
+        args,
+        signal,
+      });
       trace.add({ kind: 'screen', t: Date.now(), title, argv: shot.argv, text: shot.text, exitCode: shot.exitCode });
-      log(`captured ${title}: exit ${shot.exitCode}${shot.timedOut ? ' (timed out)' : ''} in ${(shot.elapsedMs / 1000).toFixed(2)}s${shot.scrolledOff > 0 ? `, ${shot.scrolledOff} line(s) scrolled off the screen` : ''}`);
+      log(
+        `captured ${title}: exit ${shot.exitCode}${shot.timedOut ? ' (timed out)' : ''} in ${(shot.elapsedMs / 1000).toFixed(2)}s${shot.scrolledOff > 0 ? `, ${shot.scrolledOff} line(s) scrolled off the screen` : ''}`,
+      );
     },
     async registerJob(file) {
       const path = options.jobFile ?? join(repoRoot, 'jobs', file);
@@ -186,17 +256,39 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       const hcl = renderJob(readFileSync(path, 'utf8'), nomad.version, relative(repoRoot, path));
       writeFileSync(join(runDir, 'job.nomad.hcl'), hcl);
       const job = await leader.parseJob(hcl);
-      if (job.ID !== scenario.job.id) throw new HarnessError(`${relative(repoRoot, path)} defines job ${JSON.stringify(job.ID)}, but the scenario says ${JSON.stringify(scenario.job.id)}`);
+      if (job.ID !== scenario.job.id)
+        throw new HarnessError(`${relative(repoRoot, path)} defines job ${JSON.stringify(job.ID)}, but the scenario says ${JSON.stringify(scenario.job.id)}`);
       job.ID = jobId;
       job.Name = jobId;
       recordJob(lab.name, jobId);
       const reply = await leader.registerJob(job);
       if (reply.Warnings) trace.add({ kind: 'note', t: Date.now(), message: `Nomad warned on register: ${reply.Warnings}` });
       const readBack = await leader.readJob(job.ID);
-      trace.add({ kind: 'job-read', t: Date.now(), job: { ID: readBack.ID, Version: readBack.Version, TaskGroups: readBack.TaskGroups.map((g) => ({ Name: g.Name, Count: g.Count, MaxClientDisconnect: g.MaxClientDisconnect ?? null, Disconnect: g.Disconnect ?? null, ReschedulePolicy: g['ReschedulePolicy'] ?? null, Update: g['Update'] ?? null })) } });
+      trace.add({
+        kind: 'job-read',
+        t: Date.now(),
+        job: {
+          ID: readBack.ID,
+          Version: readBack.Version,
+          TaskGroups: readBack.TaskGroups.map((g) => ({
+            Name: g.Name,
+            Count: g.Count,
+            MaxClientDisconnect: g.MaxClientDisconnect ?? null,
+            Disconnect: g.Disconnect ?? null,
+            ReschedulePolicy: g['ReschedulePolicy'] ?? null,
+            Update: g['Update'] ?? null,
+          })),
+        },
+      });
       const dropped = disconnectSettingDropped(job, readBack);
-      if (dropped.length > 0) throw new HarnessError(`Nomad ${nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, { host: leader.host, hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there' });
-      log(`registered job ${job.ID} version ${readBack.Version ?? '?'}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`);
+      if (dropped.length > 0)
+        throw new HarnessError(`Nomad ${nomad.version} dropped the disconnect setting of job ${job.ID}: ${dropped.join('; ')}`, {
+          host: leader.host,
+          hint: 'Nomad >= 1.10 ignores max_client_disconnect; use disconnect { lost_after } there',
+        });
+      log(
+        `registered job ${job.ID} version ${readBack.Version ?? '?'}${job.TaskGroups.some((g) => g.MaxClientDisconnect || g.Disconnect?.LostAfter) ? ' (disconnect setting read back intact)' : ' (no disconnect setting)'}`,
+      );
       return readBack;
     },
     async partition(host, mode = 'input') {
@@ -210,7 +302,8 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv, began });
       trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(exec) });
       // The proof that the fault took effect: no server answers the client any more.
-      for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip)))) trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
+      for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip))))
+        trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
       log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
     },
     async heal(host) {
@@ -221,7 +314,8 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       // The host still exists here: the rule must be gone from it, not gone with it.
       trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(exec, host.name, serverIps) });
       partitioned.delete(host);
-      for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip)))) trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
+      for (const r of await Promise.all(serverIps.map((ip) => reach(exec, ip))))
+        trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
       log(`healed ${host.name}`);
     },
     async agent(host, action) {
@@ -250,9 +344,10 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
     async sleepUntil(at, what) {
       const ms = at - Date.now();
       log(`waiting ${(Math.max(0, ms) / 1000).toFixed(1)}s until ${what}`);
-      if (ms > 0) await sleep(ms, undefined, { signal }).catch(() => {
-        throw signal.reason;
-      });
+      if (ms > 0)
+        await sleep(ms, undefined, { signal }).catch(() => {
+          throw signal.reason;
+        });
     },
     host(name) {
       const h = lab.hosts.find((x) => x.name === name);

@@ -32,17 +32,28 @@ export function loadScenarioFile(file: string): Scenario {
   const slots = new Set(rolesInSteps(scenario).map(slotOf));
   for (const role of rolesInExpectations(scenario.expect)) {
     if (!slots.has(slotOf(role))) {
-      problems.push({ file, line: 1, pointer: '/expect', message: `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})` });
+      problems.push({
+        file,
+        line: 1,
+        pointer: '/expect',
+        message: `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})`,
+      });
     }
   }
   // A metric names the job by the scenario's job ID (a run on a shared lab renames both together).
   for (const [i, m] of (scenario.expect.metrics ?? []).entries()) {
     if (m.labels['job'] !== undefined && m.labels['job'] !== scenario.job.id) {
-      problems.push({ file, line: 1, pointer: `/expect/metrics/${i}/labels/job`, message: `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found` });
+      problems.push({
+        file,
+        line: 1,
+        pointer: `/expect/metrics/${i}/labels/job`,
+        message: `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found`,
+      });
     }
   }
   for (const [i, d] of (scenario.expect.delays ?? []).entries()) {
-    if (d.atLeast === undefined && d.atMost === undefined) problems.push({ file, line: 1, pointer: `/expect/delays/${i}`, message: 'has neither atLeast nor atMost: it would assert nothing' });
+    if (d.atLeast === undefined && d.atMost === undefined)
+      problems.push({ file, line: 1, pointer: `/expect/delays/${i}`, message: 'has neither atLeast nor atMost: it would assert nothing' });
   }
   // Version ranges: semver's grammar, which a schema pattern cannot hold.
   const ranges = [
@@ -51,7 +62,13 @@ export function loadScenarioFile(file: string): Scenario {
     ...rangesIn(scenario.expect),
   ];
   for (const { pointer, range } of ranges) {
-    if (!isRange(range)) problems.push({ file, line: 1, pointer, message: `${JSON.stringify(range)} is not a version range (e.g. ">=1.6.3", "<1.6.3", ">=1.5.10 <1.6.0 || >=1.6.3")` });
+    if (!isRange(range))
+      problems.push({
+        file,
+        line: 1,
+        pointer,
+        message: `${JSON.stringify(range)} is not a version range (e.g. ">=1.6.3", "<1.6.3", ">=1.5.10 <1.6.0 || >=1.6.3")`,
+      });
   }
   if (!existsSync(join(repoRoot, 'jobs', scenario.job.file))) {
     problems.push({ file, line: 1, pointer: '/job/file', message: `jobs/${scenario.job.file} does not exist` });

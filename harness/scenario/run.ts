@@ -78,7 +78,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       ...(scenario.lab.acl === true ? { acl: true } : {}),
     },
   });
-  const need: LabNeed = { servers: Number(options.lab.servers ?? scenario.lab.servers), clients: scenario.lab.clients, acl: scenario.lab.acl === true || options.lab.acl === true };
+  const need: LabNeed = {
+    servers: Number(options.lab.servers ?? scenario.lab.servers),
+    clients: scenario.lab.clients,
+    acl: scenario.lab.acl === true || options.lab.acl === true,
+  };
   // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
   const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
   const notApplicable = await skipIfNotApplicable(scenario, request.config.nomad, runId, runDir, log);
@@ -94,7 +98,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   log(`run ${runId}: scenario ${scenario.name} (${scenario.summary})`);
   try {
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'start' });
-    const up = await labForRun(request, need, { reuse: options.reuseLab?.reuse === true, signal, log, ...(options.waiting ? { waiting: options.waiting } : {}) });
+    const up = await labForRun(request, need, {
+      reuse: options.reuseLab?.reuse === true,
+      signal,
+      log,
+      ...(options.waiting ? { waiting: options.waiting } : {}),
+    });
     driver = up.driver;
     const lab = driver;
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: up.detail });
@@ -102,7 +111,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const otherServers = lab.hosts.filter((h) => h.role === 'server' && h !== leaderHost).map((h) => lab.api(h));
     recorder = new Recorder(trace, leader, jobId, Date.now, otherServers);
     await recorder.start();
-    const ctx = scenarioContext({ scenario, lab, leader, leaderHost, jobId, nomad: up.nomad, trace, recorder, runDir, jobFile: options.jobFile, cuts, signal, log, waiting: options.waiting });
+    const ctx = scenarioContext({
+      scenario,
+      lab,
+      leader,
+      leaderHost,
+      jobId,
+      nomad: up.nomad,
+      trace,
+      recorder,
+      runDir,
+      jobFile: options.jobFile,
+      cuts,
+      signal,
+      log,
+      waiting: options.waiting,
+    });
     await runSteps(scenario, ctx);
   } catch (error) {
     if (signal.aborted) interrupted = signal.reason;
@@ -126,7 +150,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     // point (also while reporting) means: tear down.
     await endRunLab(
       request.name,
-      { keep: options.keep, leaveUp: options.reuseLab?.leaveUp === true, healed: cuts.partitioned.size === 0, clean: !signal.aborted && harnessError === undefined, interrupted: signal.aborted, jobId },
+      {
+        keep: options.keep,
+        leaveUp: options.reuseLab?.leaveUp === true,
+        healed: cuts.partitioned.size === 0,
+        clean: !signal.aborted && harnessError === undefined,
+        interrupted: signal.aborted,
+        jobId,
+      },
       log,
     );
   }
@@ -135,7 +166,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 }
 
 /** A scenario keyed to other Nomad releases does not run: not applicable, never a pass. */
-async function skipIfNotApplicable(scenario: Scenario, nomadChoice: Parameters<typeof resolveNomad>[0], runId: string, runDir: string, log: (m: string) => void): Promise<ScenarioRun | undefined> {
+async function skipIfNotApplicable(
+  scenario: Scenario,
+  nomadChoice: Parameters<typeof resolveNomad>[0],
+  runId: string,
+  runDir: string,
+  log: (m: string) => void,
+): Promise<ScenarioRun | undefined> {
   if (scenario.nomad === undefined) return undefined;
   const binary = await resolveNomad(nomadChoice);
   if (applies(scenario, binary.version)) return undefined;
@@ -150,7 +187,12 @@ async function skipIfNotApplicable(scenario: Scenario, nomadChoice: Parameters<t
  * Finds the leader, checks the agents run the binary the harness renders jobs for and records, and
  * writes the run's header (what ran, where, with which timers) into the trace.
  */
-async function recordRunInfo(lab: LabDriver, nomad: Awaited<ReturnType<typeof resolveNomad>>, trace: TraceWriter, run: { runId: string; scenario: string; jobId: string }) {
+async function recordRunInfo(
+  lab: LabDriver,
+  nomad: Awaited<ReturnType<typeof resolveNomad>>,
+  trace: TraceWriter,
+  run: { runId: string; scenario: string; jobId: string },
+) {
   const serverHosts = lab.hosts.filter((h) => h.role === 'server');
   const first = serverHosts[0]!;
   const leaderAddr = await lab.api(first).leader();
@@ -222,7 +264,14 @@ async function healAll(driver: LabDriver | undefined, cuts: Cuts, trace: TraceWr
 }
 
 /** trace.ndjson, result.json, junit.xml, then the human reports (a renderer that breaks must not cost the verdict). */
-function writeOutputs(trace: TraceWriter, scenario: Scenario, harnessError: string | undefined, runDir: string, record: boolean, log: (m: string) => void): RunResult {
+function writeOutputs(
+  trace: TraceWriter,
+  scenario: Scenario,
+  harnessError: string | undefined,
+  runDir: string,
+  record: boolean,
+  log: (m: string) => void,
+): RunResult {
   const tracePath = trace.finish();
   const result = buildResult(trace.events, scenario, harnessError);
   const goldenFile = join(scenariosDir(), 'golden', `${scenario.name}.json`);

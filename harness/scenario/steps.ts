@@ -159,7 +159,9 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
       if (distinct) {
         const nodes = distinct.map((role) => nodeOf(r, role));
         if (nodes.some((n) => n === undefined) || new Set(nodes).size !== nodes.length) {
-          ctx.log(`precondition not met (${distinct.map((role, k) => `${role} on ${nodes[k] ?? 'nothing'}`).join(', ')}): no faults injected; the verdict is unknown`);
+          ctx.log(
+            `precondition not met (${distinct.map((role, k) => `${role} on ${nodes[k] ?? 'nothing'}`).join(', ')}): no faults injected; the verdict is unknown`,
+          );
           return;
         }
       }
@@ -229,7 +231,10 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
               const url = `http://${at.address}:${at.port}${step.path ?? '/'}`;
               const got = await ctx.httpGet(from, url).catch((e: unknown) => ({ status: 0, body: e instanceof Error ? e.message : String(e) }));
               const ok = got.status === 200 && got.body.includes(step.expect);
-              return { ok, seen: `GET ${url} from ${from.name}: ${got.status === 0 ? 'no answer' : `HTTP ${got.status}`}, body ${JSON.stringify(got.body.slice(0, 120))}` };
+              return {
+                ok,
+                seen: `GET ${url} from ${from.name}: ${got.status === 0 ? 'no answer' : `HTTP ${got.status}`}, body ${JSON.stringify(got.body.slice(0, 120))}`,
+              };
             },
             parseDuration(step.within),
           );

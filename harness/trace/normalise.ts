@@ -101,7 +101,12 @@ export function normalise(trace: Positioned[]): Normalised {
   const raw = new Map<string, { payload: AllocPayload; observations: AllocObservation[]; final?: Allocation }>();
   const nodes = new Map<string, NodeView>();
   const deployments = new Map<string, DeploymentView>();
-  const observeDeployment = (d: { ID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number; ModifyIndex?: number }, line: number, t: number, index: number) => {
+  const observeDeployment = (
+    d: { ID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number; ModifyIndex?: number },
+    line: number,
+    t: number,
+    index: number,
+  ) => {
     if (!d.ID || !d.Status) return;
     const view = deployments.get(d.ID) ?? { id: d.ID, jobVersion: d.JobVersion ?? -1, createIndex: d.CreateIndex ?? index, observations: [] };
     view.observations.push({ line, t, index, status: d.Status, description: d.StatusDescription ?? '' });
@@ -124,7 +129,16 @@ export function normalise(trace: Positioned[]): Normalised {
       const tasks = Object.fromEntries(
         Object.entries(a.TaskStates ?? {}).map(([task, st]) => [task, { restarts: st?.Restarts ?? 0, startedAt: st?.StartedAt ?? undefined }]),
       );
-      entry.observations.push({ line: e.line, t: e.t, index: e.index, client: a.ClientStatus ?? '', desired: a.DesiredStatus ?? '', modifyTime, taskEvents, tasks });
+      entry.observations.push({
+        line: e.line,
+        t: e.t,
+        index: e.index,
+        client: a.ClientStatus ?? '',
+        desired: a.DesiredStatus ?? '',
+        modifyTime,
+        taskEvents,
+        tasks,
+      });
       raw.set(a.ID, entry);
     } else if (e.topic === 'Node') {
       const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string } | undefined;
@@ -154,13 +168,20 @@ export function normalise(trace: Positioned[]): Normalised {
     if (e.kind !== 'alloc-read') continue;
     const entry = raw.get(e.alloc.ID) ?? { payload: e.alloc, observations: [] };
     entry.final = e.alloc;
-    entry.payload = { ...e.alloc, ...entry.payload, PreviousAllocation: e.alloc.PreviousAllocation || entry.payload.PreviousAllocation, NextAllocation: e.alloc.NextAllocation || entry.payload.NextAllocation };
+    entry.payload = {
+      ...e.alloc,
+      ...entry.payload,
+      PreviousAllocation: e.alloc.PreviousAllocation || entry.payload.PreviousAllocation,
+      NextAllocation: e.alloc.NextAllocation || entry.payload.NextAllocation,
+    };
     raw.set(e.alloc.ID, entry);
   }
 
   const createIndexOf = (entry: { payload: AllocPayload; observations: AllocObservation[] }) =>
     entry.payload.CreateIndex || entry.observations[0]?.index || Number.MAX_SAFE_INTEGER;
-  const roles = assignRoles([...raw].map(([id, entry]) => ({ id, name: entry.payload.Name ?? '', taskGroup: entry.payload.TaskGroup, createIndex: createIndexOf(entry) })));
+  const roles = assignRoles(
+    [...raw].map(([id, entry]) => ({ id, name: entry.payload.Name ?? '', taskGroup: entry.payload.TaskGroup, createIndex: createIndexOf(entry) })),
+  );
   const allocs: AllocView[] = [];
   for (const [id, entry] of raw) {
     const role = roles.get(id)!;
@@ -208,7 +229,10 @@ export function normalise(trace: Positioned[]): Normalised {
 }
 
 /** Consecutive duplicates removed: the statuses an entity passed through, with where each began. */
-export function transitions<T extends { line: number; t: number }>(observations: T[], value: (o: T) => string): Array<{ value: string; line: number; t: number }> {
+export function transitions<T extends { line: number; t: number }>(
+  observations: T[],
+  value: (o: T) => string,
+): Array<{ value: string; line: number; t: number }> {
   const out: Array<{ value: string; line: number; t: number }> = [];
   for (const o of observations) {
     const v = value(o);

@@ -93,9 +93,15 @@ export class Recorder {
       else instances.delete(key);
       this.services.set(s.ServiceName, instances);
     } else if (topic === 'Deployment') {
-      const d = payload['Deployment'] as { ID?: string; JobID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number } | undefined;
+      const d = payload['Deployment'] as
+        { ID?: string; JobID?: string; JobVersion?: number; Status?: string; StatusDescription?: string; CreateIndex?: number } | undefined;
       if (!d?.ID || d.JobID !== this.job) return;
-      this.deployments.set(d.ID, { jobVersion: d.JobVersion ?? -1, status: d.Status ?? '', description: d.StatusDescription ?? '', createIndex: d.CreateIndex ?? index });
+      this.deployments.set(d.ID, {
+        jobVersion: d.JobVersion ?? -1,
+        status: d.Status ?? '',
+        description: d.StatusDescription ?? '',
+        createIndex: d.CreateIndex ?? index,
+      });
     } else if (topic === 'Evaluation') {
       const e = payload['Evaluation'] as { ID?: string; Status?: string; TriggeredBy?: string } | undefined;
       if (e?.ID) this.evals.set(e.ID, { status: e.Status ?? '', triggeredBy: e.TriggeredBy ?? '' });
@@ -191,11 +197,14 @@ export class Recorder {
 
   /** One line for progress and timeout messages. */
   describe(): string {
-    const allocs = [...this.allocs.keys()].map((id) => `${this.role(id) ?? id.slice(0, 8)}@${this.allocs.get(id)!.node}=${this.allocs.get(id)!.client}/${this.allocs.get(id)!.desired}`);
+    const allocs = [...this.allocs.keys()].map(
+      (id) => `${this.role(id) ?? id.slice(0, 8)}@${this.allocs.get(id)!.node}=${this.allocs.get(id)!.client}/${this.allocs.get(id)!.desired}`,
+    );
     const nodes = [...this.nodes].map(([h, s]) => `${h}=${s}`);
     const services = [...this.services.keys()].map((s) => `${s}=[${this.serviceRoles(s).join(',')}]`);
     const d = this.latestDeployment();
-    const deployment = d === undefined ? '' : `; deployment ${d.id.slice(0, 8)} (job v${d.jobVersion}) ${d.status}${d.description ? ` "${d.description}"` : ''}`;
+    const deployment =
+      d === undefined ? '' : `; deployment ${d.id.slice(0, 8)} (job v${d.jobVersion}) ${d.status}${d.description ? ` "${d.description}"` : ''}`;
     return `allocs ${allocs.join(' ') || 'none'}; nodes ${nodes.join(' ') || 'none'}${services.length > 0 ? `; services ${services.join(' ')}` : ''}${deployment}`;
   }
 
@@ -204,7 +213,11 @@ export class Recorder {
       try {
         await this.scrape();
       } catch (error) {
-        this.trace.add({ kind: 'note', t: this.now(), message: `metrics scrape of ${this.leader.host} failed: ${error instanceof Error ? error.message : String(error)}` });
+        this.trace.add({
+          kind: 'note',
+          t: this.now(),
+          message: `metrics scrape of ${this.leader.host} failed: ${error instanceof Error ? error.message : String(error)}`,
+        });
       }
       await pause(500, this.stopping.signal);
     }
@@ -232,7 +245,8 @@ export class Recorder {
    */
   private async checkResume(askedFrom: number, firstIndex: number): Promise<void> {
     const window = `asked for index ${askedFrom}, the stream resumed at ${firstIndex}`;
-    const gap = (detail: string) => this.trace.add({ kind: 'gap', t: this.now(), fromIndex: askedFrom, toIndex: firstIndex - 1, detail: `${window}; ${detail}` });
+    const gap = (detail: string) =>
+      this.trace.add({ kind: 'gap', t: this.now(), fromIndex: askedFrom, toIndex: firstIndex - 1, detail: `${window}; ${detail}` });
     const server = this.stream.server;
     let allocs, nodes;
     try {
@@ -242,11 +256,18 @@ export class Recorder {
       return;
     }
     const changed = [
-      ...allocs.filter((a) => a.ModifyIndex >= askedFrom || a.CreateIndex >= askedFrom).map((a) => `allocation ${a.ID.slice(0, 8)} (${a.Name}) at index ${a.ModifyIndex}`),
+      ...allocs
+        .filter((a) => a.ModifyIndex >= askedFrom || a.CreateIndex >= askedFrom)
+        .map((a) => `allocation ${a.ID.slice(0, 8)} (${a.Name}) at index ${a.ModifyIndex}`),
       ...nodes.value.filter((n) => n.ModifyIndex >= askedFrom).map((n) => `node ${n.Name} at index ${n.ModifyIndex}`),
     ];
     if (changed.length > 0) gap(`changed since: ${changed.join(', ')}; a change in the window cannot be ruled out`);
-    else this.trace.add({ kind: 'note', t: this.now(), message: `event stream resumed: ${window}; nothing of the job and no node changed since (nothing missed)` });
+    else
+      this.trace.add({
+        kind: 'note',
+        t: this.now(),
+        message: `event stream resumed: ${window}; nothing of the job and no node changed since (nothing missed)`,
+      });
   }
 
   /**
@@ -276,8 +297,16 @@ export class Recorder {
       if (behind.length > 0) {
         const from = Math.min(...behind.map((a) => (this.lastEventIndex.get(a.ID) ?? a.CreateIndex - 1) + 1));
         const to = Math.max(...behind.map((a) => a.ModifyIndex));
-        const what = behind.map((a) => `${a.ID.slice(0, 8)} read at ModifyIndex ${a.ModifyIndex}, last streamed at ${this.lastEventIndex.get(a.ID) ?? 'never'}`);
-        this.trace.add({ kind: 'gap', t: this.now(), fromIndex: from, toIndex: to, detail: `final reads newer than the stream (stream at index ${this.stream.index}): ${what.join('; ')}` });
+        const what = behind.map(
+          (a) => `${a.ID.slice(0, 8)} read at ModifyIndex ${a.ModifyIndex}, last streamed at ${this.lastEventIndex.get(a.ID) ?? 'never'}`,
+        );
+        this.trace.add({
+          kind: 'gap',
+          t: this.now(),
+          fromIndex: from,
+          toIndex: to,
+          detail: `final reads newer than the stream (stream at index ${this.stream.index}): ${what.join('; ')}`,
+        });
       }
     } catch (error) {
       this.trace.add({ kind: 'note', t: this.now(), message: `final reads failed: ${error instanceof Error ? error.message : String(error)}` });

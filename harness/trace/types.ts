@@ -7,7 +7,13 @@ export interface RunInfo {
   scenario: string;
   startedAt: string;
   nomad: { path: string; version: string; source: string };
-  lab: { provider: 'netns' | 'inventory' | 'vagrant'; name: string; id: string; subnet: string; hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }> };
+  lab: {
+    provider: 'netns' | 'inventory' | 'vagrant';
+    name: string;
+    id: string;
+    subnet: string;
+    hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }>;
+  };
   /** Server heartbeat timers in seconds, as /v1/agent/self reported them. */
   timers: { minHeartbeatTtl: number; heartbeatGrace: number };
   gitCommit: string | undefined;
@@ -19,7 +25,15 @@ export type TraceEvent =
   /** A harness action: step names are the scenario's ("register job", "partition"...). */
   | { kind: 'step'; t: number; step: string; phase: 'start' | 'end' | 'skipped'; detail?: string }
   /** A fault or intervention as applied: the exact argv run on the host, or what was done. */
-  | { kind: 'fault'; t: number; fault: FaultKind; host: string; argv: string[][]; detail?: string; /** When its first command started (t: when it was in effect). */ began?: number }
+  | {
+      kind: 'fault';
+      t: number;
+      fault: FaultKind;
+      host: string;
+      argv: string[][];
+      detail?: string;
+      /** When its first command started (t: when it was in effect). */ began?: number;
+    }
   /**
    * A TCP connect from a lab host to a server's RPC port, right after a partition (must fail: the fault
    * took effect) or a heal (should succeed). `reached` is true when anything answered (also a refusal);

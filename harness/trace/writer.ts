@@ -50,12 +50,31 @@ export function trimPayload(topic: string, payload: Record<string, unknown>): Re
       return {
         Allocation: {
           ...(pick(a, [
-            'ID', 'Name', 'NodeID', 'NodeName', 'TaskGroup', 'JobID', 'JobVersion', 'ClientStatus', 'DesiredStatus',
-            'ClientDescription', 'DesiredDescription', 'NextAllocation', 'PreviousAllocation', 'FollowupEvalID',
-            'AllocStates', 'DesiredTransition', 'CreateIndex', 'ModifyIndex', 'AllocModifyIndex', 'ModifyTime',
+            'ID',
+            'Name',
+            'NodeID',
+            'NodeName',
+            'TaskGroup',
+            'JobID',
+            'JobVersion',
+            'ClientStatus',
+            'DesiredStatus',
+            'ClientDescription',
+            'DesiredDescription',
+            'NextAllocation',
+            'PreviousAllocation',
+            'FollowupEvalID',
+            'AllocStates',
+            'DesiredTransition',
+            'CreateIndex',
+            'ModifyIndex',
+            'AllocModifyIndex',
+            'ModifyTime',
           ]) as object),
           TaskStates: taskStates
-            ? Object.fromEntries(Object.entries(taskStates).map(([task, st]) => [task, pick(st, ['State', 'Failed', 'Restarts', 'StartedAt', 'FinishedAt', 'Events'])]))
+            ? Object.fromEntries(
+                Object.entries(taskStates).map(([task, st]) => [task, pick(st, ['State', 'Failed', 'Restarts', 'StartedAt', 'FinishedAt', 'Events'])]),
+              )
             : taskStates,
         },
       };
@@ -63,12 +82,56 @@ export function trimPayload(topic: string, payload: Record<string, unknown>): Re
     case 'Node': {
       const n = payload['Node'] as Record<string, unknown> | undefined;
       const events = (n?.['Events'] as unknown[] | undefined)?.slice(-3);
-      return { Node: { ...(pick(n, ['ID', 'Name', 'Status', 'StatusUpdatedAt', 'SchedulingEligibility', 'LastMissedHeartbeatIndex', 'LastAllocUpdateIndex', 'CreateIndex', 'ModifyIndex']) as object), Events: events } };
+      return {
+        Node: {
+          ...(pick(n, [
+            'ID',
+            'Name',
+            'Status',
+            'StatusUpdatedAt',
+            'SchedulingEligibility',
+            'LastMissedHeartbeatIndex',
+            'LastAllocUpdateIndex',
+            'CreateIndex',
+            'ModifyIndex',
+          ]) as object),
+          Events: events,
+        },
+      };
     }
     case 'Evaluation':
-      return { Evaluation: pick(payload['Evaluation'], ['ID', 'JobID', 'TriggeredBy', 'Status', 'StatusDescription', 'WaitUntil', 'NodeID', 'Type', 'PreviousEval', 'BlockedEval', 'CreateIndex', 'ModifyIndex']) };
+      return {
+        Evaluation: pick(payload['Evaluation'], [
+          'ID',
+          'JobID',
+          'TriggeredBy',
+          'Status',
+          'StatusDescription',
+          'WaitUntil',
+          'NodeID',
+          'Type',
+          'PreviousEval',
+          'BlockedEval',
+          'CreateIndex',
+          'ModifyIndex',
+        ]),
+      };
     case 'Service':
-      return { Service: pick(payload['Service'], ['ID', 'ServiceName', 'Namespace', 'NodeID', 'Datacenter', 'JobID', 'AllocID', 'Address', 'Port', 'CreateIndex', 'ModifyIndex']) };
+      return {
+        Service: pick(payload['Service'], [
+          'ID',
+          'ServiceName',
+          'Namespace',
+          'NodeID',
+          'Datacenter',
+          'JobID',
+          'AllocID',
+          'Address',
+          'Port',
+          'CreateIndex',
+          'ModifyIndex',
+        ]),
+      };
     case 'Job':
       return { Job: pick(payload['Job'], ['ID', 'Version', 'Status', 'Stop', 'Type', 'JobModifyIndex']) };
     case 'Deployment':

@@ -66,15 +66,12 @@ async function observeUntil<T>(observe: () => T | Promise<T>, done: (value: T) =
  * Calls `observe` until `done(value)` holds or the deadline passes. An observation that throws is
  * kept as the last error and retried; the timeout message carries it.
  */
-export async function poll<T>(
-  observe: () => Promise<T>,
-  done: (value: T) => boolean,
-  options: PollOptions<T>,
-): Promise<PollResult<T>> {
+export async function poll<T>(observe: () => Promise<T>, done: (value: T) => boolean, options: PollOptions<T>): Promise<PollResult<T>> {
   const outcome = await observeUntil(observe, done, options);
   if (outcome.met) return { value: outcome.value, elapsedMs: outcome.elapsedMs };
   const { last, lastError } = outcome;
-  const seen = lastError instanceof Error ? `last error: ${lastError.message}` : `last seen: ${options.describe ? options.describe(last) : JSON.stringify(last)}`;
+  const seen =
+    lastError instanceof Error ? `last error: ${lastError.message}` : `last seen: ${options.describe ? options.describe(last) : JSON.stringify(last)}`;
   throw new HarnessError(`timed out after ${(options.timeoutMs / 1000).toFixed(0)}s waiting for ${options.what}; ${seen}`, { cause: lastError });
 }
 

@@ -17,7 +17,16 @@ import { readTrace } from '../../harness/trace/writer.ts';
 
 const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 // The machine's network is closed: without these Chromium keeps trying Google's hosts.
-const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const args = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const fixtures = join(repoRoot, 'test', 'fixtures', 'runs');
 const shots = join(repoRoot, 'reports', 'test-output');
 const scratch = mkdtempSync(join(tmpdir(), 'nomad-lab-browser-'));
@@ -56,7 +65,10 @@ const item = (page: Page, series: number, index: number) => page.locator(`svg pa
 
 describe('report.html in Chromium', () => {
   beforeAll(async () => {
-    if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath}: the test command's set-up (scripts/setup.sh --browser) installs Debian's chromium; or set CHROMIUM_PATH`);
+    if (!existsSync(executablePath))
+      throw new Error(
+        `no Chromium at ${executablePath}: the test command's set-up (scripts/setup.sh --browser) installs Debian's chromium; or set CHROMIUM_PATH`,
+      );
     browser = await chromium.launch({ executablePath, args });
   }, 60_000);
   afterAll(async () => {

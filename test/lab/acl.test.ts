@@ -55,7 +55,7 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     expect(stdout).toMatch(/^edge: PASS/m);
     // The edge probes held: discovery through nomadService, the cut-off frontend serving, refusals.
     for (const probe of [
-      'probe: the frontend serves the backend\'s address it found with nomadService',
+      "probe: the frontend serves the backend's address it found with nomadService",
       'probe: the cut-off frontend still answers inside its own network',
       'probe: without a token the API refuses /v1/nodes, /v1/jobs, /v1/allocations, /v1/service/edge-frontend',
     ]) {
@@ -63,7 +63,9 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     }
     const [runDir] = readdirSync(join(reports, 'edge'));
     const result = JSON.parse(readFileSync(join(reports, 'edge', runDir!, 'result.json'), 'utf8')) as { checks: Array<{ check: string; detail: string }> };
-    expect(result.checks.find((c) => c.check.startsWith('probe: the frontend serves'))?.detail).toMatch(/HTTP 200, body "edge frontend [0-9a-f-]+\\nbackend at 198\.1[89]\.\d+\.21:\d+/);
+    expect(result.checks.find((c) => c.check.startsWith('probe: the frontend serves'))?.detail).toMatch(
+      /HTTP 200, body "edge frontend [0-9a-f-]+\\nbackend at 198\.1[89]\.\d+\.21:\d+/,
+    );
 
     const management = readFileSync(tokenFile(name, 'management'), 'utf8').trim();
     const harness = readFileSync(tokenFile(name, 'harness'), 'utf8').trim();
@@ -74,7 +76,10 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     for (const kind of ['management', 'harness'] as const) expect(statSync(tokenFile(name, kind)).mode & 0o777).toBe(0o600);
 
     // Nowhere else: output, reports, every file of the lab but the token files, command lines.
-    const places: Array<[string, string]> = [['stdout', stdout], ['stderr', running.stderr()]];
+    const places: Array<[string, string]> = [
+      ['stdout', stdout],
+      ['stderr', running.stderr()],
+    ];
     for (const f of filesUnder(reports)) places.push([f, readFileSync(f, 'latin1')]);
     const tokens = [tokenFile(name, 'management'), tokenFile(name, 'harness')];
     const labFiles = filesUnder(labDir(name)).filter((f) => !tokens.includes(f) && !f.includes('/data/'));
@@ -91,7 +96,11 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     // The security check: the same calls without a token are refused; the harness token cannot manage ACLs.
     const server = readState(name)!.plan.hosts.find((h) => h.role === 'server')!;
     const call = (path: string, token?: string, method = 'GET', body?: unknown) =>
-      fetch(`http://${server.ip}:4646${path}`, { method, headers: token ? { 'x-nomad-token': token } : {}, ...(body ? { body: JSON.stringify(body) } : {}) }).then((r) => r.status);
+      fetch(`http://${server.ip}:4646${path}`, {
+        method,
+        headers: token ? { 'x-nomad-token': token } : {},
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then((r) => r.status);
     for (const path of ['/v1/nodes', '/v1/jobs', '/v1/allocations', '/v1/agent/self']) {
       expect(await call(path), `${path} without a token`).toBe(403);
       expect(await call(path, harness), `${path} with the harness token`).toBe(200);

@@ -24,7 +24,11 @@ const nightly = (args: string[], env: Record<string, string> = {}) =>
     env: { ...process.env, ...env } as Record<string, string>,
   });
 const root = join(reports, 'nightly');
-const history = () => readFileSync(join(root, 'history.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { date: string; scenario: string; verdict: string; report?: string });
+const history = () =>
+  readFileSync(join(root, 'history.ndjson'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { date: string; scenario: string; verdict: string; report?: string });
 
 describe.skipIf(!isRoot)('two nights of the nightly run on real agents', () => {
   ownsLab(lab);
@@ -61,13 +65,18 @@ describe.skipIf(!isRoot)('two nights of the nightly run on real agents', () => {
     const mutants = join(reports, 'mutant-scenarios');
     mkdirSync(mutants, { recursive: true });
     const original = readFileSync(join(repoRoot, 'scenarios', 'spread.yaml'), 'utf8');
-    const wrong = original.replace('{ subject: { alloc: "cache[0]#1" }, field: client, value: lost,', '{ subject: { alloc: "cache[0]#1" }, field: client, value: unknown,');
+    const wrong = original.replace(
+      '{ subject: { alloc: "cache[0]#1" }, field: client, value: lost,',
+      '{ subject: { alloc: "cache[0]#1" }, field: client, value: unknown,',
+    );
     expect(wrong).not.toBe(original);
     writeFileSync(join(mutants, 'spread.yaml'), wrong);
 
     const r = await nightly(['--date', '2026-01-02', '--scenarios', 'spread'], { NOMAD_LAB_SCENARIOS: mutants });
     expect(r.exitCode, r.stdout.slice(-3000) + r.stderr.slice(-2000)).toBe(1);
-    expect(r.stdout).toMatch(/NEWLY FAILING: spread on Nomad [\d.]+ \(fail; last passed: 2026-01-01\): alloc cache\[0\]#1 .*expected never unknown, observed unknown/);
+    expect(r.stdout).toMatch(
+      /NEWLY FAILING: spread on Nomad [\d.]+ \(fail; last passed: 2026-01-01\): alloc cache\[0\]#1 .*expected never unknown, observed unknown/,
+    );
 
     const night = join(root, '2026-01-02');
     const index = readFileSync(join(night, 'index.html'), 'utf8');
@@ -96,10 +105,17 @@ describe.skipIf(!isRoot)('two nights of the nightly run on real agents', () => {
     running.child.kill('SIGINT');
     const { code } = await running.exited;
     expect(code, running.stderr().slice(-2000)).toBe(130);
-    const night = JSON.parse(readFileSync(join(root, '2026-01-03', 'nightly.json'), 'utf8')) as { verdict: string; records: Array<{ scenario: string; verdict: string }> };
+    const night = JSON.parse(readFileSync(join(root, '2026-01-03', 'nightly.json'), 'utf8')) as {
+      verdict: string;
+      records: Array<{ scenario: string; verdict: string }>;
+    };
     expect(night.verdict).toBe('unknown');
     expect(night.records.map((r) => `${r.scenario} ${r.verdict}`)).toEqual(['control pass']);
-    expect(history().filter((x) => x.date === '2026-01-03').map((x) => x.scenario)).toEqual(['control']);
+    expect(
+      history()
+        .filter((x) => x.date === '2026-01-03')
+        .map((x) => x.scenario),
+    ).toEqual(['control']);
     // Earlier nights untouched.
     expect(history().filter((x) => x.date === '2026-01-01')).toHaveLength(names.length);
     expect(readFileSync(join(root, '2026-01-03', 'index.html'), 'utf8')).toContain('class="banner unknown"');

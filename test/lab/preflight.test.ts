@@ -33,7 +33,10 @@ describe.skipIf(!isRoot)('preflight', () => {
     // As uid 65534 in a user namespace of its own: the harness sees a user that is not root, while the
     // files stay readable as they are to root. (setpriv --reuid would need the checkout readable by
     // nobody, which a clone under /root, mode 0700, is not: the fresh-machine check found that.)
-    const r = await run(['unshare', '--user', '--map-user=65534', '--map-group=65534', 'node', 'bin/nomad-lab.js', 'lab', 'up', '--lab', name], { check: false, cwd: process.cwd() });
+    const r = await run(['unshare', '--user', '--map-user=65534', '--map-group=65534', 'node', 'bin/nomad-lab.js', 'lab', 'up', '--lab', name], {
+      check: false,
+      cwd: process.cwd(),
+    });
     expect(r.exitCode).toBe(4);
     expect(r.stderr).toContain('lab commands need root');
     expect(existsSync(labDir(name))).toBe(false);

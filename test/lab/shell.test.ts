@@ -22,7 +22,12 @@ describe.skipIf(!isRoot)('lab shell', () => {
     const client1 = state.plan.hosts.find((h) => h.name === 'client1')!;
     const server1 = state.plan.hosts.find((h) => h.name === 'server1')!;
 
-    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', name], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', name], {
+      env: { ...process.env, NO_COLOR: '1' } as Record<string, string>,
+      cwd: repoRoot,
+      cols: 120,
+      rows: 30,
+    });
     try {
       // The prompt names the lab, the host and its address.
       await shell.waitFor(new RegExp(`^\\[${name}/client1 ${escape(client1.ip)}\\] .*# $`, 'm'), 30_000);
@@ -56,7 +61,12 @@ describe.skipIf(!isRoot)('lab shell', () => {
   }, 170_000);
 
   it("passes the shell's exit status on", async () => {
-    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'server1', '--lab', name], { env: process.env as Record<string, string>, cwd: repoRoot, cols: 80, rows: 24 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'server1', '--lab', name], {
+      env: process.env as Record<string, string>,
+      cwd: repoRoot,
+      cols: 80,
+      rows: 24,
+    });
     try {
       await shell.waitFor(new RegExp(`^\\[${name}/server1 `, 'm'), 30_000);
       shell.write('exit 7\r');
@@ -80,7 +90,9 @@ describe.skipIf(!isRoot)('lab shell', () => {
   it('an unknown host lists the lab hosts; an unknown lab says so; both exit 2', async () => {
     const host = await labCli(['shell', 'client7', '--lab', name]);
     expect(host.exitCode).toBe(2);
-    expect(host.stderr).toMatch(/lab t-shell has no host named "client7"; its hosts: server1 \(server, [\d.]+\), client1 \(client, [\d.]+\), client2 \(client, [\d.]+\)/);
+    expect(host.stderr).toMatch(
+      /lab t-shell has no host named "client7"; its hosts: server1 \(server, [\d.]+\), client1 \(client, [\d.]+\), client2 \(client, [\d.]+\)/,
+    );
     const lab = await labCli(['shell', 'client1', '--lab', 't-shell-nope']);
     expect(lab.exitCode).toBe(2);
     expect(lab.stderr).toContain('no lab named t-shell-nope on this machine');

@@ -16,7 +16,8 @@ import { nomadLab, isRoot, labCli, ownsLab, startLabCli, waitForOutput } from '.
 
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-reports-'));
 const lab = 't-spread';
-const scenario = (args: string[]) => run(['node', nomadLab, 'scenario', ...args, '--reports', reports, '--lab', lab], { check: false, timeoutMs: 170_000, cwd: repoRoot });
+const scenario = (args: string[]) =>
+  run(['node', nomadLab, 'scenario', ...args, '--reports', reports, '--lab', lab], { check: false, timeoutMs: 170_000, cwd: repoRoot });
 const runDirs = () => (existsSync(join(reports, 'spread')) ? readdirSync(join(reports, 'spread')).map((d) => join(reports, 'spread', d)) : []);
 
 describe.skipIf(!isRoot)('scenario spread on real agents', () => {
@@ -30,7 +31,15 @@ describe.skipIf(!isRoot)('scenario spread on real agents', () => {
     const r = await scenario(['spread']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^spread: PASS/m);
-    for (const phase of ['lab up', 'placement', 'partition -> node disconnected', 'partition -> alloc unknown', 'partition -> replacement running', 'heal -> Reconnected', 'total']) {
+    for (const phase of [
+      'lab up',
+      'placement',
+      'partition -> node disconnected',
+      'partition -> alloc unknown',
+      'partition -> replacement running',
+      'heal -> Reconnected',
+      'total',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`${phase.replace(/[>()]/g, '.')}.*\\d+\\.\\d+s`));
     }
     const [dir] = runDirs();

@@ -41,7 +41,13 @@ function playbook(file: string, inventory: string, extra: string[] = []) {
   return run(['ansible-playbook', '-i', inventory, ...extra, join(roles, 'scenarios', file)], {
     check: false,
     timeoutMs: 170_000,
-    env: { ...process.env, ANSIBLE_CONFIG: join(roles, 'ansible.cfg'), ANSIBLE_ROLES_PATH: join(roles, 'roles'), ANSIBLE_HOME: ansibleHome, ANSIBLE_NOCOLOR: '1' } as Record<string, string>,
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: join(roles, 'ansible.cfg'),
+      ANSIBLE_ROLES_PATH: join(roles, 'roles'),
+      ANSIBLE_HOME: ansibleHome,
+      ANSIBLE_NOCOLOR: '1',
+    } as Record<string, string>,
   });
 }
 
@@ -64,13 +70,20 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
   }, 60_000);
 
   it('spread passes through --inventory: provisioned over SSH, faults over SSH, rules gone, agents stopped', async () => {
-    const r = await run(['node', nomadLab, 'scenario', 'spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], { check: false, timeoutMs: 170_000, cwd: repoRoot });
+    const r = await run(['node', nomadLab, 'scenario', 'spread', '--inventory', inventory, '--lab', 't-inv', '--reports', reports], {
+      check: false,
+      timeoutMs: 170_000,
+      cwd: repoRoot,
+    });
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/provisioning 3 hosts over SSH with the role/);
     const runDir = join(reports, 'spread', readdirSync(join(reports, 'spread'))[0]!);
     const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as { verdict: string };
     expect(result.verdict).toBe('pass');
-    const events = readFileSync(join(runDir, 'trace.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = readFileSync(join(runDir, 'trace.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const runEvent = events.find((e) => e['kind'] === 'run') as { run: { lab: { provider: string } } };
     expect(runEvent.run.lab.provider).toBe('inventory');
     const partition = events.find((e) => e['kind'] === 'fault' && e['fault'] === 'partition') as { host: string; argv: string[][] };
@@ -118,7 +131,12 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
 
     // lab shell on an SSH lab: OpenSSH's client in a real terminal, the host key checked, and the
     // login lands in client1's namespace (its sshd runs there): its address, no other.
-    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', 't-inv'], { env: { ...process.env, NO_COLOR: '1' } as Record<string, string>, cwd: repoRoot, cols: 120, rows: 30 });
+    const shell = openPty(['node', nomadLab, 'lab', 'shell', 'client1', '--lab', 't-inv'], {
+      env: { ...process.env, NO_COLOR: '1' } as Record<string, string>,
+      cwd: repoRoot,
+      cols: 120,
+      rows: 30,
+    });
     try {
       shell.write('ip -br addr; echo "done-$((40+2))"\r');
       await shell.waitFor(/^done-42$/m, 30_000);

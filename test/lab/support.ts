@@ -11,12 +11,22 @@ export const nomadLab = join(repoRoot, 'bin', 'nomad-lab.js');
 
 /** `nomad-lab <command> <args>` as a user runs it, one process. */
 export function nomadLabCli(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
-  return run(['node', nomadLab, command, ...args], { check: false, timeoutMs: options.timeoutMs ?? 170_000, cwd: repoRoot, env: { ...process.env, ...options.env } as Record<string, string> });
+  return run(['node', nomadLab, command, ...args], {
+    check: false,
+    timeoutMs: options.timeoutMs ?? 170_000,
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env } as Record<string, string>,
+  });
 }
 
 /** `nomad-lab lab <args>`. */
 export function labCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return run(['node', nomadLab, 'lab', ...args], { check: false, timeoutMs: 170_000, cwd: repoRoot, env: { ...process.env, ...env } as Record<string, string> });
+  return run(['node', nomadLab, 'lab', ...args], {
+    check: false,
+    timeoutMs: 170_000,
+    cwd: repoRoot,
+    env: { ...process.env, ...env } as Record<string, string>,
+  });
 }
 
 export interface Running {
@@ -31,7 +41,9 @@ export function startLabCli(args: string[], command = 'lab'): Running {
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stderr: () => err, exited };
 }
 

@@ -54,7 +54,11 @@ describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => 
 
     // A crash of every agent: the API is gone, the tasks and executors live on.
     for (const a of state.agents) signal(a.pid, 'SIGKILL');
-    await poll(async () => state.agents.filter((a) => isAlive(a)).length, (n) => n === 0, { what: 'agents gone', timeoutMs: 10_000 });
+    await poll(
+      async () => state.agents.filter((a) => isAlive(a)).length,
+      (n) => n === 0,
+      { what: 'agents gone', timeoutMs: 10_000 },
+    );
     expect(living().length).toBe(4);
 
     const down = await labCli(['down', '--lab', name]);

@@ -24,17 +24,20 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
   afterAll(() => rmSync(reports, { recursive: true, force: true }));
 
   it('deploy-cut as of 1.6.2 passes on 1.6.2 and fails on 1.6.3; bisect names 1.6.3 with both reports', async () => {
-    const r = await run(
-      ['node', nomadLab, 'bisect', '--file', scenario, '--from', '1.6.2', '--to', '1.6.3', '--lab', lab, '--reports', reports],
-      { check: false, timeoutMs: 1_500_000, cwd: repoRoot },
-    );
+    const r = await run(['node', nomadLab, 'bisect', '--file', scenario, '--from', '1.6.2', '--to', '1.6.3', '--lab', lab, '--reports', reports], {
+      check: false,
+      timeoutMs: 1_500_000,
+      cwd: repoRoot,
+    });
     const output = r.stdout.slice(-3000) + r.stderr.slice(-3000);
     expect(r.exitCode, output).toBe(0);
     expect(r.stdout, output).toContain('first release where the verdict changes: v1.6.3 (FAIL); the release before it, v1.6.2, gives PASS');
 
     const [dir] = [...r.stdout.matchAll(/^bisect report: (.*)\/bisect\.md$/gm)].map((m) => m[1]!);
     expect(dir).toBeDefined();
-    const bisect = JSON.parse(readFileSync(join(dir!, 'bisect.json'), 'utf8')) as { outcome: { kind: string; steps: Array<{ at: number; verdicts: string[]; runs: string[] }> } };
+    const bisect = JSON.parse(readFileSync(join(dir!, 'bisect.json'), 'utf8')) as {
+      outcome: { kind: string; steps: Array<{ at: number; verdicts: string[]; runs: string[] }> };
+    };
     expect(bisect.outcome.kind).toBe('changed');
     const result = (at: number) => {
       const step = bisect.outcome.steps.find((s) => s.at === at)!;
@@ -51,14 +54,20 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
     expect(fresh.verdict).toBe('fail');
     expect(fresh.checks.find((c) => c.check.startsWith("precondition: the job's deployment active"))?.verdict).toBe('pass');
     // What Nomad 1.6.3 did differently: no replacement, named by the failing checks.
-    expect(fresh.reasons.map((x) => x.check)).toEqual(expect.arrayContaining(['await: the replacement running', 'placement: cache[0]#2 on another client than cache[0]#1']));
+    expect(fresh.reasons.map((x) => x.check)).toEqual(
+      expect.arrayContaining(['await: the replacement running', 'placement: cache[0]#2 on another client than cache[0]#1']),
+    );
     expect(await auditLeaks(lab)).toEqual([]);
   }, 1_600_000);
 
   it('a scenario keyed to releases that are not under test is not applicable: nothing runs, exit 0, JUnit skipped', async () => {
     const file = join(reports, 'spread-1.7.yaml');
     writeFileSync(file, readFileSync(join(repoRoot, 'scenarios', 'spread.yaml'), 'utf8').replace(/^name: spread$/m, 'name: spread\nnomad: ">=1.7.0"'));
-    const r = await run(['node', nomadLab, 'scenario', '--file', file, '--nomad-version', '1.6.2', '--lab', lab, '--reports', reports], { check: false, timeoutMs: 600_000, cwd: repoRoot });
+    const r = await run(['node', nomadLab, 'scenario', '--file', file, '--nomad-version', '1.6.2', '--lab', lab, '--reports', reports], {
+      check: false,
+      timeoutMs: 600_000,
+      cwd: repoRoot,
+    });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^spread: NOT-APPLICABLE {2}\(Nomad 1\.6\.2,/m);
     expect(r.stderr).toContain('applies to Nomad >=1.7.0; 1.6.2 is not in that range: not applicable, nothing run');
@@ -70,7 +79,25 @@ describe.skipIf(!isRoot)('bisect over two real Nomad releases', () => {
 
   it('a matrix of two releases run at once: control passes on both, matrix.md has both columns, no lab left', async () => {
     const r = await run(
-      ['node', nomadLab, 'nightly', '--nomad-version', '1.6.2', '--nomad-version', '1.6.3', '--parallel', '2', '--scenarios', 'control', '--lab', lab, '--reports', reports, '--date', '2026-02-01'],
+      [
+        'node',
+        nomadLab,
+        'nightly',
+        '--nomad-version',
+        '1.6.2',
+        '--nomad-version',
+        '1.6.3',
+        '--parallel',
+        '2',
+        '--scenarios',
+        'control',
+        '--lab',
+        lab,
+        '--reports',
+        reports,
+        '--date',
+        '2026-02-01',
+      ],
       { check: false, timeoutMs: 900_000, cwd: repoRoot },
     );
     const output = r.stdout.slice(-3000) + r.stderr.slice(-3000);

@@ -13,7 +13,13 @@ const dirs = (host: string) => ({ nomad_config_dir: join(scratch, host, 'config'
 function inventory(name: string, clients: Record<string, object>): string {
   return writeInventory(scratch, name, {
     all: {
-      vars: { ansible_connection: 'local', ansible_python_interpreter: '/usr/bin/python3', nomad_version: '1.6.0', nomad_service_manager: 'supervised', nomad_server_addrs: ['192.0.2.11'] },
+      vars: {
+        ansible_connection: 'local',
+        ansible_python_interpreter: '/usr/bin/python3',
+        nomad_version: '1.6.0',
+        nomad_service_manager: 'supervised',
+        nomad_server_addrs: ['192.0.2.11'],
+      },
       children: {
         servers: { hosts: { server1: { nomad_bind_addr: '192.0.2.11', ...dirs('server1') } } },
         clients: { hosts: clients },
@@ -69,11 +75,15 @@ describe.skipIf(!(await has('ansible-playbook')))('client.hcl.j2: network_interf
   });
 
   const nomad = process.env['NOMAD_BINARY'] || pinnedBinaryPath();
-  it.skipIf(!existsSync(nomad))('the rendered VM client configuration parses in Nomad (nomad config validate)', async () => {
-    const r = await run([nomad, 'config', 'validate', join(scratch, 'client1', 'config')], { check: false, timeoutMs: 60_000 });
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('Configuration is valid');
-  }, 60_000);
+  it.skipIf(!existsSync(nomad))(
+    'the rendered VM client configuration parses in Nomad (nomad config validate)',
+    async () => {
+      const r = await run([nomad, 'config', 'validate', join(scratch, 'client1', 'config')], { check: false, timeoutMs: 60_000 });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('Configuration is valid');
+    },
+    60_000,
+  );
 
   it('the role refuses a client with neither an interface name nor one address to find it by', async () => {
     const inv = inventory('wildcard.json', { client1: { nomad_bind_addr: '0.0.0.0', ...dirs('wild') } });

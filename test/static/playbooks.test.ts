@@ -8,7 +8,9 @@ import { ansibleDir, ansiblePlaybook, has, scratchDir, writeInventory } from './
 
 const scratch = scratchDir('playbooks');
 const scenariosDir = join(ansibleDir, 'scenarios');
-const scenarios = readdirSync(scenariosDir).filter((f) => f.endsWith('.yml')).sort();
+const scenarios = readdirSync(scenariosDir)
+  .filter((f) => f.endsWith('.yml'))
+  .sort();
 const playbooks = [join(ansibleDir, 'site.yml'), ...scenarios.map((f) => join(scenariosDir, f))];
 
 const hosts = (ip: string, more: object = {}) => ({ nomad_bind_addr: ip, ...more });
@@ -53,7 +55,13 @@ describe.skipIf(!(await has('ansible-playbook')))('playbooks', () => {
 
   it('--syntax-check rejects a playbook with a task of two modules', async () => {
     const broken = join(scratch, 'broken.yml');
-    writeFileSync(broken, readFileSync(join(scenariosDir, 'heal.yml'), 'utf8').replace('ansible.builtin.iptables:', 'ansible.builtin.debug: {msg: x}\n      ansible.builtin.iptables:'));
+    writeFileSync(
+      broken,
+      readFileSync(join(scenariosDir, 'heal.yml'), 'utf8').replace(
+        'ansible.builtin.iptables:',
+        'ansible.builtin.debug: {msg: x}\n      ansible.builtin.iptables:',
+      ),
+    );
     const r = await ansiblePlaybook(['-i', inventory, '--syntax-check', broken], scratch);
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/conflicting action statements/);
@@ -70,7 +78,10 @@ describe.skipIf(!(await has('ansible-playbook')))('playbooks', () => {
     expect(await listHosts('kill-all.yml')).toEqual(['client1', 'client2', 'server1', 'server2']);
   }, 120_000);
 
-  for (const [playbook, verb] of [['kill-all.yml', 'killed'], ['start-all.yml', 'started']] as const) {
+  for (const [playbook, verb] of [
+    ['kill-all.yml', 'killed'],
+    ['start-all.yml', 'started'],
+  ] as const) {
     it(`${playbook} finds the role from another directory and refuses an agent the harness supervises`, async () => {
       const r = await ansiblePlaybook(['-i', localInventory, join(scenariosDir, playbook)], scratch);
       const out = r.stdout + r.stderr;

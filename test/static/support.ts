@@ -36,7 +36,10 @@ export interface Recorded {
 }
 
 /** The Vagrantfile loaded by test/static/vagrantfile-probe.rb against a stand-in for Vagrant (`env` on top of cleanVmEnv). */
-export async function probeVagrantfile(env: Record<string, string> = {}, vagrantfile = join(repoRoot, 'Vagrantfile')): Promise<RunResult & { recorded?: Recorded }> {
+export async function probeVagrantfile(
+  env: Record<string, string> = {},
+  vagrantfile = join(repoRoot, 'Vagrantfile'),
+): Promise<RunResult & { recorded?: Recorded }> {
   const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrantfile-probe.rb'), vagrantfile], { check: false, cwd: tmpdir(), env: cleanVmEnv(env) });
   return r.exitCode === 0 ? { ...r, recorded: JSON.parse(r.stdout) as Recorded } : r;
 }
@@ -46,13 +49,19 @@ export const callsOf = (r: Recorded, name: string): Recorded['calls'] => vmOf(r)
 
 /** The settings of the Vagrantfile's one `ansible` provisioner (in the last machine), and that machine's name. */
 export function ansibleProvisioner(r: Recorded): { machine: string; settings: Record<string, unknown> } {
-  const runs = callsOf(r, 'define').flatMap((m) => callsOf(m.block!, 'provision').filter((p) => p.options['type'] === 'ansible').map((p) => ({ machine: m.args[0] as string, settings: p.block!.settings })));
+  const runs = callsOf(r, 'define').flatMap((m) =>
+    callsOf(m.block!, 'provision')
+      .filter((p) => p.options['type'] === 'ansible')
+      .map((p) => ({ machine: m.args[0] as string, settings: p.block!.settings })),
+  );
   if (runs.length !== 1) throw new Error(`expected one ansible provisioner, found ${runs.length}`);
   return runs[0]!;
 }
 
 /** `ruby vagrant/topology.rb`: the topology the Vagrantfile computes, as JSON (the parts read here). */
-export async function rubyTopology(env: Record<string, string> = {}): Promise<{ hosts: Array<{ name: string; role: string; index: number; ip: string; datacenter: string }> } & Record<string, unknown>> {
+export async function rubyTopology(
+  env: Record<string, string> = {},
+): Promise<{ hosts: Array<{ name: string; role: string; index: number; ip: string; datacenter: string }> } & Record<string, unknown>> {
   const r = await run(['ruby', join(repoRoot, 'vagrant', 'topology.rb')], { check: false, cwd: tmpdir(), env: cleanVmEnv(env) });
   if (r.exitCode !== 0) throw new Error(`ruby vagrant/topology.rb: ${r.stderr}`);
   return JSON.parse(r.stdout) as never;

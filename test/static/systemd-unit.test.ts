@@ -31,7 +31,16 @@ async function renderUnits(out: string, bin: string): Promise<void> {
         hosts: 'all',
         gather_facts: false,
         vars_files: [join(roleDir, 'defaults', 'main.yml'), join(roleDir, 'vars', 'main.yml')],
-        tasks: [{ name: 'Render', 'ansible.builtin.template': { src: join(roleDir, 'templates', 'nomad.service.j2'), dest: `${out}/{{ inventory_hostname }}/nomad.service`, mode: '0644' } }],
+        tasks: [
+          {
+            name: 'Render',
+            'ansible.builtin.template': {
+              src: join(roleDir, 'templates', 'nomad.service.j2'),
+              dest: `${out}/{{ inventory_hostname }}/nomad.service`,
+              mode: '0644',
+            },
+          },
+        ],
       },
     ]),
   );

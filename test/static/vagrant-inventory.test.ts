@@ -29,10 +29,16 @@ async function vagrantWrites(env: Record<string, string>, machines: Machine[], l
 }
 
 /** A VirtualBox VM's ssh_info: a forwarded port on 127.0.0.1, user vagrant, the key Vagrant made in its machine directory. */
-const vbox = (root: string, name: string, port: number): Machine => ({ name, host: '127.0.0.1', port, username: 'vagrant', private_key: join(root, '.vagrant', 'machines', name, 'virtualbox', 'private_key') });
+const vbox = (root: string, name: string, port: number): Machine => ({
+  name,
+  host: '127.0.0.1',
+  port,
+  username: 'vagrant',
+  private_key: join(root, '.vagrant', 'machines', name, 'virtualbox', 'private_key'),
+});
 
 describe.skipIf(!(await has('vagrant')) || !(await has('ruby')) || !(await has('ansible')))('the inventory Vagrant writes for the Vagrantfile', () => {
-  it('is the unit tests\' fixture, byte for byte (all VMs up; and client2 without SSH settings)', async () => {
+  it("is the unit tests' fixture, byte for byte (all VMs up; and client2 without SSH settings)", async () => {
     const env = { NOMAD_LAB_VM_CLIENT_DATACENTERS: 'dc1,edge' };
     const root = '/home/user/nomad-lab';
     const machines = [vbox(root, 'client1', 2200), vbox(root, 'client2', 2201), vbox(root, 'server1', 2222)];
@@ -44,7 +50,13 @@ describe.skipIf(!(await has('vagrant')) || !(await has('ruby')) || !(await has('
   });
 
   it('gives the vagrant provider the lab the topology describes: 3 servers, 4 clients in their datacenters, another subnet', async () => {
-    const env = { NOMAD_LAB_VM_SERVERS: '3', NOMAD_LAB_VM_CLIENTS: '4', NOMAD_LAB_VM_CLIENT_DATACENTERS: 'dc1,dc2,dc2', NOMAD_LAB_VM_DATACENTER: 'core', NOMAD_LAB_VM_SUBNET: '192.168.57.0/24' };
+    const env = {
+      NOMAD_LAB_VM_SERVERS: '3',
+      NOMAD_LAB_VM_CLIENTS: '4',
+      NOMAD_LAB_VM_CLIENT_DATACENTERS: 'dc1,dc2,dc2',
+      NOMAD_LAB_VM_DATACENTER: 'core',
+      NOMAD_LAB_VM_SUBNET: '192.168.57.0/24',
+    };
     const topology = await rubyTopology(env);
     const dir = join(scratch, 'checkout');
     // Vagrant lists the machines in the order it finds their directories, not the Vagrantfile's.

@@ -30,7 +30,14 @@ async function validate(cwd: string, env: Record<string, string> = {}) {
     check: false,
     cwd,
     timeoutMs: 120_000,
-    env: cleanVmEnv({ VAGRANT_HOME: home, VAGRANT_DOTFILE_PATH: join(home, 'dot'), VAGRANT_CWD: cwd, VAGRANT_CHECKPOINT_DISABLE: '1', VAGRANT_NO_COLOR: '1', ...env }),
+    env: cleanVmEnv({
+      VAGRANT_HOME: home,
+      VAGRANT_DOTFILE_PATH: join(home, 'dot'),
+      VAGRANT_CWD: cwd,
+      VAGRANT_CHECKPOINT_DISABLE: '1',
+      VAGRANT_NO_COLOR: '1',
+      ...env,
+    }),
   });
   return { ...r, output: `${r.stdout}\n${r.stderr}`, home };
 }
@@ -70,13 +77,20 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
 
   it("passes the virtualbox block through Vagrant's VirtualBox config class, and rejects a misspelt setting there", async () => {
     const providerConfig = async (file: string, env: Record<string, string> = {}) => {
-      const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrant-provider-config.rb'), file], { check: false, cwd: dirname(file), env: cleanVmEnv(env) });
+      const r = await run(['ruby', join(repoRoot, 'test', 'static', 'vagrant-provider-config.rb'), file], {
+        check: false,
+        cwd: dirname(file),
+        env: cleanVmEnv(env),
+      });
       expect(r.exitCode, r.stderr).toBe(0);
       return (JSON.parse(r.stdout) as { virtualbox: { errors: string[]; customize: string[][]; linked_clone: boolean } }).virtualbox;
     };
     const good = await providerConfig(vagrantfile, { NOMAD_LAB_VM_MEMORY: '2048', NOMAD_LAB_VM_CPUS: '2' });
     expect(good.errors).toEqual([]);
-    expect(good.customize).toEqual([['modifyvm', 'id', '--memory', '2048'], ['modifyvm', 'id', '--cpus', '2']]);
+    expect(good.customize).toEqual([
+      ['modifyvm', 'id', '--memory', '2048'],
+      ['modifyvm', 'id', '--cpus', '2'],
+    ]);
     expect(good.linked_clone).toBe(true);
     const dir = join(scratch, 'broken-vb');
     mkdirSync(dir);
@@ -106,7 +120,13 @@ describe.skipIf(!(await has('vagrant')))('vagrant validate', () => {
 
 describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
   it('a VM per host of the topology, with its name, hostname and host-only address; box, memory and cpus from the topology', async () => {
-    const env = { NOMAD_LAB_VM_SERVERS: '3', NOMAD_LAB_VM_CLIENTS: '4', NOMAD_LAB_VM_MEMORY: '2048', NOMAD_LAB_VM_CPUS: '2', NOMAD_LAB_VM_BOX: 'example/debian12' };
+    const env = {
+      NOMAD_LAB_VM_SERVERS: '3',
+      NOMAD_LAB_VM_CLIENTS: '4',
+      NOMAD_LAB_VM_MEMORY: '2048',
+      NOMAD_LAB_VM_CPUS: '2',
+      NOMAD_LAB_VM_BOX: 'example/debian12',
+    };
     const topology = await rubyTopology(env);
     expect(topology.hosts.map((h) => `${h.name} ${h.ip}`)).toEqual([
       'server1 192.168.56.11',
@@ -149,7 +169,12 @@ describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
     expect(settings['extra_vars']).toEqual(topology.ansible.extraVars);
     // What the harness reads from the inventory Vagrant writes: groups, the service manager, per-VM address and datacenter.
     expect(settings['groups']).toEqual({ servers: ['server1'], clients: ['client1', 'client2', 'client3'], 'all:vars': { nomad_service_manager: 'systemd' } });
-    expect(settings['extra_vars']).toMatchObject({ nomad_service_manager: 'systemd', nomad_binary_src: build, nomad_docker_enabled: true, nomad_server_addrs: ['192.168.56.11'] });
+    expect(settings['extra_vars']).toMatchObject({
+      nomad_service_manager: 'systemd',
+      nomad_binary_src: build,
+      nomad_docker_enabled: true,
+      nomad_server_addrs: ['192.168.56.11'],
+    });
     // Addresses from the topology, never from facts (the NAT interface is the demo's known bug).
     expect(settings['host_vars']).toEqual({
       server1: { nomad_bind_addr: '192.168.56.11', nomad_datacenter: 'dc1' },
@@ -176,7 +201,10 @@ describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
     for (const [old, name] of Object.entries(renamed)) {
       const r = await probeVagrantfile({ [old]: 'x' }, vagrantfile);
       expect(r.exitCode, old).not.toBe(0);
-      expect(r.stderr.split('\n').slice(0, 2)).toEqual([`nomad-lab: the VM lab's environment variables were renamed: ${old} is now ${name}`, `  fix: unset ${old} and set ${name}=x`]);
+      expect(r.stderr.split('\n').slice(0, 2)).toEqual([
+        `nomad-lab: the VM lab's environment variables were renamed: ${old} is now ${name}`,
+        `  fix: unset ${old} and set ${name}=x`,
+      ]);
       expect(r.stderr, old).not.toMatch(/\.rb:\d+:in /);
     }
     // Several at once: all named in one message.
@@ -196,9 +224,15 @@ describe.skipIf(!(await has('ruby')))('what the Vagrantfile configures', () => {
     const defined = Object.keys(settings['groups'] as object).filter((g) => !g.includes(':'));
     expect(defined.sort()).toEqual(['clients', 'servers']);
     const targeted = new Set<string>();
-    const playbooks = [join(ansibleDir, 'site.yml'), ...['kill-servers', 'kill-clients', 'kill-all', 'start-all'].map((p) => join(ansibleDir, 'scenarios', `${p}.yml`))];
+    const playbooks = [
+      join(ansibleDir, 'site.yml'),
+      ...['kill-servers', 'kill-clients', 'kill-all', 'start-all'].map((p) => join(ansibleDir, 'scenarios', `${p}.yml`)),
+    ];
     for (const file of playbooks) {
-      const plays = loadUserFile<Array<{ hosts: string }>>(file, { type: 'array', items: { type: 'object', properties: { hosts: { type: 'string' } }, required: ['hosts'] } });
+      const plays = loadUserFile<Array<{ hosts: string }>>(file, {
+        type: 'array',
+        items: { type: 'object', properties: { hosts: { type: 'string' } }, required: ['hosts'] },
+      });
       for (const play of plays) for (const g of play.hosts.split(':')) targeted.add(g);
     }
     expect([...targeted].sort()).toEqual(['clients', 'servers']);

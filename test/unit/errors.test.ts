@@ -5,7 +5,13 @@ import { run } from '../../harness/exec/local.ts';
 
 describe('errors', () => {
   it('names host, command and fix', () => {
-    const text = describeError(new HarnessError('command failed (exit code 1)', { host: 'client1', command: ['iptables', '-D', 'INPUT', '-s', '198.18.1.11', '-j', 'DROP'], hint: 'check the rule' }));
+    const text = describeError(
+      new HarnessError('command failed (exit code 1)', {
+        host: 'client1',
+        command: ['iptables', '-D', 'INPUT', '-s', '198.18.1.11', '-j', 'DROP'],
+        hint: 'check the rule',
+      }),
+    );
     expect(text).toBe('client1: command failed (exit code 1)\n  command: iptables -D INPUT -s 198.18.1.11 -j DROP\n  fix: check the rule');
   });
   it('quotes arguments a reader could misread', () => {

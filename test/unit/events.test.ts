@@ -12,7 +12,13 @@ afterEach(() => {
 });
 
 function event(index: number): NomadEvent {
-  return { Topic: 'Node', Type: 'NodeStreamEvent', Key: 'n1', Index: index, Payload: { Node: { ID: 'n1', Name: 'client1', Status: index % 2 ? 'ready' : 'disconnected' } } };
+  return {
+    Topic: 'Node',
+    Type: 'NodeStreamEvent',
+    Key: 'n1',
+    Index: index,
+    Payload: { Node: { ID: 'n1', Name: 'client1', Status: index % 2 ? 'ready' : 'disconnected' } },
+  };
 }
 
 describe('EventStream', () => {
@@ -47,7 +53,7 @@ describe('EventStream', () => {
     expect(notes.some((n) => n.includes('resuming from index 7'))).toBe(true);
   });
 
-  it('starts after a given Raft index, so a reused lab\'s history is not replayed', async () => {
+  it("starts after a given Raft index, so a reused lab's history is not replayed", async () => {
     const requests: string[] = [];
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       requests.push(req.url ?? '');
@@ -68,9 +74,13 @@ describe('EventStream', () => {
   });
 
   it('asks the guard before connecting', async () => {
-    const api = new NomadApi('198.18.1.11:4646', () => {
-      throw new Error('refused by guard');
-    }, 'server1');
+    const api = new NomadApi(
+      '198.18.1.11:4646',
+      () => {
+        throw new Error('refused by guard');
+      },
+      'server1',
+    );
     await expect(api.openStream('/v1/event/stream', new AbortController().signal)).rejects.toThrow('refused by guard');
   });
 });
@@ -92,7 +102,12 @@ describe('EventStream: silence and resumes', () => {
     const seen: number[] = [];
     const notes: string[] = [];
     const resumes: Array<[number, number]> = [];
-    const stream = new EventStream(api, ['Node'], { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m), onResume: (a, f) => resumes.push([a, f]) }, 300);
+    const stream = new EventStream(
+      api,
+      ['Node'],
+      { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m), onResume: (a, f) => resumes.push([a, f]) },
+      300,
+    );
     stream.start();
     const deadline = Date.now() + 5000;
     while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -128,7 +143,10 @@ describe('EventStream: several servers', () => {
     const api = (s: ReturnType<typeof createServer>, name: string) => new NomadApi(`127.0.0.1:${(s.address() as AddressInfo).port}`, () => undefined, name);
     const seen: number[] = [];
     const notes: string[] = [];
-    const stream = new EventStream([api(leader.s, 'server1'), api(follower.s, 'server2')], ['Node'], { onEvents: (i) => seen.push(i), onStatus: (m) => notes.push(m) });
+    const stream = new EventStream([api(leader.s, 'server1'), api(follower.s, 'server2')], ['Node'], {
+      onEvents: (i) => seen.push(i),
+      onStatus: (m) => notes.push(m),
+    });
     stream.start();
     const deadline = Date.now() + 5000;
     while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

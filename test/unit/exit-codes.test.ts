@@ -11,7 +11,12 @@ import { exitCodeOf } from '../../harness/cli/entry.ts';
 import { ExitCode, HarnessError, InterruptedError, UsageError } from '../../harness/util/errors.ts';
 
 const nomadLab = (args: string[], env: Record<string, string> = {}) =>
-  run(['node', join(repoRoot, 'bin', 'nomad-lab.js'), ...args], { check: false, cwd: repoRoot, timeoutMs: 60_000, env: { ...process.env, ...env } as Record<string, string> });
+  run(['node', join(repoRoot, 'bin', 'nomad-lab.js'), ...args], {
+    check: false,
+    cwd: repoRoot,
+    timeoutMs: 60_000,
+    env: { ...process.env, ...env } as Record<string, string>,
+  });
 const fixture = (name: string) => join(repoRoot, 'test', 'fixtures', 'runs', name);
 const scratch = mkdtempSync(join(tmpdir(), 'nomad-lab-exit-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -20,7 +25,9 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function cutBeforeFault(name: string, harnessError?: string): string {
   const dir = join(scratch, name);
   rmSync(dir, { recursive: true, force: true });
-  const lines = readFileSync(join(fixture('spread-pass'), 'trace.ndjson'), 'utf8').split('\n').filter(Boolean);
+  const lines = readFileSync(join(fixture('spread-pass'), 'trace.ndjson'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   const firstFault = lines.findIndex((l) => (JSON.parse(l) as { kind: string }).kind === 'fault');
   expect(firstFault).toBeGreaterThan(0);
   mkdirSync(dir, { recursive: true });

@@ -41,7 +41,9 @@ describe('committed runs', () => {
     const result = recheck(join(root, 'job-version-without-update'));
     expect(result.verdict).toBe('fail');
     const detail = (check: string) => result.reasons.find((r) => r.check === check)?.detail;
-    expect(detail('transitions: alloc cache[1]#1 desired status')).toMatch(/^alloc cache\[1\]#1 \([0-9a-f]{8} on client\d\): expected stop after run, observed nothing more; whole history: run$/);
+    expect(detail('transitions: alloc cache[1]#1 desired status')).toMatch(
+      /^alloc cache\[1\]#1 \([0-9a-f]{8} on client\d\): expected stop after run, observed nothing more; whole history: run$/,
+    );
     expect(detail('final: 2 running at job version 1')).toMatch(/v0/);
   });
 
@@ -67,7 +69,9 @@ describe('committed runs', () => {
   it('deploy-cut on 1.6.3: the deployment was active at the cut and no replacement came; on 1.6.2 one came at once', () => {
     const fresh = recheck(join(root, 'deploy-cut-pass'));
     expect(fresh.verdict).toBe('pass');
-    expect(fresh.checks.find((c) => c.check.startsWith("precondition: the job's deployment active"))?.detail).toMatch(/deployment [0-9a-f]{8} \(job v0\) was running \("Deployment is running"\) at the partition/);
+    expect(fresh.checks.find((c) => c.check.startsWith("precondition: the job's deployment active"))?.detail).toMatch(
+      /deployment [0-9a-f]{8} \(job v0\) was running \("Deployment is running"\) at the partition/,
+    );
     expect(fresh.checks.find((c) => c.check === 'absent: no cache[0]#2')?.verdict).toBe('pass');
     expect(fresh.notApplied?.map((x) => x.expectation)).toEqual(['transitions cache[0]#2 running -> complete', 'placements cache[0]#2']);
     const old = recheck(join(root, 'deploy-cut-1.6.2-pass'));
@@ -83,7 +87,10 @@ describe('committed runs', () => {
     const replacement = n.byRole.get('cache[0]#2')!;
     expect(replacement.previous).toBe(original.id);
     expect(replacement.node).not.toBe(original.node);
-    expect(n.faults.map((f) => [f.fault, f.host])).toEqual([['partition', original.node], ['heal', original.node]]);
+    expect(n.faults.map((f) => [f.fault, f.host])).toEqual([
+      ['partition', original.node],
+      ['heal', original.node],
+    ]);
     expect(n.faults[0]!.argv[0]).toEqual(['iptables', '-w', '-I', 'INPUT', '-s', expect.stringMatching(/^198\.1[89]\./), '-j', 'DROP']);
     // The proof the partition took effect, and that the heal undid it: the server's RPC port from the client.
     const trace = readTrace(join(root, 'spread-pass', 'trace.ndjson'));
@@ -96,7 +103,10 @@ describe('committed runs', () => {
 
   it('a trace cut before the partition is not a pass, and a checker crash is unknown', () => {
     const trace = readTrace(join(root, 'spread-pass', 'trace.ndjson'));
-    const cut = trace.slice(0, trace.findIndex((e) => e.kind === 'fault'));
+    const cut = trace.slice(
+      0,
+      trace.findIndex((e) => e.kind === 'fault'),
+    );
     expect(check(cut, spreadExpectations).verdict).not.toBe('pass');
     const broken = check(trace, { ...spreadExpectations, transitions: null as never });
     expect(broken.verdict).toBe('unknown');

@@ -19,7 +19,11 @@ describe('golden traces', () => {
   it('a run diffed against itself has no differences; against the mutant, the differences read plainly', () => {
     expect(diffGolden(pass, pass)).toEqual([]);
     const diff = diffGolden(pass, mutant);
-    expect(diff).toEqual(expect.arrayContaining([expect.stringMatching(/^cache\[0\]#1 client: golden .*running -> unknown -> running; this run .*running -> lost( -> complete)?$/)]));
+    expect(diff).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^cache\[0\]#1 client: golden .*running -> unknown -> running; this run .*running -> lost( -> complete)?$/),
+      ]),
+    );
     expect(diff.some((l) => l.startsWith('nomad.nomad.job_summary.unknown{task_group=cache}: golden 0 -> 1 -> 0; this run 0'))).toBe(true);
   });
 });

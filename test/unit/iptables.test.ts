@@ -25,7 +25,24 @@ describe('iptables listing', () => {
     const rules = parseRules(listing);
     expect(rules.map((r) => r.chain)).toEqual(['FORWARD', 'FORWARD', 'INPUT']);
     expect(rules.map(ruleComment)).toEqual(['nomad-lab:nl37a8e', 'some spaced comment', undefined]);
-    expect(deleteArgv(rules[0]!)).toEqual(['iptables', '-w', '-t', 'filter', '-D', 'FORWARD', '-i', 'nl37a8e-br', '-o', 'nl37a8e-br', '-m', 'comment', '--comment', 'nomad-lab:nl37a8e', '-j', 'ACCEPT']);
+    expect(deleteArgv(rules[0]!)).toEqual([
+      'iptables',
+      '-w',
+      '-t',
+      'filter',
+      '-D',
+      'FORWARD',
+      '-i',
+      'nl37a8e-br',
+      '-o',
+      'nl37a8e-br',
+      '-m',
+      'comment',
+      '--comment',
+      'nomad-lab:nl37a8e',
+      '-j',
+      'ACCEPT',
+    ]);
   });
 
   it('reads a chain policy', () => {
@@ -54,7 +71,13 @@ describe('partition modes', () => {
   });
 
   it('finds the rules of every mode in a listing, and only those of these servers', () => {
-    const listing = ['-P INPUT ACCEPT', '-A INPUT -s 10.9.0.11/32 -j DROP', '-A OUTPUT -d 10.9.0.12/32 -j DROP', '-A INPUT -s 10.9.0.111/32 -j DROP', '-A OUTPUT -s 10.9.0.11/32 -j DROP'].join('\n');
+    const listing = [
+      '-P INPUT ACCEPT',
+      '-A INPUT -s 10.9.0.11/32 -j DROP',
+      '-A OUTPUT -d 10.9.0.12/32 -j DROP',
+      '-A INPUT -s 10.9.0.111/32 -j DROP',
+      '-A OUTPUT -s 10.9.0.11/32 -j DROP',
+    ].join('\n');
     expect(partitionRulesIn(listing, servers)).toEqual(['-A INPUT -s 10.9.0.11/32 -j DROP', '-A OUTPUT -d 10.9.0.12/32 -j DROP']);
   });
 });
@@ -66,7 +89,8 @@ describe('the bounds of the detection phases follow the partition mode', () => {
       { kind: 'fault', t: 1000, fault: 'partition', host: 'client1', argv },
       { kind: 'fault', t: 11_000, fault: 'heal', host: 'client1', argv: [] },
     ].map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
-  const bound = (argv: string[][], phase: string) => phaseTimings(trace(argv), { original: 'cache[0]#1', replacement: 'cache[0]#2', others: [] }, timers).find((p) => p.phase === phase)?.bound;
+  const bound = (argv: string[][], phase: string) =>
+    phaseTimings(trace(argv), { original: 'cache[0]#1', replacement: 'cache[0]#2', others: [] }, timers).find((p) => p.phase === phase)?.bound;
   it('an INPUT-only DROP lets one heartbeat through: 2 TTLs + grace; dropping what goes out: 1 TTL + grace', () => {
     expect(bound(partitionArgv(['10.9.0.11']), 'partition -> node disconnected')).toBe(10);
     expect(bound(partitionArgv(['10.9.0.11'], 'output'), 'partition -> node disconnected')).toBe(6);

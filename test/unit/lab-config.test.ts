@@ -38,7 +38,10 @@ describe('resolveLabConfig', () => {
     const env = resolveLabConfig({ config: file }, { NOMAD_LAB_NAME: 'from-env', NOMAD_BINARY: '/opt/env/nomad' });
     expect(env.spec.name).toBe('from-env');
     expect(env.nomad).toEqual({ path: '/opt/env/nomad', source: 'env' });
-    const flags = resolveLabConfig({ config: file, name: 'from-flag', clients: '5', nomad: '/opt/flag/nomad' }, { NOMAD_LAB_NAME: 'from-env', NOMAD_BINARY: '/opt/env/nomad' });
+    const flags = resolveLabConfig(
+      { config: file, name: 'from-flag', clients: '5', nomad: '/opt/flag/nomad' },
+      { NOMAD_LAB_NAME: 'from-env', NOMAD_BINARY: '/opt/env/nomad' },
+    );
     expect(flags.spec).toMatchObject({ name: 'from-flag', servers: 3, clients: 5 });
     expect(flags.nomad).toEqual({ path: '/opt/flag/nomad', source: 'flag' });
   });
@@ -56,7 +59,14 @@ describe('resolveLabConfig', () => {
     expect(files).toEqual(expect.arrayContaining(['edge.yaml', 'three-servers.yaml']));
     for (const f of files) planLab(resolveLabConfig({ config: join(dir, f) }, {}).spec);
     const edge = planLab(resolveLabConfig({ config: join(dir, 'edge.yaml') }, {}).spec);
-    expect(edge.hosts.map((h) => `${h.name}:${h.datacenter}`)).toEqual(['server1:dc1', 'server2:dc1', 'server3:dc1', 'client1:dc1', 'client2:dc2', 'client3:dc2']);
+    expect(edge.hosts.map((h) => `${h.name}:${h.datacenter}`)).toEqual([
+      'server1:dc1',
+      'server2:dc1',
+      'server3:dc1',
+      'client1:dc1',
+      'client2:dc2',
+      'client3:dc2',
+    ]);
   });
 
   it('reports every problem of a lab file with its line and JSON pointer', () => {

@@ -44,9 +44,13 @@ describe('trace mutation', () => {
   it("the replacement's timing is held per release: flipped, the #18701 delay check kills it on 1.6.0 and on 1.6.3", () => {
     const cell = (run: string) => rows.find((r) => r.run === run)!.cells.find((c) => c.mutation === 'replacement-timing-flipped')!;
     // 1.6.0 replaced at once; the mutant comes 6 s late.
-    expect(cell('spread-pass').reasons.join('\n')).toMatch(/delay: cache\[0\]#1 unknown -> cache\[0\]#2 created takes at most 2s: .*took 6\.000s, more than 2s/);
+    expect(cell('spread-pass').reasons.join('\n')).toMatch(
+      /delay: cache\[0\]#1 unknown -> cache\[0\]#2 created takes at most 2s: .*took 6\.000s, more than 2s/,
+    );
     // 1.6.3 waited for the reschedule delay; the mutant comes at once.
-    expect(cell('spread-1.6.3-pass').reasons.join('\n')).toMatch(/delay: cache\[0\]#1 unknown -> cache\[0\]#2 created takes at least reschedule_delay: .*took 0\.000s, less than 4\.5s/);
+    expect(cell('spread-1.6.3-pass').reasons.join('\n')).toMatch(
+      /delay: cache\[0\]#1 unknown -> cache\[0\]#2 created takes at least reschedule_delay: .*took 0\.000s, less than 4\.5s/,
+    );
   });
 
   it('a replacement during an active deployment on 1.6.3 is killed as the allocation #18701 forbids', () => {

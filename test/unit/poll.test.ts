@@ -6,14 +6,22 @@ import { pause, poll, pollUntil } from '../../harness/util/poll.ts';
 describe('poll', () => {
   it('returns the observation that satisfied the condition', async () => {
     let n = 0;
-    const { value } = await poll(async () => ++n, (v) => v >= 3, { what: 'three', timeoutMs: 2000, intervalsMs: [5] });
+    const { value } = await poll(
+      async () => ++n,
+      (v) => v >= 3,
+      { what: 'three', timeoutMs: 2000, intervalsMs: [5] },
+    );
     expect(value).toBe(3);
   });
 
   it('times out with what it waited for and what it saw last', async () => {
-    await expect(poll(async () => 'red', (v) => v === 'green', { what: 'a green light', timeoutMs: 50, intervalsMs: [10] })).rejects.toThrow(
-      /timed out after 0s waiting for a green light; last seen: "red"/,
-    );
+    await expect(
+      poll(
+        async () => 'red',
+        (v) => v === 'green',
+        { what: 'a green light', timeoutMs: 50, intervalsMs: [10] },
+      ),
+    ).rejects.toThrow(/timed out after 0s waiting for a green light; last seen: "red"/);
   });
 
   it('ends at once on a fatal error', async () => {
@@ -45,7 +53,15 @@ describe('pollUntil', () => {
 
   it('retries a look that throws, and throws the error if the last look did', async () => {
     let n = 0;
-    expect(await pollUntil(() => { if (++n < 3) throw new Error('not yet readable'); return true; }, { timeoutMs: 2000, intervalsMs: [5] })).toBe(true);
+    expect(
+      await pollUntil(
+        () => {
+          if (++n < 3) throw new Error('not yet readable');
+          return true;
+        },
+        { timeoutMs: 2000, intervalsMs: [5] },
+      ),
+    ).toBe(true);
     await expect(pollUntil(() => Promise.reject(new Error('unreadable')), { timeoutMs: 30, intervalsMs: [10] })).rejects.toThrow('unreadable');
   });
 

@@ -67,7 +67,9 @@ describe('a child driven on a pseudo-terminal', () => {
   it('a wait that times out shows what the screen held', async () => {
     const session = openPty(['bash', '--norc', '--noprofile'], { env: { ...env, PS1: 'lab> ' }, cols: 60, rows: 10 });
     try {
-      await expect(session.waitFor(/never printed/, 500)).rejects.toThrow(/timed out after \ds waiting for \/never printed\/ on the terminal of bash; last seen: screen:\nlab> /);
+      await expect(session.waitFor(/never printed/, 500)).rejects.toThrow(
+        /timed out after \ds waiting for \/never printed\/ on the terminal of bash; last seen: screen:\nlab> /,
+      );
     } finally {
       session.kill();
       await session.exited;
@@ -78,8 +80,25 @@ describe('a child driven on a pseudo-terminal', () => {
 
 describe('the environment of a Nomad capture', () => {
   it('holds the lab address and the token, a known terminal, and nothing of the harness own Nomad or proxy settings', () => {
-    const base = { PATH: '/usr/bin', HOME: '/root', TZ: 'UTC', NOMAD_ADDR: 'http://prod:4646', NOMAD_TOKEN: 'prod-secret', NOMAD_NAMESPACE: 'x', http_proxy: 'http://proxy:3128', HTTPS_PROXY: 'http://proxy:3128', SECRET: 's' };
-    expect(captureEnv('http://198.19.97.11:4646', 'lab-token', base)).toEqual({ PATH: '/usr/bin', HOME: '/root', TZ: 'UTC', TERM: 'xterm-256color', NOMAD_ADDR: 'http://198.19.97.11:4646', NOMAD_TOKEN: 'lab-token' });
+    const base = {
+      PATH: '/usr/bin',
+      HOME: '/root',
+      TZ: 'UTC',
+      NOMAD_ADDR: 'http://prod:4646',
+      NOMAD_TOKEN: 'prod-secret',
+      NOMAD_NAMESPACE: 'x',
+      http_proxy: 'http://proxy:3128',
+      HTTPS_PROXY: 'http://proxy:3128',
+      SECRET: 's',
+    };
+    expect(captureEnv('http://198.19.97.11:4646', 'lab-token', base)).toEqual({
+      PATH: '/usr/bin',
+      HOME: '/root',
+      TZ: 'UTC',
+      TERM: 'xterm-256color',
+      NOMAD_ADDR: 'http://198.19.97.11:4646',
+      NOMAD_TOKEN: 'lab-token',
+    });
     expect(captureEnv('http://198.19.97.11:4646', undefined, base)).not.toHaveProperty('NOMAD_TOKEN');
   });
 });

@@ -16,8 +16,19 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-const alloc = (id: string, index: number, status: string) => ({ ID: id, Name: 'job.cache[0]', JobID: 'job', TaskGroup: 'cache', NodeName: 'client1', ClientStatus: status, DesiredStatus: 'run', CreateIndex: 3, ModifyIndex: index });
-const batch = (index: number, a: object) => `${JSON.stringify({ Index: index, Events: [{ Topic: 'Allocation', Type: 'AllocationUpdated', Key: 'a', Index: index, Payload: { Allocation: a } }] })}\n`;
+const alloc = (id: string, index: number, status: string) => ({
+  ID: id,
+  Name: 'job.cache[0]',
+  JobID: 'job',
+  TaskGroup: 'cache',
+  NodeName: 'client1',
+  ClientStatus: status,
+  DesiredStatus: 'run',
+  CreateIndex: 3,
+  ModifyIndex: index,
+});
+const batch = (index: number, a: object) =>
+  `${JSON.stringify({ Index: index, Events: [{ Topic: 'Allocation', Type: 'AllocationUpdated', Key: 'a', Index: index, Payload: { Allocation: a } }] })}\n`;
 
 /** A Nomad stand-in: the stream's first connection ends after index 5; the second starts at 9. */
 async function nomad(allocNow: object) {

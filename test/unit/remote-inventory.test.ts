@@ -49,7 +49,13 @@ describe('planFromInventory', () => {
     const core = plan.hosts[2]!;
     // No ansible_host: SSH goes to the inventory name, as Ansible would.
     expect(core.ssh.address).toBe('core-1');
-    expect(core).toMatchObject({ manager: 'daemon', binary: '/srv/bin/nomad', dataDir: '/srv/nomad/data', pidFile: '/srv/nomad/agent.pid', logFile: '/srv/nomad/agent.log' });
+    expect(core).toMatchObject({
+      manager: 'daemon',
+      binary: '/srv/bin/nomad',
+      dataDir: '/srv/nomad/data',
+      pidFile: '/srv/nomad/agent.pid',
+      logFile: '/srv/nomad/agent.log',
+    });
   });
 
   const list = (hostvars: Record<string, Record<string, unknown>>, servers: string[], clients: string[]): InventoryList => ({
@@ -74,13 +80,22 @@ describe('planFromInventory', () => {
     expect(err(list({ s: ok, c: {} }, ['s'], ['c']))).toMatch(/inventory host c: set nomad_bind_addr/);
     expect(err(list({ s: ok, c: { nomad_bind_addr: '{{ ansible_default_ipv4.address }}' } }, ['s'], ['c']))).toMatch(/is a template/);
     expect(err(list({ s: ok, c: { nomad_bind_addr: '10.0.0.1' } }, ['s'], ['c']))).toMatch(/address 10\.0\.0\.1 is used by two hosts/);
-    expect(err(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2', nomad_service_manager: 'supervised' } }, ['s'], ['c']))).toMatch(/nomad_service_manager is supervised/);
+    expect(err(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2', nomad_service_manager: 'supervised' } }, ['s'], ['c']))).toMatch(
+      /nomad_service_manager is supervised/,
+    );
     expect(err(list({ s: ok }, ['s'], ['s']))).toMatch(/s in both servers and clients/);
     // ~ is the harness user's home, as for ssh and Ansible.
-    const home = planFromInventory(list({ s: { ...ok, ansible_ssh_private_key_file: '~/.ssh/lab', nomad_lab_known_hosts: '~/kh' }, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']), 'x', 'inv.yml', defaults);
+    const home = planFromInventory(
+      list({ s: { ...ok, ansible_ssh_private_key_file: '~/.ssh/lab', nomad_lab_known_hosts: '~/kh' }, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']),
+      'x',
+      'inv.yml',
+      defaults,
+    );
     expect(home.hosts[0]!.ssh.identityFile).toBe(join(homedir(), '.ssh', 'lab'));
     expect(home.hosts[0]!.ssh.knownHosts).toBe(join(homedir(), 'kh'));
-    expect(() => planFromInventory(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']), 'x', 'inv.yml', { knownHosts: '/k' })).toThrow(/no SSH key/);
+    expect(() => planFromInventory(list({ s: ok, c: { nomad_bind_addr: '10.0.0.2' } }, ['s'], ['c']), 'x', 'inv.yml', { knownHosts: '/k' })).toThrow(
+      /no SSH key/,
+    );
   });
 
   it('follows child groups once, even when they loop', () => {

@@ -27,7 +27,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'nomad-lab-report-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the deployment lane', () => {
-  it('draws the job\'s deployment: running through the cut on deploy-cut (1.6.3), successful after the reconnect', () => {
+  it("draws the job's deployment: running through the cut on deploy-cut (1.6.3), successful after the reconnect", () => {
     const { timeline: tl } = load('deploy-cut-pass');
     const lane = tl.lanes.findIndex((l) => l.kind === 'deployment');
     expect(tl.lanes[lane]!.label).toMatch(/^deployment [0-9a-f]{8} \(job v0\)$/);
@@ -112,7 +112,11 @@ describe('report.html', () => {
 
   it('escapes what came from the run (a reason with markup stays text)', () => {
     const { result, timeline } = load('spread-pass');
-    const hostile = { ...result, verdict: 'fail' as const, reasons: [{ check: 'x', verdict: 'fail' as const, detail: '<img src=x onerror=alert(1)>', source: 's' }] };
+    const hostile = {
+      ...result,
+      verdict: 'fail' as const,
+      reasons: [{ check: 'x', verdict: 'fail' as const, detail: '<img src=x onerror=alert(1)>', source: 's' }],
+    };
     const html = renderRunReport({ result: hostile, timeline, svg: '', files: [] });
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(html).not.toContain('<img src=x');
@@ -179,8 +183,12 @@ describe('terminal captures', () => {
   it('report.html shows each screen in a <pre> under its title, with when it was taken, the exit code and the command', () => {
     const html = render([screen(), screen({ title: 'nomad node status', argv: ['/opt/nomad', 'node', 'status'], text: 'No nodes', exitCode: 1 })]);
     expect(html).toContain('<h2>Terminal captures</h2>');
-    expect(html).toContain('<pre>Recent Events:\nTime                       Type         Description\n2026-11-23T18:41:00Z       Reconnected  Client reconnected</pre>');
-    expect(html).toContain('<b>nomad alloc status cache[0]#1</b> · at 31.25 s · exit 0 · <code>/opt/nomad alloc status 6d02ecf6-0000-0000-0000-000000000000</code>');
+    expect(html).toContain(
+      '<pre>Recent Events:\nTime                       Type         Description\n2026-11-23T18:41:00Z       Reconnected  Client reconnected</pre>',
+    );
+    expect(html).toContain(
+      '<b>nomad alloc status cache[0]#1</b> · at 31.25 s · exit 0 · <code>/opt/nomad alloc status 6d02ecf6-0000-0000-0000-000000000000</code>',
+    );
     expect(html).toContain('<span class="over">exit 1</span>');
     expect(html.indexOf('id="screen-1"')).toBeLessThan(html.indexOf('id="screen-2"'));
     // After the checks, before what ran.

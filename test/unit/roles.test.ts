@@ -14,17 +14,24 @@ describe('roles', () => {
   it('number the allocations of each slot in creation order, whatever PreviousAllocation says', () => {
     // A flapping link: cache[0] replaced twice (b after the first cut, d after the second); c is
     // cache[1]'s original; e is a placement without a link after a reconnect.
-    expect(roles([
-      ['d', 'spread.cache[0]', 60],
-      ['a', 'spread.cache[0]', 10],
-      ['c', 'spread.cache[1]', 10],
-      ['b', 'spread.cache[0]', 30],
-      ['e', 'spread.cache[1]', 70],
-    ])).toEqual({ a: 'cache[0]#1', b: 'cache[0]#2', d: 'cache[0]#3', c: 'cache[1]#1', e: 'cache[1]#2' });
+    expect(
+      roles([
+        ['d', 'spread.cache[0]', 60],
+        ['a', 'spread.cache[0]', 10],
+        ['c', 'spread.cache[1]', 10],
+        ['b', 'spread.cache[0]', 30],
+        ['e', 'spread.cache[1]', 70],
+      ]),
+    ).toEqual({ a: 'cache[0]#1', b: 'cache[0]#2', d: 'cache[0]#3', c: 'cache[1]#1', e: 'cache[1]#2' });
   });
 
   it('give two allocations of one plan (same CreateIndex) distinct roles, by ID', () => {
-    expect(roles([['y', 'j.g[0]', 5], ['x', 'j.g[0]', 5]])).toEqual({ x: 'g[0]#1', y: 'g[0]#2' });
+    expect(
+      roles([
+        ['y', 'j.g[0]', 5],
+        ['x', 'j.g[0]', 5],
+      ]),
+    ).toEqual({ x: 'g[0]#1', y: 'g[0]#2' });
   });
 
   it('parse only well-formed roles', () => {
@@ -33,7 +40,13 @@ describe('roles', () => {
   });
 });
 
-const outcome = (verdict: CheckOutcome['verdict'], kind: CheckOutcome['kind']): CheckOutcome => ({ check: `${kind} ${verdict}`, verdict, kind, detail: '', source: '' });
+const outcome = (verdict: CheckOutcome['verdict'], kind: CheckOutcome['kind']): CheckOutcome => ({
+  check: `${kind} ${verdict}`,
+  verdict,
+  kind,
+  detail: '',
+  source: '',
+});
 
 describe('verdictOf', () => {
   it('a test that did not happen is unknown, whatever else failed', () => {
@@ -50,9 +63,23 @@ describe('verdictOf', () => {
 
 describe('faultsTookEffect', () => {
   const at = (events: TraceEvent[]): Positioned[] => events.map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
-  const partition: TraceEvent = { kind: 'fault', t: 1, fault: 'partition', host: 'client1', argv: [['iptables', '-w', '-I', 'INPUT', '-s', '10.9.0.11', '-j', 'DROP']] };
+  const partition: TraceEvent = {
+    kind: 'fault',
+    t: 1,
+    fault: 'partition',
+    host: 'client1',
+    argv: [['iptables', '-w', '-I', 'INPUT', '-s', '10.9.0.11', '-j', 'DROP']],
+  };
   const listed: TraceEvent = { kind: 'iptables', t: 2, host: 'client1', when: 'partitioned', rules: '-P INPUT ACCEPT\n-A INPUT -s 10.9.0.11/32 -j DROP\n' };
-  const probe = (reached: boolean): TraceEvent => ({ kind: 'reach', t: 3, host: 'client1', target: '10.9.0.11:4647', after: 'partition', reached, detail: reached ? 'connected in 0.0s' : 'no answer within 2s' });
+  const probe = (reached: boolean): TraceEvent => ({
+    kind: 'reach',
+    t: 3,
+    host: 'client1',
+    target: '10.9.0.11:4647',
+    after: 'partition',
+    reached,
+    detail: reached ? 'connected in 0.0s' : 'no answer within 2s',
+  });
   const judge = (events: TraceEvent[]) => {
     const trace = at(events);
     return faultsTookEffect(trace, normalise(trace))[0]!;
@@ -62,21 +89,39 @@ describe('faultsTookEffect', () => {
     expect(judge([partition, listed, probe(false)])).toMatchObject({ verdict: 'pass', kind: 'fault' });
   });
   it('does not count one whose rule is missing, whose server still answers, or that was never probed', () => {
-    expect(judge([partition, { ...listed, rules: '-P INPUT ACCEPT\n' } as TraceEvent, probe(false)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('not in client1') });
+    expect(judge([partition, { ...listed, rules: '-P INPUT ACCEPT\n' } as TraceEvent, probe(false)])).toMatchObject({
+      verdict: 'unknown',
+      detail: expect.stringContaining('not in client1'),
+    });
     expect(judge([partition, listed, probe(true)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('answered client1') });
     expect(judge([partition, listed])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('no reachability probe') });
     // A probe that could not run proves nothing; nor does one that cannot connect after the heal either.
-    expect(judge([partition, listed, { ...probe(false), broken: true, detail: 'the probe failed: exit 127' } as TraceEvent])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('exit 127') });
+    expect(judge([partition, listed, { ...probe(false), broken: true, detail: 'the probe failed: exit 127' } as TraceEvent])).toMatchObject({
+      verdict: 'unknown',
+      detail: expect.stringContaining('exit 127'),
+    });
     const heal: TraceEvent = { kind: 'fault', t: 5, fault: 'heal', host: 'client1', argv: [] };
     const afterHeal = (reached: boolean): TraceEvent => ({ ...probe(reached), t: 6, after: 'heal' }) as TraceEvent;
     expect(judge([partition, listed, probe(false), heal, afterHeal(true)]).verdict).toBe('pass');
-    expect(judge([partition, listed, probe(false), heal, afterHeal(false)])).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining('after the heal') });
+    expect(judge([partition, listed, probe(false), heal, afterHeal(false)])).toMatchObject({
+      verdict: 'unknown',
+      detail: expect.stringContaining('after the heal'),
+    });
     // A DROP of another address does not stand in for this server's.
     expect(judge([partition, { ...listed, rules: '-A INPUT -s 10.9.0.111/32 -j DROP\n' } as TraceEvent, probe(false)]).verdict).toBe('unknown');
   });
   it('counts a kill only of an agent that was running before and is gone after', () => {
     const kill = (detail?: string) => {
-      const trace = at([{ kind: 'fault', t: 1, fault: 'kill-agent', host: 'client1', argv: detail === 'agent was not running' ? [] : [['kill', '-KILL', '4242']], ...(detail ? { detail } : {}) }]);
+      const trace = at([
+        {
+          kind: 'fault',
+          t: 1,
+          fault: 'kill-agent',
+          host: 'client1',
+          argv: detail === 'agent was not running' ? [] : [['kill', '-KILL', '4242']],
+          ...(detail ? { detail } : {}),
+        },
+      ]);
       return faultsTookEffect(trace, normalise(trace))[0];
     };
     expect(kill()).toMatchObject({ verdict: 'pass', kind: 'fault' });

@@ -43,7 +43,20 @@ expect:
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
     const all = listScenarios();
-    expect(all.map((s) => s.name)).toEqual(['agent-kill', 'control', 'deploy-cut', 'edge', 'expired', 'failed-replacement', 'failed-task', 'flapping', 'full-cut', 'job-version', 'no-replacement', 'spread']);
+    expect(all.map((s) => s.name)).toEqual([
+      'agent-kill',
+      'control',
+      'deploy-cut',
+      'edge',
+      'expired',
+      'failed-replacement',
+      'failed-task',
+      'flapping',
+      'full-cut',
+      'job-version',
+      'no-replacement',
+      'spread',
+    ]);
     for (const s of all) {
       expect(s.expect.transitions.length).toBeGreaterThan(0);
       for (const t of s.expect.transitions) expect(t.source.length).toBeGreaterThan(4);
@@ -56,7 +69,9 @@ describe('scenario files', () => {
 
   it('refuses a role in an expectation whose slot no step names, and a metric of another job (typos that would pass forever)', () => {
     const typo = valid.replace('    - subject: { alloc: "cache[0]#1" }', '    - subject: { alloc: "cahce[0]#1" }');
-    expect(() => loadScenarioFile(file('typo.yaml', typo))).toThrow(/\/expect names cahce\[0\]#1, but no step names an allocation of cahce\[0\] \(the steps name cache\[0\]\)/);
+    expect(() => loadScenarioFile(file('typo.yaml', typo))).toThrow(
+      /\/expect names cahce\[0\]#1, but no step names an allocation of cahce\[0\] \(the steps name cache\[0\]\)/,
+    );
     const absent = `${valid}  absent:\n    - { alloc: "cache[1]#2", source: a test }\n`;
     expect(() => loadScenarioFile(file('absent.yaml', absent))).toThrow(/names cache\[1\]#2, but no step names an allocation of cache\[1\]/);
     const metric = `${valid}  metrics:\n    - { name: nomad.nomad.job_summary.unknown, labels: { job: spraed }, sequence: [0], source: a test }\n`;
@@ -67,7 +82,10 @@ describe('scenario files', () => {
 
   it('reports every problem with its line and JSON pointer', () => {
     const broken = valid
-      .replace('  - do: run_job', '  - do: run_job\n  - do: partition\n    clientOf: cache0\n  - do: wait_for_it\n  - do: await\n    for: x\n    all: [{ alloc: "cache[0]#1", client: runing }]\n    within: soon')
+      .replace(
+        '  - do: run_job',
+        '  - do: run_job\n  - do: partition\n    clientOf: cache0\n  - do: wait_for_it\n  - do: await\n    for: x\n    all: [{ alloc: "cache[0]#1", client: runing }]\n    within: soon',
+      )
       .replace('field: client', 'field: clients');
     let error: unknown;
     try {
@@ -106,7 +124,10 @@ describe('scenario files', () => {
   });
 
   it('accepts a capture step naming an allocation role, with an optional title', () => {
-    const capture = valid.replace('  - do: run_job', '  - do: run_job\n  - do: capture\n    alloc: "cache[0]#1"\n  - do: capture\n    alloc: "cache[1]#2"\n    title: the other one');
+    const capture = valid.replace(
+      '  - do: run_job',
+      '  - do: run_job\n  - do: capture\n    alloc: "cache[0]#1"\n  - do: capture\n    alloc: "cache[1]#2"\n    title: the other one',
+    );
     expect(loadScenarioFile(file('capture.yaml', capture)).steps.slice(1, 3)).toEqual([
       { do: 'capture', alloc: 'cache[0]#1' },
       { do: 'capture', alloc: 'cache[1]#2', title: 'the other one' },
@@ -138,7 +159,9 @@ describe('scenario files', () => {
 
   it('rejects a scenario whose key transitions are all optional, and a job file that does not exist', () => {
     const optional = valid.replace('sequence: [running]', 'sequence: [{ optional: running }]').replace('spread.nomad.hcl', 'nope.nomad.hcl');
-    expect(() => loadScenarioFile(file('optional.yaml', optional))).toThrow(/\/expect\/transitions\/0\/sequence has only optional statuses[\s\S]*jobs\/nope\.nomad\.hcl does not exist/);
+    expect(() => loadScenarioFile(file('optional.yaml', optional))).toThrow(
+      /\/expect\/transitions\/0\/sequence has only optional statuses[\s\S]*jobs\/nope\.nomad\.hcl does not exist/,
+    );
   });
 
   it('suggests a near name for an unknown scenario', () => {
@@ -151,16 +174,32 @@ describe('scenario files', () => {
   });
 });
 
-function recorder(allocs: Record<string, { client: string; desired?: string; node?: string; taskEvents?: string[]; jobVersion?: number }>, nodes: Record<string, string> = {}, extra: Partial<Recorder> = {}): Recorder {
+function recorder(
+  allocs: Record<string, { client: string; desired?: string; node?: string; taskEvents?: string[]; jobVersion?: number }>,
+  nodes: Record<string, string> = {},
+  extra: Partial<Recorder> = {},
+): Recorder {
   return {
     byRole: (role: string) => {
       const a = allocs[role];
-      return a ? { id: role, name: role, node: a.node ?? 'client1', client: a.client, desired: a.desired ?? 'run', previous: undefined, jobVersion: a.jobVersion ?? 0, taskEvents: a.taskEvents ?? [] } : undefined;
+      return a
+        ? {
+            id: role,
+            name: role,
+            node: a.node ?? 'client1',
+            client: a.client,
+            desired: a.desired ?? 'run',
+            previous: undefined,
+            jobVersion: a.jobVersion ?? 0,
+            taskEvents: a.taskEvents ?? [],
+          }
+        : undefined;
     },
     nodes: new Map(Object.entries(nodes)),
     metric: () => undefined,
     hasBlockedEval: () => false,
-    runningAtVersion: (v: number) => Object.values(allocs).filter((a) => a.client === 'running' && (a.desired ?? 'run') === 'run' && (a.jobVersion ?? 0) === v).length,
+    runningAtVersion: (v: number) =>
+      Object.values(allocs).filter((a) => a.client === 'running' && (a.desired ?? 'run') === 'run' && (a.jobVersion ?? 0) === v).length,
     ...extra,
   } as unknown as Recorder;
 }
@@ -212,7 +251,13 @@ describe('the capture step', () => {
 
   it("runs `nomad alloc status` with the role's allocation ID, titled by the role unless the scenario names it", async () => {
     const r = recorder({ 'cache[0]#1': { client: 'running' }, 'cache[1]#1': { client: 'running' } });
-    const { calls, steps } = await runCaptures([{ do: 'capture', alloc: 'cache[0]#1' }, { do: 'capture', alloc: 'cache[1]#1', title: 'the other one' }], r);
+    const { calls, steps } = await runCaptures(
+      [
+        { do: 'capture', alloc: 'cache[0]#1' },
+        { do: 'capture', alloc: 'cache[1]#1', title: 'the other one' },
+      ],
+      r,
+    );
     // The fake recorder's allocation ID is the role itself.
     expect(calls).toEqual([
       ['nomad alloc status cache[0]#1', ['alloc', 'status', 'cache[0]#1']],
@@ -283,7 +328,13 @@ describe('catalog runs', () => {
   });
 
   it('summarises verdicts and wall time, counts flips, and exits with the worst verdict', () => {
-    const entry = (scenario: string, round: number, verdict: 'pass' | 'fail' | 'unknown') => ({ scenario, round, runDir: '/r', wallSeconds: 10, result: { verdict, exitCode: exitCodeFor(verdict) } as RunResult });
+    const entry = (scenario: string, round: number, verdict: 'pass' | 'fail' | 'unknown') => ({
+      scenario,
+      round,
+      runDir: '/r',
+      wallSeconds: 10,
+      result: { verdict, exitCode: exitCodeFor(verdict) } as RunResult,
+    });
     const flaky = summarizeCatalog([entry('spread', 1, 'pass'), entry('control', 1, 'pass'), entry('spread', 2, 'fail'), entry('control', 2, 'pass')]);
     expect(flaky.text).toMatch(/spread\s+PASS FAIL\s+10\.0s 10\.0s\s+FLIPPED/);
     expect(flaky.text).toMatch(/4 run\(s\) of 2 scenario\(s\): 3 pass, 1 fail, 0 unknown; 1 flipped/);

@@ -48,7 +48,15 @@ describe('planLab', () => {
 
   it('puts clients in the datacenters given in order; servers and unlisted clients stay in the default', () => {
     const plan = planLab({ ...spec, servers: 3, clients: 4, clientDatacenters: ['dc1', 'dc2', 'dc2'] });
-    expect(plan.hosts.map((h) => `${h.name}:${h.datacenter}`)).toEqual(['server1:dc1', 'server2:dc1', 'server3:dc1', 'client1:dc1', 'client2:dc2', 'client3:dc2', 'client4:dc1']);
+    expect(plan.hosts.map((h) => `${h.name}:${h.datacenter}`)).toEqual([
+      'server1:dc1',
+      'server2:dc1',
+      'server3:dc1',
+      'client1:dc1',
+      'client2:dc2',
+      'client3:dc2',
+      'client4:dc1',
+    ]);
     expect(() => planLab({ ...spec, clientDatacenters: ['dc1', 'dc2', 'dc2'] })).toThrow(/3 client datacenters given for 2 client/);
     expect(() => planLab({ ...spec, clientDatacenters: ['dc 2'] })).toThrow(/invalid datacenter name "dc 2"/);
   });

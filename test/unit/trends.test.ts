@@ -20,7 +20,12 @@ const rec = (date: string, scenario: string, verdict: Verdict, extra: Partial<Ni
 
 describe('nightly trends', () => {
   it('a scenario that passed last night and fails tonight is newly failing; others are not', () => {
-    const history = [rec('2026-01-01', 'spread', 'pass'), rec('2026-01-01', 'control', 'pass'), rec('2026-01-02', 'spread', 'fail'), rec('2026-01-02', 'control', 'pass')];
+    const history = [
+      rec('2026-01-01', 'spread', 'pass'),
+      rec('2026-01-01', 'control', 'pass'),
+      rec('2026-01-02', 'spread', 'fail'),
+      rec('2026-01-02', 'control', 'pass'),
+    ];
     const t = analyse(history, '2026-01-02');
     expect(t.newlyFailing).toEqual([{ scenario: 'spread', version: '1.6.0', verdict: 'fail', lastPass: '2026-01-01', reason: 'spread went wrong' }]);
     expect(t.stillFailing).toEqual([]);
@@ -28,7 +33,10 @@ describe('nightly trends', () => {
   });
 
   it('a failure that continues is still failing since its first night, not new; a pass after it is fixed', () => {
-    const history = ['01', '02', '03', '04'].flatMap((d, i) => [rec(`2026-01-${d}`, 'spread', i === 0 ? 'pass' : 'fail'), rec(`2026-01-${d}`, 'control', i === 3 ? 'pass' : i === 0 ? 'pass' : 'fail')]);
+    const history = ['01', '02', '03', '04'].flatMap((d, i) => [
+      rec(`2026-01-${d}`, 'spread', i === 0 ? 'pass' : 'fail'),
+      rec(`2026-01-${d}`, 'control', i === 3 ? 'pass' : i === 0 ? 'pass' : 'fail'),
+    ]);
     const t = analyse(history, '2026-01-04');
     expect(t.newlyFailing).toEqual([]);
     expect(t.stillFailing).toEqual([{ scenario: 'spread', version: '1.6.0', verdict: 'fail', since: '2026-01-02' }]);
@@ -36,12 +44,23 @@ describe('nightly trends', () => {
   });
 
   it('versions are separate: a failure on one Nomad is not hidden by a pass on another', () => {
-    const history = [rec('2026-01-01', 'spread', 'pass', { version: '1.6.0' }), rec('2026-01-01', 'spread', 'pass', { version: '1.10.5' }), rec('2026-01-02', 'spread', 'pass', { version: '1.6.0' }), rec('2026-01-02', 'spread', 'fail', { version: '1.10.5' })];
+    const history = [
+      rec('2026-01-01', 'spread', 'pass', { version: '1.6.0' }),
+      rec('2026-01-01', 'spread', 'pass', { version: '1.10.5' }),
+      rec('2026-01-02', 'spread', 'pass', { version: '1.6.0' }),
+      rec('2026-01-02', 'spread', 'fail', { version: '1.10.5' }),
+    ];
     expect(analyse(history, '2026-01-02').newlyFailing.map((x) => x.version)).toEqual(['1.10.5']);
   });
 
   it('flaky: the verdict changed twice within the window; repeats that disagree within one night count too', () => {
-    const history = [rec('2026-01-01', 'spread', 'pass'), rec('2026-01-02', 'spread', 'fail'), rec('2026-01-03', 'spread', 'pass'), rec('2026-01-03', 'control', 'pass'), rec('2026-01-03', 'control', 'fail')];
+    const history = [
+      rec('2026-01-01', 'spread', 'pass'),
+      rec('2026-01-02', 'spread', 'fail'),
+      rec('2026-01-03', 'spread', 'pass'),
+      rec('2026-01-03', 'control', 'pass'),
+      rec('2026-01-03', 'control', 'fail'),
+    ];
     const t = analyse(history, '2026-01-03');
     expect(t.flaky.map((x) => x.scenario)).toEqual(['control', 'spread']);
     expect(t.flaky.find((x) => x.scenario === 'spread')!.verdicts.map((v) => v.verdict)).toEqual(['pass', 'fail', 'pass']);
@@ -86,14 +105,32 @@ describe('the night index page', () => {
   it('flags a newly failing scenario with a badge and links every verdict to its run report', () => {
     const history = [rec('2026-01-01', 'spread', 'pass'), rec('2026-01-02', 'spread', 'fail'), rec('2026-01-02', 'control', 'pass')];
     const tonight = history.filter((r) => r.date === '2026-01-02');
-    const html = renderNightIndex({ date: '2026-01-02', verdict: 'fail', versions: ['1.6.0'], tonight, trends: analyse(history, '2026-01-02'), history, junit: 'junit.xml', summary: 'summary.md' });
+    const html = renderNightIndex({
+      date: '2026-01-02',
+      verdict: 'fail',
+      versions: ['1.6.0'],
+      tonight,
+      trends: analyse(history, '2026-01-02'),
+      history,
+      junit: 'junit.xml',
+      summary: 'summary.md',
+    });
     const section = /<section id="newly-failing">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
     expect(section).toContain('NEW FAILURE');
     expect(section).toContain('<b class="scenario">spread</b>');
     expect(section).not.toContain('control');
     expect(html).toContain('href="../2026-01-02/runs/1.6.0/spread/r/report.html"');
     expect(html).toContain('class="banner fail"');
-    const quiet = renderNightIndex({ date: '2026-01-01', verdict: 'pass', versions: ['1.6.0'], tonight: history.slice(0, 1), trends: analyse(history.slice(0, 1), '2026-01-01'), history: history.slice(0, 1), junit: 'junit.xml', summary: 'summary.md' });
+    const quiet = renderNightIndex({
+      date: '2026-01-01',
+      verdict: 'pass',
+      versions: ['1.6.0'],
+      tonight: history.slice(0, 1),
+      trends: analyse(history.slice(0, 1), '2026-01-01'),
+      history: history.slice(0, 1),
+      junit: 'junit.xml',
+      summary: 'summary.md',
+    });
     expect(quiet).not.toContain('id="newly-failing"');
     expect(quiet).toContain('id="no-news"');
   });

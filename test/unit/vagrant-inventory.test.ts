@@ -104,10 +104,12 @@ describe('vagrantPlan', () => {
     expect(e.hint).toContain('vagrant up');
   });
 
-  it('an inventory left behind by `vagrant destroy` (the VMs\' keys are gone): a usage error, not an SSH timeout', async () => {
+  it("an inventory left behind by `vagrant destroy` (the VMs' keys are gone): a usage error, not an SSH timeout", async () => {
     const { dir, file } = checkout('vagrant_ansible_inventory', { keys: false });
     const e = await rejection(vagrantPlan(dir, 'vagrant'));
-    expect(e.message).toContain(`${file} is out of date: the SSH key of server1 (${join(dir, '.vagrant', 'machines', 'server1', 'virtualbox', 'private_key')})`);
+    expect(e.message).toContain(
+      `${file} is out of date: the SSH key of server1 (${join(dir, '.vagrant', 'machines', 'server1', 'virtualbox', 'private_key')})`,
+    );
     expect(e.hint).toContain('vagrant up');
   });
 });

@@ -78,13 +78,26 @@ describe('the checker on one real trace judged as two releases', () => {
     const delay = r.checks.find((c) => c.check.startsWith('delay: '))!;
     expect(delay.check).toContain('at most 2s');
     expect(delay.verdict).toBe('pass');
-    expect(r.notApplied?.map((n) => [n.expectation, n.range])).toEqual([['delays cache[0]#1 unknown -> cache[0]#2 created (at least reschedule_delay)', '>=1.4.14 <1.5.0 || >=1.5.10 <1.6.0 || >=1.6.3 <1.8.0 || >=1.11.2']]);
+    expect(r.notApplied?.map((n) => [n.expectation, n.range])).toEqual([
+      ['delays cache[0]#1 unknown -> cache[0]#2 created (at least reschedule_delay)', '>=1.4.14 <1.5.0 || >=1.5.10 <1.6.0 || >=1.6.3 <1.8.0 || >=1.11.2'],
+    ]);
   });
 
   it('as 1.6.3 the same run FAILs: a replacement at once, where #18701 makes it wait for the reschedule delay', () => {
     // The fixture predates recording the reschedule policy in the job read-back: add the job's (5s constant).
     const withPolicy = trace.map((e) =>
-      e.kind === 'job-read' ? { ...e, job: { ...e.job, TaskGroups: (e.job['TaskGroups'] as object[]).map((g) => ({ ...g, ReschedulePolicy: { Delay: 5e9, DelayFunction: 'constant', Unlimited: true } })) } } : e,
+      e.kind === 'job-read'
+        ? {
+            ...e,
+            job: {
+              ...e.job,
+              TaskGroups: (e.job['TaskGroups'] as object[]).map((g) => ({
+                ...g,
+                ReschedulePolicy: { Delay: 5e9, DelayFunction: 'constant', Unlimited: true },
+              })),
+            },
+          }
+        : e,
     );
     const r = buildResult(asVersion(withPolicy, '1.6.3'), spread);
     expect(r.verdict).toBe('fail');
@@ -130,7 +143,9 @@ describe('scenario files with version ranges', () => {
     expect(() => loadScenarioFile(file)).toThrow(/has neither atLeast nor atMost/);
   });
   it('takes nomad on a scenario and on a step', () => {
-    const file = variant((t) => t.replace('name: spread\n', 'name: spread\nnomad: ">=1.6.0"\n').replace('  - do: capture\n', '  - do: capture\n    nomad: "<2.0.0"\n'));
+    const file = variant((t) =>
+      t.replace('name: spread\n', 'name: spread\nnomad: ">=1.6.0"\n').replace('  - do: capture\n', '  - do: capture\n    nomad: "<2.0.0"\n'),
+    );
     const s = loadScenarioFile(file);
     expect(s.nomad).toBe('>=1.6.0');
     expect(s.steps.at(-1)).toMatchObject({ do: 'capture', nomad: '<2.0.0' });
@@ -143,7 +158,7 @@ describe('a scenario keyed to other releases', () => {
     const r = notApplicableResult(s, { path: '/x/nomad', version: '1.6.0', source: 'flag' }, 'run-1');
     expect(r.verdict).toBe('not-applicable');
     expect(r.exitCode).toBe(exitCodeFor('pass'));
-    expect(r.checks[0]!.detail).toContain('outside the scenario\'s range >=1.7.0');
+    expect(r.checks[0]!.detail).toContain("outside the scenario's range >=1.7.0");
     expect(worstVerdict(['not-applicable', 'pass'])).toBe('pass');
     expect(worstVerdict(['not-applicable', 'fail'])).toBe('fail');
     expect(worstVerdict(['not-applicable'])).toBe('not-applicable');
@@ -182,9 +197,22 @@ describe('deploymentWait', () => {
 });
 
 describe('matrix table', () => {
-  const rec = (scenario: string, version: string, verdict: MatrixRecord['verdict']): MatrixRecord => ({ scenario, version, verdict, detectSeconds: 7.2, reconnectSeconds: 2.5, wallSeconds: 30 });
+  const rec = (scenario: string, version: string, verdict: MatrixRecord['verdict']): MatrixRecord => ({
+    scenario,
+    version,
+    verdict,
+    detectSeconds: 7.2,
+    reconnectSeconds: 2.5,
+    wallSeconds: 30,
+  });
   it('orders releases by version, marks rows whose verdicts differ, and does not count n/a as a difference', () => {
-    const records = [rec('spread', '1.6.3', 'fail'), rec('spread', '1.5.3', 'pass'), rec('spread', '1.6.0', 'pass'), rec('new', '1.5.3', 'not-applicable'), rec('new', '1.6.3', 'pass')];
+    const records = [
+      rec('spread', '1.6.3', 'fail'),
+      rec('spread', '1.5.3', 'pass'),
+      rec('spread', '1.6.0', 'pass'),
+      rec('new', '1.5.3', 'not-applicable'),
+      rec('new', '1.6.3', 'pass'),
+    ];
     expect(differingRows(records)).toEqual(['spread']);
     const md = matrixMarkdown('m', records);
     expect(md).toContain('| scenario | Nomad 1.5.3 | Nomad 1.6.0 | Nomad 1.6.3 | same everywhere |');

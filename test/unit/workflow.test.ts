@@ -39,7 +39,10 @@ describe('GitHub workflows', () => {
 
   it('nightly: scheduled and manual; it runs npm run matrix (every wrapped release) with ACLs off and on, and uploads reports', () => {
     const text = readFileSync(join(workflows, 'nightly.yml'), 'utf8');
-    const wf = parse(text) as { on: Record<string, unknown>; jobs: { nightly: { strategy: { matrix: { acl: string[] } }; steps: Array<{ run?: string; uses?: string; with?: Record<string, string> }> } } };
+    const wf = parse(text) as {
+      on: Record<string, unknown>;
+      jobs: { nightly: { strategy: { matrix: { acl: string[] } }; steps: Array<{ run?: string; uses?: string; with?: Record<string, string> }> } };
+    };
     expect(Object.keys(wf.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
     expect(wf.jobs.nightly.strategy.matrix.acl).toEqual(['off', 'on']);
     const steps = wf.jobs.nightly.steps;
