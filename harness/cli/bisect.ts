@@ -28,6 +28,7 @@ type Flags = Omit<LabSelection, 'nomad'> & {
   nomad?: string[];
   repeat: string;
   reports?: string;
+  json?: boolean;
 };
 
 interface Candidate {
@@ -96,6 +97,7 @@ export function bisectCommand(): Command {
     .option('--releases <list>', 'an explicit ordered list of releases built here, comma-separated')
     .option('--nomad <path>', 'a binary to try, in order (repeat; e.g. builds of your own commits)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--repeat <n>', 'runs per release; a release whose runs disagree stops the search', '1')
+    .option('--json', 'print the outcome as JSON on stdout; progress stays on stderr')
     .option('--reports <dir>', 'reports root (default reports/); the bisection goes to <dir>/bisect/<id>/')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
@@ -134,7 +136,7 @@ export function bisectCommand(): Command {
           signal,
           log: info,
           waiting,
-          print: out,
+          print: flags.json ? info : out,
           header: info,
           lab: { ...pickLab(flags), lab: flags.lab ?? 'sc-bisect', nomad: path },
           reportsDir: join(dir, c.release ?? `binary-${at + 1}`),
@@ -147,9 +149,11 @@ export function bisectCommand(): Command {
       const lines = describe(outcome, list, dir);
       writeFileAtomic(join(dir, 'bisect.md'), `## bisect ${scenario.name}\n\n${lines.join('\n')}\n`);
       writeFileAtomic(join(dir, 'bisect.json'), `${JSON.stringify({ scenario: scenario.name, candidates: list, repeat, outcome }, null, 2)}\n`);
-      out('');
-      for (const l of lines) out(l);
-      out(`bisect report: ${join(dir, 'bisect.md')}`);
+      const say = flags.json ? info : out;
+      say('');
+      for (const l of lines) say(l);
+      say(`bisect report: ${join(dir, 'bisect.md')}`);
+      if (flags.json) out(JSON.stringify({ scenario: scenario.name, candidates: list, repeat, outcome, report: join(dir, 'bisect.md') }, null, 2));
       return outcome.kind === 'unstable' ? ExitCode.infra : ExitCode.pass;
     });
   });

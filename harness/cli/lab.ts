@@ -1,5 +1,6 @@
 // `nomad-lab lab up|down|status|audit|shell|env`: bring a lab up (any provider), tear it down, show
 // it, audit this machine for leaks, open a shell on a host, print the environment for the nomad CLI.
+import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { auditLeaks, formatLeaks } from '../lab/audit.ts';
 import { bringDown, bringUp, labEnvironment, labNames, labRequest, shellOn, statusOf, sweepLeftovers, type LabSelection } from '../lab/labs.ts';
@@ -39,17 +40,21 @@ export function labCommand(): Command {
     .addHelpText('after', '\nThe provider is the one the lab was brought up with (its state says).')
     .option('--all', 'tear down every lab on this machine')
     .option('--force', 'also tear down a lab that a running command (a scenario) still uses')
-    .action(async (flags: Selection & { all?: boolean; force?: boolean }) => {
+    .option('--json', 'print, per lab, whether it is down and what teardown said, as JSON')
+    .action(async (flags: Selection & { all?: boolean; force?: boolean; json?: boolean }) => {
       await runCommand(async () => {
         requireRoot();
         await sweepLeftovers(info);
         const names = flags.all ? labNames() : [labRequest({ ...(flags.lab === undefined ? {} : { lab: flags.lab }) }).name];
         let code: ExitCode = ExitCode.pass;
+        const outcomes: Array<{ lab: string; down: boolean; lines: string[] }> = [];
         for (const name of names) {
           const outcome = await bringDown(name, { force: flags.force === true, log: info });
-          for (const line of outcome.lines) (outcome.ok ? info : out)(line);
+          outcomes.push({ lab: name, down: outcome.ok, lines: outcome.lines });
+          if (!flags.json) for (const line of outcome.lines) (outcome.ok ? info : out)(line);
           if (!outcome.ok) code = ExitCode.infra;
         }
+        if (flags.json) out(JSON.stringify(outcomes, null, 2));
         return code;
       });
     });
@@ -80,16 +85,25 @@ export function labCommand(): Command {
     .command('audit')
     .description('look for anything labs left on this machine (namespaces, links, rules, routes, mounts, processes, cgroups)')
     .option('--lab <name>', 'only this lab')
-    .action(async (flags: { lab?: string }) => {
+    .option('--json', 'print the leftovers as JSON')
+    .action(async (flags: { lab?: string; json?: boolean }) => {
       await runCommand(async () => {
         requireRoot();
         const up = labNames().filter((n) => readLab(n)?.phase === 'up');
         const leaks = await auditLeaks(flags.lab, { ignoreLabs: flags.lab ? [] : up });
         if (leaks.length === 0) {
+          if (flags.json) {
+            out(JSON.stringify({ leaks: [], ignoredLabs: flags.lab ? [] : up }, null, 2));
+            return ExitCode.pass;
+          }
           out(`leak audit clean${flags.lab ? ` for lab ${flags.lab}` : ''}${up.length && !flags.lab ? ` (labs up, not counted: ${up.join(', ')})` : ''}`);
           return ExitCode.pass;
         }
-        out(`leak audit found ${leaks.length} leftover(s):\n${formatLeaks(leaks)}`);
+        out(
+          flags.json
+            ? JSON.stringify({ leaks, ignoredLabs: flags.lab ? [] : up }, null, 2)
+            : `leak audit found ${leaks.length} leftover(s):\n${formatLeaks(leaks)}`,
+        );
         return ExitCode.fail;
       });
     });
@@ -119,7 +133,7 @@ export function labCommand(): Command {
     });
 
   labOptions(program.command('env'))
-    .description('print `export NOMAD_ADDR=...` (and NOMAD_TOKEN on an ACL lab) for the nomad CLI: eval "$(nomad-lab lab env)"')
+    .description('print `export NOMAD_ADDR=...` (NOMAD_TOKEN on an ACL lab, and the lab\'s nomad first on PATH) for the nomad CLI: eval "$(nomad-lab lab env)"')
     .option('--token', 'print the management token also when stdout is not a terminal (a pipe, eval); without it the token goes to a terminal only')
     .option('--json', 'print as JSON')
     .action(async (flags: Selection & { token?: boolean }) => {
@@ -132,13 +146,12 @@ export function labCommand(): Command {
           NOMAD_ADDR: env.NOMAD_ADDR,
           ...(env.NOMAD_TOKEN !== undefined && showToken ? { NOMAD_TOKEN: env.NOMAD_TOKEN } : {}),
         };
-        if (flags.json) out(JSON.stringify(shown, null, 2));
-        else
-          out(
-            Object.entries(shown)
-              .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
-              .join('\n'),
-          );
+        if (flags.json) out(JSON.stringify({ ...shown, nomad: env.nomad }, null, 2));
+        else {
+          // The lab's own nomad first on PATH ($PATH stays for the shell that evaluates this to expand).
+          const path = `export PATH=${shellQuote(dirname(env.nomad))}:"$PATH"`;
+          out([...Object.entries(shown).map(([k, v]) => `export ${k}=${shellQuote(v)}`), path].join('\n'));
+        }
         if (env.NOMAD_TOKEN !== undefined && !showToken)
           info('this lab has ACLs: NOMAD_TOKEN not printed to a pipe; pass --token to print it (eval "$(nomad-lab lab env --token)")');
         return ExitCode.pass;

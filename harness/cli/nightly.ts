@@ -36,6 +36,7 @@ type Flags = Omit<LabSelection, 'nomad'> & {
   minSeconds: string;
   window: string;
   parallel: string;
+  json?: boolean;
 };
 
 function validDate(text: string): boolean {
@@ -80,6 +81,7 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
     .option('--reports <dir>', 'reports root; the night goes to <dir>/nightly/<date>/ (default: reports/)')
     .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
     .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
+    .option('--json', 'print the night (verdict, records, trends) as JSON on stdout; progress stays on stderr')
     .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
     .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
     .exitOverride()
@@ -147,7 +149,7 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
           signal,
           log: (m: string) => info(tag(m)),
           waiting: (what: string, elapsed: number, deadline: number, detail: string) => waiting(tag(what), elapsed, deadline, detail),
-          print: (text: string) => out(many ? text.split('\n').map(tag).join('\n') : text),
+          print: (text: string) => (flags.json ? info : out)(many ? text.split('\n').map(tag).join('\n') : text),
           header: (m: string) => info(tag(m)),
           lab: { ...pickLab(flags), ...(lab === undefined ? {} : { lab }), nomad: b.nomad.path },
           reportsDir: join(nightDir, 'runs', version),
@@ -224,19 +226,21 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
       );
       writeFileAtomic(join(root, 'index.html'), renderNightsIndex(history));
 
-      out('');
-      out(
+      const say = flags.json ? info : out;
+      say('');
+      say(
         `nightly ${date}: ${verdict.toUpperCase()}: ${records.length} run(s), ${verdicts.filter((v) => v === 'pass').length} pass, ${verdicts.filter((v) => v === 'fail').length} fail, ${verdicts.filter((v) => v === 'unknown').length} unknown${verdicts.includes('not-applicable') ? `, ${verdicts.filter((v) => v === 'not-applicable').length} not applicable` : ''}`,
       );
-      for (const l of news) out(`  ${l}`);
-      if (news.length === 0) out('  nothing new against earlier nights');
+      for (const l of news) say(`  ${l}`);
+      if (news.length === 0) say('  nothing new against earlier nights');
       if (versions.length > 1) {
         const differ = differingRows(records);
-        out(
+        say(
           `matrix: ${join(nightDir, 'matrix.md')}; ${differ.length === 0 ? 'every verdict the same on every release' : `verdicts differ between releases for ${differ.join(', ')}: each needs a cited explanation (docs/findings.md)`}`,
         );
       }
-      out(`nightly report: ${join(nightDir, 'index.html')}`);
+      say(`nightly report: ${join(nightDir, 'index.html')}`);
+      if (flags.json) out(JSON.stringify({ date, verdict, versions, records, trends, report: join(nightDir, 'index.html') }, null, 2));
       if (stopped !== undefined) throw stopped;
       return worstExitCode(entries.map((e) => e.result.exitCode));
     });

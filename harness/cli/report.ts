@@ -12,18 +12,24 @@ export function reportCommand(): Command {
     .argument('<run-dir...>', 'run directories holding result.json and trace.ndjson')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
-    .action(async (dirs: string[]) => {
+    .option('--json', 'print, per directory, what was written or the error, as JSON')
+    .action(async (dirs: string[], flags: { json?: boolean }) => {
       await runCommand(async () => {
         // One bad directory does not stop the others; it makes the exit code 2.
         let failed = 0;
+        const done: Array<{ dir: string; written?: string; error?: string }> = [];
         for (const dir of dirs) {
           try {
-            out(writeRunReports(dir));
+            const written = writeRunReports(dir);
+            done.push({ dir, written });
+            if (!flags.json) out(written);
           } catch (error) {
             failed++;
+            done.push({ dir, error: describeError(error) });
             process.stderr.write(`error: ${describeError(error)}\n`);
           }
         }
+        if (flags.json) out(JSON.stringify(done, null, 2));
         return failed === 0 ? ExitCode.pass : ExitCode.usage;
       });
     });

@@ -156,10 +156,11 @@ export async function shellOn(request: LabRequest, host: string): Promise<ShellC
 }
 
 /**
- * The environment the nomad CLI needs for the lab: NOMAD_ADDR of a server, and on a lab with ACLs
- * the management token (the caller decides whether to show it).
+ * The environment the nomad CLI needs for the lab: NOMAD_ADDR of a server, on a lab with ACLs the
+ * management token (the caller decides whether to show it), and the binary the lab runs (its CLI
+ * speaks the lab's API version).
  */
-export async function labEnvironment(request: LabRequest): Promise<{ NOMAD_ADDR: string; NOMAD_TOKEN?: string }> {
+export async function labEnvironment(request: LabRequest): Promise<{ NOMAD_ADDR: string; NOMAD_TOKEN?: string; nomad: string }> {
   const state = readLab(request.name);
   if (!state || state.phase !== 'up') throw new UsageError(`no lab named ${request.name} is up on this machine`, 'start one with `nomad-lab lab up`');
   const driver = providerOf(state.provider).attach(state);
@@ -167,7 +168,7 @@ export async function labEnvironment(request: LabRequest): Promise<{ NOMAD_ADDR:
     const server = driver.hosts.find((h) => h.role === 'server');
     if (!server) throw new UsageError(`lab ${request.name} has no server`);
     const token = driver.token('management');
-    return { NOMAD_ADDR: `http://${server.ip}:4646`, ...(token === undefined ? {} : { NOMAD_TOKEN: token }) };
+    return { NOMAD_ADDR: `http://${server.ip}:4646`, ...(token === undefined ? {} : { NOMAD_TOKEN: token }), nomad: state.nomad.path };
   } finally {
     await driver.close();
   }

@@ -1,6 +1,7 @@
 // Which command opens an interactive shell on host X of lab Y, and with what environment; one case per kind of lab.
 import { UsageError } from '../util/errors.ts';
 import type { LabHost } from './driver.ts';
+import { dirname } from 'node:path';
 import { readToken } from './acl.ts';
 import type { LabState, SshLabState } from './store.ts';
 import type { HostPlan } from './topology.ts';
@@ -90,6 +91,8 @@ function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv,
       NOMAD_ADDR: `http://${host.ip}:4646`,
       NOMAD_LAB_NAME: state.plan.name,
       NOMAD_LAB_HOST: host.name,
+      // The lab's own nomad first on PATH: `nomad node status -self` speaks the lab's API version.
+      PATH: [dirname(state.nomad.path), baseEnv['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':'),
       ...(token === undefined ? {} : { NOMAD_TOKEN: token }),
       PS1: prompt,
       PROMPT_COMMAND: `PS1='${prompt}'`,

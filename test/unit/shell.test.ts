@@ -8,7 +8,16 @@ import { planLab } from '../../harness/lab/topology.ts';
 import { UsageError } from '../../harness/util/errors.ts';
 
 const plan = planLab({ name: 't-unit-shell', servers: 1, clients: 2, datacenter: 'dc1', subnet: '198.19.201.0/24' });
-const state = (phase: LabState['phase'] = 'up') => ({ version: 1, plan, phase, persistent: true, agents: [] }) as unknown as LabState;
+const state = (phase: LabState['phase'] = 'up') =>
+  ({
+    version: 1,
+    provider: 'netns',
+    plan,
+    phase,
+    persistent: true,
+    agents: [],
+    nomad: { path: '/opt/nomad-1.6.3/nomad', version: '1.6.3', source: 'flag' },
+  }) as unknown as LabState;
 
 describe('lab shell on a netns lab', () => {
   it("is bash inside the host's namespace, with the host's API as NOMAD_ADDR and a prompt that names lab and host", () => {
@@ -21,6 +30,8 @@ describe('lab shell on a netns lab', () => {
     expect(shell.env['PROMPT_COMMAND']).toBe(`PS1='${shell.env['PS1']}'`);
     expect(shell.scriptHint).toBe(`nsenter --net=/run/netns/${client1.netns} -- <command>`);
     expect(shell.host).toBe(client1);
+    // The lab's own nomad comes first on PATH, so `nomad node status -self` speaks the lab's version.
+    expect(shellCommandFor(state(), 'client1', { PATH: '/usr/bin:/bin' }).env['PATH']).toBe('/opt/nomad-1.6.3:/usr/bin:/bin');
   });
 
   it('keeps the lab subnet off any proxy, adding to the NO_PROXY it had', () => {
