@@ -56,7 +56,7 @@ lab_root=${NOMAD_LAB_ROOT:-/var/lib/nomad-lab}
 for d in "$lab_root/labs" "$lab_root/ssh-labs"; do
   if [[ -d $d && -n "$(ls -A "$d" 2>/dev/null)" ]]; then
     echo "fresh-machine-check: labs are up or left over in $d ($(ls "$d" | tr '\n' ' ')); a new machine has none." >&2
-    echo "  fix: npm run lab -- down --all   (then run this again)" >&2
+    echo "  fix: npx nomad-lab lab down --all   (then run this again)" >&2
     exit 2
   fi
 done

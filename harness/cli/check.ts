@@ -1,4 +1,4 @@
-// `npm run check -- <run-dir>`: re-checks a stored run's trace against the scenario's current
+// `nomad-lab check <run-dir>`: re-checks a stored run's trace against the scenario's current
 // expectations, offline (no lab, no root). Prints the verdict; exit 0 pass, 1 fail, 2 unknown/error.
 import { Command } from 'commander';
 import { recheck } from '../check/recheck.ts';

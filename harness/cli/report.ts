@@ -1,4 +1,4 @@
-// `npm run report -- <run-dir>...`: re-renders report.html and summary.md of stored runs from their
+// `nomad-lab report <run-dir>...`: re-renders report.html and summary.md of stored runs from their
 // result.json and trace, offline. The same inputs give the same bytes.
 import { Command } from 'commander';
 import { writeRunReports } from '../report/write.ts';

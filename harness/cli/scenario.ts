@@ -1,4 +1,4 @@
-// `npm run scenario <name>`: run scenarios on netns labs, print verdicts and timings, leave
+// `nomad-lab scenario <name>`: run scenarios on any lab (netns, inventory, vagrant), print verdicts and timings, leave
 // reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/). `--all` runs the catalog,
 // `--repeat N` runs each N times and counts verdicts that flip.
 import { existsSync } from 'node:fs';

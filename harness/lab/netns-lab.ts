@@ -97,12 +97,15 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
         return { state: existing, nomad, timings: { networkSeconds: 0, ansibleSeconds: 0, readySeconds: 0, totalSeconds: 0 }, reused: true };
       }
       throw new HarnessError(`lab ${plan.name} is up but agents are not running: ${down.map((a) => a.host).join(', ')}`, {
-        hint: 'run `npm run lab -- down` and up again',
+        hint: `run nomad-lab lab down --lab ${plan.name} and up again`,
       });
     } else if (existing.phase === 'up' && existing.persistent) {
-      throw new UsageError(`lab ${plan.name} is already up with another topology or binary`, 'run `npm run lab -- down` first, or pick another --name');
+      throw new UsageError(
+        `lab ${plan.name} is already up with another topology or binary`,
+        `run nomad-lab lab down --lab ${plan.name} first, or pick another --lab`,
+      );
     } else {
-      throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
+      throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --lab');
     }
   }
 

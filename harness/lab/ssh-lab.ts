@@ -226,9 +226,9 @@ export async function remoteLabUp(
     if (existing.phase === 'up' && existing.persistent)
       throw new UsageError(
         `lab ${plan.name} is already up (lab up)`,
-        `a run brings its own SSH lab up: bring this one down first (npm run lab -- down --name ${plan.name})`,
+        `a run brings its own SSH lab up: bring this one down first (nomad-lab lab down --lab ${plan.name})`,
       );
-    throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --name');
+    throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --lab');
   }
   const state: SshLabState = {
     version: 1,
@@ -350,7 +350,7 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
   }
   if (problems.length > 0) {
     for (const p of problems) say(`FAILED: ${p}`);
-    say(`state kept in ${labDir(name)}: run npm run lab -- down --name ${name} again once the hosts answer`);
+    say(`state kept in ${labDir(name)}: run nomad-lab lab down --lab ${name} again once the hosts answer`);
     return false;
   }
   removeLabDir(name);

@@ -198,7 +198,7 @@ export async function teardownLab(name: string, planIfNoState?: LabPlan, log: Lo
   const stillFailed = report.filter((s) => !s.ok);
   if (stillFailed.length > 0) {
     throw new HarnessError(`teardown of lab ${name} left work undone: ${stillFailed.map((s) => `${s.step}: ${s.detail}`).join('; ')}`, {
-      hint: 'run `npm run lab -- down` again; it resumes where this one stopped',
+      hint: `run nomad-lab lab down --lab ${name} again; it resumes where this one stopped`,
     });
   }
   return report;

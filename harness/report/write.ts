@@ -1,5 +1,5 @@
 // Writes the human reports of a run directory from what is stored in it (result.json and the
-// trace): summary.md, then report.html. The run writes them at its end and `npm run report`
+// trace): summary.md, then report.html. The run writes them at its end and `nomad-lab report`
 // re-renders them; the inputs are the same files, so the bytes are the same.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The scenarios `npm run scenario <name>` knows (scenarios/*.yaml), and near-name suggestions.
+// The scenarios `nomad-lab scenario <name>` knows (scenarios/*.yaml), and near-name suggestions.
 import { join } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { UsageError } from '../util/errors.ts';
