@@ -112,7 +112,7 @@ export function bisectCommand(): Command {
         scenario = findScenario(name);
       } else {
         program.outputHelp();
-        return ExitCode.infra;
+        return ExitCode.usage;
       }
       const repeat = numberFlag('repeat', flags.repeat, 1, 20, true);
       const list = candidates(flags);
@@ -154,7 +154,7 @@ export function bisectCommand(): Command {
       for (const l of lines) say(l);
       say(`bisect report: ${join(dir, 'bisect.md')}`);
       if (flags.json) out(JSON.stringify({ scenario: scenario.name, candidates: list, repeat, outcome, report: join(dir, 'bisect.md') }, null, 2));
-      return outcome.kind === 'unstable' ? ExitCode.infra : ExitCode.pass;
+      return outcome.kind === 'unstable' ? ExitCode.inconclusive : ExitCode.pass;
     });
   });
 

@@ -1,5 +1,5 @@
 // `nomad-lab check <run-dir>`: re-checks a stored run's trace against the scenario's current
-// expectations, offline (no lab, no root). Prints the verdict; exit 0 pass, 1 fail, 2 unknown/error.
+// expectations, offline (no lab, no root). Prints the verdict; exit 0 pass, 1 fail, 3 unknown, 4 unknown because the harness broke (docs/cli.md).
 import { Command } from 'commander';
 import { recheck } from '../check/recheck.ts';
 import { formatSummary } from '../report/terminal.ts';

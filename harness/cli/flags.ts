@@ -21,16 +21,19 @@ export async function nomadFlag(
   flags: { nomad?: string; nomadVersion?: string },
   log: (message: string) => void,
   signal?: AbortSignal,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   if (flags.nomad !== undefined && flags.nomadVersion !== undefined) throw new UsageError('--nomad and --nomad-version both name the binary; give one');
-  if (flags.nomadVersion === undefined) return flags.nomad;
-  return releaseBinary(releaseName(flags.nomadVersion), log, signal);
+  // Flags win over the environment; of the environment, a path (NOMAD_BINARY) wins over a release.
+  const release = flags.nomadVersion ?? (flags.nomad === undefined && !env['NOMAD_BINARY'] ? env['NOMAD_LAB_NOMAD_VERSION'] || undefined : undefined);
+  if (release === undefined) return flags.nomad;
+  return releaseBinary(releaseName(release), log, signal);
 }
 
 export const nomadVersionHelp = (): string =>
   `run a Nomad release built here (${wrappedReleases()
     .map((v) => v.slice(1))
-    .join(', ')}: build/nomad/), built into the cache on first use`;
+    .join(', ')}: build/nomad/), built into the cache on first use (env NOMAD_LAB_NOMAD_VERSION)`;
 
 /**
  * The options that say which lab a command means, the same on every command: `--lab NAME`, a
@@ -39,7 +42,7 @@ export const nomadVersionHelp = (): string =>
  */
 export function labOptions(cmd: Command, parts: { provider?: boolean; topology?: boolean; nomad?: boolean } = {}): Command {
   cmd.addOption(
-    new Option('--lab <name>', 'lab name (default: "default"; for a scenario sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)').env('NOMAD_LAB_NAME'),
+    new Option('--lab <name>', 'lab name (default: "default" or env NOMAD_LAB_NAME; a scenario: sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)'),
   );
   retired(cmd, '--name <name>', '--lab NAME');
   if (parts.provider) {
@@ -54,7 +57,7 @@ export function labOptions(cmd: Command, parts: { provider?: boolean; topology?:
     retired(cmd, '--vagrant', '--provider vagrant');
   }
   if (parts.topology) {
-    cmd.addOption(new Option('-c, --config <file>', 'lab file (YAML, e.g. labs/three-servers.yaml)').env('NOMAD_LAB_CONFIG'));
+    cmd.addOption(new Option('-c, --config <file>', 'lab file (YAML, e.g. labs/three-servers.yaml) (env NOMAD_LAB_CONFIG)'));
     cmd.option('--servers <n>', 'number of servers (default 1; a scenario: its own)');
     cmd.option('--clients <n>', 'number of clients (default 2; a scenario: its own)');
     cmd.option('--subnet <cidr>', 'a /24 inside 198.18.0.0/15 (default: derived from the name)');
@@ -63,7 +66,7 @@ export function labOptions(cmd: Command, parts: { provider?: boolean; topology?:
   }
   if (parts.nomad) {
     cmd.option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
-    cmd.addOption(new Option('--nomad-version <x.y.z>', nomadVersionHelp()).env('NOMAD_LAB_NOMAD_VERSION'));
+    cmd.addOption(new Option('--nomad-version <x.y.z>', nomadVersionHelp()));
   }
   return cmd;
 }

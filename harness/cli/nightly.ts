@@ -1,8 +1,8 @@
-// `npm run nightly [-- --date YYYY-MM-DD] [--nomad a --nomad b]`: runs the scenario catalog on each
-// Nomad binary given (a version matrix), then writes reports/nightly/<date>/ (index.html, junit.xml,
-// summary.md, nightly.json), appends the night to reports/nightly/history.ndjson and shows the
-// trends against earlier nights. Exit 0 all pass, 1 any fail, 2 unknown or error; the reports are
-// written in every case, also after Ctrl-C (with the runs done so far).
+// `nomad-lab nightly [--date YYYY-MM-DD] [--nomad a --nomad b]` (and `matrix`: every release built
+// here): runs the scenario catalog on each Nomad binary given, then writes reports/nightly/<date>/
+// (index.html, junit.xml, summary.md, nightly.json, matrix.md), appends the night to
+// reports/nightly/history.ndjson and shows the trends against earlier nights. Exit codes as every
+// command (docs/cli.md); the reports are written in every case, also after Ctrl-C (with the runs done so far).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command } from 'commander';
@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 import { labOptions, nomadVersionHelp, numberFlag, pickLab } from './flags.ts';
-import type { LabSelection } from '../lab/labs.ts';
+import { labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
 
 type Flags = Omit<LabSelection, 'nomad'> & {
   date?: string;
@@ -137,6 +137,13 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
       // Several releases at once (--parallel): each on a lab of its own, its lines prefixed by its version.
       const parallel = numberFlag('parallel', flags.parallel, 1, 4, true);
       const many = parallel > 1 && binaries.length > 1;
+      const request = labRequest(pickLab(flags), { name: 'sc-catalog' });
+      if (many && !runsSideBySide(request)) {
+        throw new UsageError(
+          `--parallel ${parallel} needs labs side by side; the hosts of a ${request.provider} lab are one set`,
+          'drop --parallel (the releases then run one after another on those hosts)',
+        );
+      }
       const oneRelease = async (b: (typeof binaries)[number]) => {
         const version = label(b.nomad.version);
         const tag = (m: string) => (many ? `[${version}] ${m}` : m);

@@ -7,13 +7,13 @@ import { resolveLabConfig, type LabFlags } from '../config/lab-config.ts';
 import { repoRoot } from '../config/paths.ts';
 import { isAlive } from '../exec/procs.ts';
 import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
-import { UsageError } from '../util/errors.ts';
+import { HarnessError, UsageError } from '../util/errors.ts';
 import type { LabDriver } from './driver.ts';
 import { netnsProvider } from './netns-lab.ts';
 import type { DownOutcome, LabNeed, LabProvider, LabRequest, LabStatusView, LabUp, Log, UpOptions, Waiting } from './provider.ts';
 import type { ShellCommand } from './shell.ts';
 import { sshProvider } from './ssh-lab.ts';
-import { listLabs, ownedByThisProcess, PROVIDERS, readLab, writeLab, type ProviderKind } from './store.ts';
+import { isLeftover, listLabs, ownedByThisProcess, PROVIDERS, readLab, writeLab, type ProviderKind } from './store.ts';
 
 export type { LabNeed, LabRequest, LabStatusView } from './provider.ts';
 export { PROVIDERS, type ProviderKind } from './store.ts';
@@ -66,7 +66,9 @@ export function labRequest(flags: LabSelection, defaults: { name?: string; topol
         : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet',
     );
   }
-  const config = resolveLabConfig(flags.nomad === undefined ? {} : { nomad: flags.nomad });
+  // Only the binary matters here: a lab file (NOMAD_LAB_CONFIG) describes a netns lab, not these hosts.
+  const binaryEnv = process.env['NOMAD_BINARY'] === undefined ? {} : { NOMAD_BINARY: process.env['NOMAD_BINARY'] };
+  const config = resolveLabConfig(flags.nomad === undefined ? {} : { nomad: flags.nomad }, binaryEnv);
   const name = flags.lab ?? (provider === 'inventory' ? inventoryLabName(flags.inventory!) : 'vagrant');
   return { provider, name, config, source: provider === 'inventory' ? resolve(flags.inventory!) : repoRoot, provision: flags.provision !== false };
 }
@@ -87,6 +89,12 @@ export function inventoryLabName(file: string): string {
   return `inv-${base || 'hosts'}`.slice(0, 32);
 }
 
+/**
+ * Whether labs of this request's provider can run side by side (each creates hosts of its own), as
+ * `matrix --parallel` needs; hosts that are there already (an inventory, the VMs) cannot be shared.
+ */
+export const runsSideBySide = (request: LabRequest): boolean => providerOf(request.provider).makesHosts;
+
 /** Cleans what killed runs left, on every provider. */
 export async function sweepLeftovers(log: Log): Promise<string[]> {
   const cleaned: string[] = [];
@@ -105,6 +113,8 @@ export async function bringUp(request: LabRequest, options: Omit<UpOptions, 'per
   const { log } = options;
   const provider = providerOf(request.provider);
   await sweepLeftovers(log);
+  // Before the try: a lab of that name from another provider is not this command's to tear down.
+  refuseOtherProvider(request);
   try {
     const up = await provider.up(request, { ...options, persistent: true });
     await up.driver.close();
@@ -126,7 +136,37 @@ export async function bringUp(request: LabRequest, options: Omit<UpOptions, 'per
 /** A lab owned by this command, not kept (a benchmark's): the caller closes the driver and brings it down. */
 export async function upOwned(request: LabRequest, options: Omit<UpOptions, 'persistent'>): Promise<LabUp> {
   await sweepLeftovers(options.log);
+  refuseOtherProvider(request);
   return providerOf(request.provider).up(request, { ...options, persistent: false });
+}
+
+/**
+ * One name, one lab: a name the store holds for another provider's lab is refused, or one provider
+ * would write over the other's state (and its teardown would never stop what the other started).
+ */
+function refuseOtherProvider(request: LabRequest): void {
+  const existing = readLab(request.name);
+  // A leftover of a killed run is swept before the lab comes up: it does not hold the name.
+  if (existing !== undefined && existing.provider !== request.provider && !isLeftover(existing)) {
+    throw new UsageError(
+      `lab ${request.name} on this machine is of the ${existing.provider} provider; this command asks for a ${request.provider} lab of that name`,
+      `pick another --lab, or bring that one down first: nomad-lab lab down --lab ${request.name}`,
+    );
+  }
+}
+
+/**
+ * What can be known about a run's lab before anything is created: the provider can give what the
+ * scenario needs (ACLs), the name is not another provider's, and hosts that are there already are
+ * enough for it. Usage errors (exit 2), before a run starts and long before any provisioning.
+ */
+export async function checkRunFits(request: LabRequest, need: LabNeed): Promise<void> {
+  const provider = providerOf(request.provider);
+  const refused = provider.refuses(need, request);
+  if (refused !== undefined) throw new UsageError(refused, 'run this scenario on the netns lab (the default provider)');
+  refuseOtherProvider(request);
+  const unfit = await provider.unfitPlanned(request, need);
+  if (unfit !== undefined) throw new UsageError(`lab ${request.name} cannot take this scenario: ${unfit}`);
 }
 
 /** `lab down`: idempotent; a lab a running command owns stays unless `force`. */
@@ -191,14 +231,16 @@ export async function labForRun(request: LabRequest, need: LabNeed, options: Omi
   const refused = provider.refuses(need, request);
   if (refused !== undefined) throw new UsageError(refused, 'run this scenario on the netns lab (the default provider)');
   await sweepLeftovers(log);
+  refuseOtherProvider(request);
   const previous = readLab(request.name);
   if (previous && ownedByThisProcess(previous)) {
     const unfit = previous.phase !== 'up' ? `it is ${previous.phase}` : provider.unfit(previous, request, need);
     if (options.reuse && unfit === undefined) {
-      log(`reusing lab ${request.name} from the previous run (same topology)`);
+      log(`reusing lab ${request.name} from the previous run (it fits: ${request.provider})`);
       return { driver: provider.attach(previous, log), nomad: await resolveNomad(request.config.nomad), detail: 'reused' };
     }
-    await provider.down(request.name, previous, log);
+    const down = await provider.down(request.name, previous, log);
+    if (!down.ok) throw new HarnessError(`lab ${request.name} of the previous run could not be torn down: ${down.lines.join('; ')}`);
   }
   const up = await provider.up(request, { ...options, persistent: false });
   if (up.reused) {

@@ -343,6 +343,7 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
 /** The netns provider: labs of network namespaces on this machine, agents supervised by pid. */
 export const netnsProvider: LabProvider = {
   kind: 'netns',
+  makesHosts: true,
   async up(request, options) {
     const up = await labUp({
       config: request.config,
@@ -396,6 +397,8 @@ export const netnsProvider: LabProvider = {
     return undefined;
   },
   refuses: () => undefined,
+  // A netns lab is made to the scenario's measure.
+  unfitPlanned: async () => undefined,
   async shell(state, request, host) {
     if (state === undefined)
       throw new UsageError(`no lab named ${request.name} on this machine`, 'start one with `nomad-lab lab up`, or name another with --lab');

@@ -69,6 +69,8 @@ export interface DownOutcome {
 
 export interface LabProvider {
   readonly kind: ProviderKind;
+  /** The provider creates the hosts (several labs can run side by side); false: the hosts are there already. */
+  readonly makesHosts: boolean;
   /** Brings the lab up, or finds it up already (`reused`); the caller closes the driver. */
   up(request: LabRequest, options: UpOptions): Promise<LabUp>;
   /** A driver on a lab of the store. */
@@ -79,6 +81,8 @@ export interface LabProvider {
   status(name: string, state: StoredLab | undefined, request?: LabRequest): Promise<LabStatusView | undefined>;
   /** Why the lab in `state` cannot take a run that needs `need` on `request`'s lab; undefined when it fits. */
   unfit(state: StoredLab, request: LabRequest, need: LabNeed): string | undefined;
+  /** Why a run that needs `need` cannot use the hosts `request` names, known before anything is created (SSH hosts: their count). */
+  unfitPlanned(request: LabRequest, need: LabNeed): Promise<string | undefined>;
   /** What a run needs that this provider can never give (undefined: fine). */
   refuses(need: LabNeed, request: LabRequest): string | undefined;
   /** How to open an interactive shell on one of the lab's hosts. */

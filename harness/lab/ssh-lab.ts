@@ -1,6 +1,6 @@
 // Labs of hosts reached over SSH (the inventory and vagrant providers): provision with the repo's
 // role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
-// logs over SSH, stop what the lab started. State per lab under <lab root>/ssh-labs/<name>/.
+// logs over SSH, stop what the lab started. State in the lab store (store.ts); the provider (sshProvider) is at the end.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { labDir, labRoot } from '../config/paths.ts';
@@ -485,6 +485,7 @@ async function unmanaged(kind: SshLabState['provider'], request: LabRequest | un
 export function sshProvider(kind: SshLabState['provider']): LabProvider {
   return {
     kind,
+    makesHosts: false,
     async up(request, options) {
       const plan = await planRemote(sourceOf(request), request.name);
       const nomad = await resolveNomad(request.config.nomad);
@@ -531,6 +532,13 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
     },
     unfit(state, _request, need) {
       const { plan } = sshState(state);
+      const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
+      if (have.clients < need.clients || have.servers < need.servers)
+        return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
+      return undefined;
+    },
+    async unfitPlanned(request, need) {
+      const plan = await planRemote(sourceOf(request), request.name);
       const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
       if (have.clients < need.clients || have.servers < need.servers)
         return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;

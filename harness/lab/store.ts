@@ -67,6 +67,7 @@ export const stateFile = (name: string): string => join(labDir(name), 'state.jso
 
 /** Any lab's state, whichever provider made it; undefined when there is none (or it is unreadable). */
 export function readLab(name: string): StoredLab | undefined {
+  adoptOldSshLabs();
   const file = stateFile(name);
   if (!existsSync(file)) return undefined;
   try {

@@ -13,7 +13,7 @@ import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { healArgv, healFully } from '../faults/partition.ts';
 import type { LabDriver, LabHost } from '../lab/driver.ts';
-import { attachOwned, endRunLab, labForRun, labRequest, type LabNeed, type LabSelection } from '../lab/labs.ts';
+import { attachOwned, checkRunFits, endRunLab, labForRun, labRequest, type LabNeed, type LabSelection } from '../lab/labs.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { junitXml } from '../report/junit.ts';
 import { writeRunReports } from '../report/write.ts';
@@ -85,6 +85,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   };
   // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
   const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
+  // A lab that cannot take this scenario is a usage error before the run starts (exit 2), not a broken run.
+  await checkRunFits(request, need);
   const notApplicable = await skipIfNotApplicable(scenario, request.config.nomad, runId, runDir, log);
   if (notApplicable) return notApplicable;
 
