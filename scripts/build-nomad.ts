@@ -8,11 +8,12 @@
 // line every 15 s otherwise (a pipe, a log, CI=true).
 import { accessSync, constants, mkdirSync, readFileSync, readdirSync, renameSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $, ProcessOutput, which } from 'zx';
+import { $, which, type ProcessOutput } from 'zx';
 import { nomadCache, repoRoot } from '../harness/config/paths.ts';
+import { complainer, runScript } from './lib/script.ts';
 
 const say = (line: string): void => void process.stdout.write(`build-nomad: ${line}\n`);
-const complain = (line: string): void => void process.stderr.write(`build-nomad: ${line}\n`);
+const complain = complainer('build-nomad');
 
 async function main(args: string[]): Promise<number> {
   let quiet = false;
@@ -184,15 +185,4 @@ function progress(title: string): { clear: () => void; stop: () => void } {
   return { clear: () => undefined, stop: () => clearInterval(timer) };
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  // A command that should not fail did (`go env`, `go version`): say which, with its own message.
-  if (error instanceof ProcessOutput) {
-    complain(`command failed (exit ${error.exitCode ?? error.signal}): ${error.stderr.trim() || error.message}`);
-    process.exitCode = error.exitCode || 1;
-  } else {
-    complain(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  }
-}
+await runScript('build-nomad', main);

@@ -7,10 +7,11 @@
 // checksum database as usual; this script never turns verification off.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $, ProcessOutput } from 'zx';
+import { $ } from 'zx';
 import { repoRoot } from '../harness/config/paths.ts';
+import { complainer, runScript } from './lib/script.ts';
 
-const complain = (line: string): void => void process.stderr.write(`nomad-wrapper: ${line}\n`);
+const complain = complainer('nomad-wrapper');
 
 interface Download {
   Error?: string;
@@ -114,14 +115,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof ProcessOutput) {
-    complain(`command failed (exit ${error.exitCode ?? error.signal}): ${error.stderr.trim() || error.message}`);
-    process.exitCode = error.exitCode || 1;
-  } else {
-    complain(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  }
-}
+await runScript('nomad-wrapper', main);
