@@ -1,6 +1,6 @@
 // Nomad's event stream (/v1/event/stream, NDJSON): delivers batches in Raft-index order and, when
 // the connection drops (a server restart kills it) or goes silent (a half-open connection: Nomad
-// sends a keep-alive `{}` every 10 s, so 30 s of nothing means the peer is gone), resumes from the
+// sends a keep-alive `{}` every 30 s, so 45 s of nothing means the peer is gone), resumes from the
 // last index seen, and tells the caller where the resumed stream really started.
 import { pause } from '../util/poll.ts';
 import type { NomadApi } from './api.ts';

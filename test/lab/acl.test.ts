@@ -109,6 +109,17 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     expect(await call('/v1/acl/tokens', harness)).toBe(403);
     expect(await call('/v1/acl/tokens', management)).toBe(200);
 
+    // lab env: NOMAD_ADDR always; the management token only to a terminal or when asked (stdout is a pipe here).
+    const piped = await labCli(['env', '--lab', name]);
+    expect(piped.exitCode, piped.stderr).toBe(0);
+    expect(piped.stdout).toContain(`export NOMAD_ADDR=http://${server.ip}:4646`);
+    expect(piped.stdout.includes(management)).toBe(false);
+    expect(piped.stderr).toContain('NOMAD_TOKEN not printed to a pipe');
+    const asked = await labCli(['env', '--lab', name, '--token', '--json']);
+    const env = JSON.parse(asked.stdout) as Record<string, string>;
+    expect(env['NOMAD_TOKEN']).toBe(management);
+    expect(await call('/v1/acl/tokens', env['NOMAD_TOKEN'])).toBe(200);
+
     const down = await labCli(['down', '--lab', name]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(existsSync(aclDir(name))).toBe(false);
