@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { RunResult } from '../exec/local.ts';
 import type { NomadApi } from '../nomad/api.ts';
 import { HarnessError } from '../util/errors.ts';
-import { poll } from '../util/poll.ts';
+import { pollUntil } from '../util/poll.ts';
 import { readToken, type TokenKind } from './acl.ts';
 import { hostDirs } from './ansible.ts';
 import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from './agents.ts';
@@ -122,14 +122,7 @@ export class NetnsDriver implements LabDriver {
     if (action === 'kill' && alive) {
       argv = [['kill', '-KILL', String(record.pid)]];
       signalProcess(record.pid, 'SIGKILL');
-      const gone = await poll(
-        async () => !isOurAgent(record),
-        (g) => g,
-        { what: `agent of ${host.name} gone after SIGKILL`, timeoutMs: KILL_GRACE_MS },
-      ).then(
-        () => true,
-        () => false,
-      );
+      const gone = await pollUntil(() => !isOurAgent(record), { timeoutMs: KILL_GRACE_MS });
       return { argv, wasRunning: alive, goneAfter: gone };
     } else if (action === 'pause' && alive) {
       argv = [['kill', '-STOP', String(record.pid)]];

@@ -223,13 +223,12 @@ export interface RunLab {
 
 /**
  * The lab for one scenario run: a lab this process left up for it (`reuse`, when it still fits), or
- * a new one owned by the run. A lab kept by an earlier command is not taken over.
+ * a new one owned by the run. A lab kept by an earlier command is not taken over. The caller has
+ * run checkRunFits (what the provider cannot give, and hosts too few, are refused there, before the run).
  */
 export async function labForRun(request: LabRequest, need: LabNeed, options: Omit<UpOptions, 'persistent'> & { reuse: boolean }): Promise<RunLab> {
   const { log } = options;
   const provider = providerOf(request.provider);
-  const refused = provider.refuses(need, request);
-  if (refused !== undefined) throw new UsageError(refused, 'run this scenario on the netns lab (the default provider)');
   await sweepLeftovers(log);
   refuseOtherProvider(request);
   const previous = readLab(request.name);
@@ -250,13 +249,6 @@ export async function labForRun(request: LabRequest, need: LabNeed, options: Omi
       `lab ${request.name} is still up from an earlier command (lab up, or a run's --keep)`,
       `remove it first: nomad-lab lab down --lab ${request.name}`,
     );
-  }
-  // The hosts are what they are: the scenario must fit them.
-  const state = readLab(request.name);
-  const unfit = state === undefined ? undefined : provider.unfit(state, request, need);
-  if (unfit !== undefined) {
-    await up.driver.close();
-    throw new UsageError(`lab ${request.name} cannot take this scenario: ${unfit}`);
   }
   return { driver: up.driver, nomad: up.nomad, detail: up.detail };
 }

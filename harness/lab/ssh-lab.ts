@@ -14,7 +14,7 @@ import { HarnessError, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { TokenKind } from './acl.ts';
 import { KILL_GRACE_MS, type AgentAction, type AgentOutcome, type ExecOptions, type LabDriver, type LabHost } from './driver.ts';
-import { poll } from '../util/poll.ts';
+import { pollUntil } from '../util/poll.ts';
 import { cidrContains } from './topology.ts';
 import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
 import { vagrantPlan } from './vagrant.ts';
@@ -24,7 +24,7 @@ import { observe, purgeJobs, waitForLeaderAndClients } from './cluster.ts';
 import { healFully } from '../faults/partition.ts';
 import { repoRoot } from '../config/paths.ts';
 import { resolveNomad } from '../nomad/binary.ts';
-import type { LabProvider, LabRequest } from './provider.ts';
+import type { LabNeed, LabProvider, LabRequest } from './provider.ts';
 import { sshShellFor } from './shell.ts';
 import { formatRemoteStatus } from './status-text.ts';
 import type { StoredLab } from './store.ts';
@@ -121,14 +121,8 @@ export class SshDriver implements LabDriver {
     if (action === 'kill') this.killed.add(h.name);
     if (action === 'restart') this.killed.delete(h.name);
     if (action === 'kill') {
-      const gone = await poll(
-        async () => !(await this.running(host)),
-        (g) => g,
-        { what: `agent of ${h.name} gone after the kill`, timeoutMs: KILL_GRACE_MS },
-      ).then(
-        () => true,
-        () => false,
-      );
+      // A host that does not answer over SSH right then counts as "not shown gone".
+      const gone = await pollUntil(async () => !(await this.running(host)), { timeoutMs: KILL_GRACE_MS }).catch(() => false);
       return { argv, wasRunning, goneAfter: gone };
     }
     return { argv, wasRunning };
@@ -481,6 +475,13 @@ async function unmanaged(kind: SshLabState['provider'], request: LabRequest | un
   return kind === 'vagrant' && request !== undefined ? planRemote(sourceOf(request), request.name) : undefined;
 }
 
+/** Hosts that are there already must be enough for the scenario: why not, or undefined. */
+function tooFewHosts(plan: RemotePlan, need: LabNeed): string | undefined {
+  const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
+  if (have.clients >= need.clients && have.servers >= need.servers) return undefined;
+  return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
+}
+
 /** The inventory and vagrant providers: hosts reached over SSH, provisioned with the role (or taken as they are). */
 export function sshProvider(kind: SshLabState['provider']): LabProvider {
   return {
@@ -530,20 +531,8 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
       const ready = status.phase === 'up' && status.hosts.every((h) => h.agent === 'running' && (h.role !== 'client' || h.status === 'ready'));
       return { text: formatRemoteStatus(status), json: status, ready };
     },
-    unfit(state, _request, need) {
-      const { plan } = sshState(state);
-      const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
-      if (have.clients < need.clients || have.servers < need.servers)
-        return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
-      return undefined;
-    },
-    async unfitPlanned(request, need) {
-      const plan = await planRemote(sourceOf(request), request.name);
-      const have = { servers: plan.hosts.filter((h) => h.role === 'server').length, clients: plan.hosts.filter((h) => h.role === 'client').length };
-      if (have.clients < need.clients || have.servers < need.servers)
-        return `it needs ${need.servers} server(s) and ${need.clients} client(s); ${plan.source} has ${have.servers} and ${have.clients}`;
-      return undefined;
-    },
+    unfit: (state, _request, need) => tooFewHosts(sshState(state).plan, need),
+    unfitPlanned: async (request, need) => tooFewHosts(await planRemote(sourceOf(request), request.name), need),
     refuses: (need) => (need.acl ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet' : undefined),
     async shell(state, request, host) {
       if (state !== undefined) return sshShellFor(sshState(state), host);
