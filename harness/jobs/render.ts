@@ -1,28 +1,16 @@
 // Job specs that differ by Nomad version are written once: lines between
 // `# nomad-lab: if version >= 1.8` (or <, <=, >, ==) and `# nomad-lab: end` are kept only when the
 // version of the binary under test satisfies the condition. Pure.
-import { versionAtLeast } from '../nomad/binary.ts';
+import { inRange } from '../util/versions.ts';
 import { UsageError } from '../util/errors.ts';
 
 const IF = /^\s*#\s*nomad-lab:\s*if\s+version\s*(>=|<=|>|<|==)\s*(\d+\.\d+(?:\.\d+)?)\s*$/;
 const ELSE = /^\s*#\s*nomad-lab:\s*else\s*$/;
 const END = /^\s*#\s*nomad-lab:\s*end\s*$/;
 
+/** Whether the version under test satisfies `<op> <bound>` (a semver comparator; `==` is `=`). */
 export function versionMatches(version: string, op: string, bound: string): boolean {
-  const atLeast = versionAtLeast(version, bound);
-  const atMost = !versionAtLeast(version, bound) || versionAtLeast(bound, version);
-  switch (op) {
-    case '>=':
-      return atLeast;
-    case '<':
-      return !atLeast;
-    case '<=':
-      return atMost;
-    case '>':
-      return !atMost;
-    default:
-      return atLeast && atMost;
-  }
+  return inRange(version, `${op === '==' ? '=' : op}${bound}`);
 }
 
 /** Renders `source` for `version`; directive lines are dropped, so line numbers shift only there. */

@@ -131,12 +131,7 @@ export async function resolveNomad(explicit: { path: string; source: 'flag' | 'e
   return { ...choice, version, versionText: versionText.split('\n').slice(0, 2).join('; ') };
 }
 
-/** a < b on major.minor.patch (suffixes ignored). */
+/** version >= minimum on major.minor.patch (pre-release suffixes ignored), through util/versions.ts. */
 export function versionAtLeast(version: string, minimum: string): boolean {
-  const a = version.split(/[.+-]/).slice(0, 3).map(Number);
-  const b = minimum.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return true;
+  return inRange(version, `>=${minimum}`);
 }
