@@ -4,6 +4,7 @@
 import type { Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import type { Outcome } from './outcome.ts';
+import { partitionRulesIn } from '../lab/iptables.ts';
 
 /** Faults that cut a client off from its servers, and faults that restore it. */
 export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
@@ -44,13 +45,9 @@ const insertedRules = (argv: string[][]): Array<{ chain: string; flag: string; i
     return chain && ip ? [{ chain, flag, ip }] : [];
   });
 
-/** Whether an `iptables -S` listing holds that DROP rule. */
-const listed = (listing: string, r: { chain: string; flag: string; ip: string }): boolean =>
-  listing
-    .split('\n')
-    .some(
-      (line) => line.startsWith(`-A ${r.chain} `) && / -j DROP\b/.test(line) && new RegExp(` ${r.flag} ${r.ip.replace(/\./g, '\\.')}(/32)?( |$)`).test(line),
-    );
+/** Whether an `iptables -S` listing holds that DROP rule (the same reading the heal's check uses). */
+const listed = (listing: string, r: { chain: string; ip: string }): boolean =>
+  partitionRulesIn(listing, [r.ip]).some((line) => line.startsWith(`-A ${r.chain} `));
 
 /**
  * Every partition took effect: its rules are listed in the host's namespace right after, and no server

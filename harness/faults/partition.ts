@@ -5,7 +5,9 @@
 // (pure); it runs through the lab's driver (namespace or SSH).
 import { run, type RunResult } from '../exec/local.ts';
 import { HarnessError } from '../util/errors.ts';
-import { parseRules } from '../lab/iptables.ts';
+import { partitionRulesIn } from '../lab/iptables.ts';
+
+export { partitionRulesIn };
 import type { HostPlan } from '../lab/topology.ts';
 
 export type PartitionMode = 'input' | 'output' | 'both';
@@ -81,17 +83,6 @@ export async function applyAll(exec: HostExec, commands: string[][]): Promise<vo
 
 export async function iptablesRules(exec: HostExec): Promise<string> {
   return (await exec(['iptables', '-w', '-S'])).stdout;
-}
-
-/** The DROP rules for the given servers present in the host's INPUT (from them) and OUTPUT (to them) chains. */
-export function partitionRulesIn(listing: string, serverIps: string[]): string[] {
-  const names = (ip: string, flag: string) => [`${flag} ${ip}/32 `, `${flag} ${ip} `];
-  return parseRules(listing)
-    .filter((r) => r.spec.includes('DROP'))
-    .filter((r) =>
-      serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))),
-    )
-    .map((r) => r.line);
 }
 
 /** After a heal: the host must still answer and hold none of the partition's rules. */

@@ -42,3 +42,14 @@ export function deleteArgv(rule: Rule, table = 'filter'): string[] {
 export function chainPolicy(listing: string, chain: string): string | undefined {
   return new RegExp(`^-P ${chain} (\\w+)`, 'm').exec(listing)?.[1];
 }
+
+/** The DROP rules for the given servers present in the host's INPUT (from them) and OUTPUT (to them) chains. */
+export function partitionRulesIn(listing: string, serverIps: string[]): string[] {
+  const names = (ip: string, flag: string) => [`${flag} ${ip}/32 `, `${flag} ${ip} `];
+  return parseRules(listing)
+    .filter((r) => r.spec.includes('DROP'))
+    .filter((r) =>
+      serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))),
+    )
+    .map((r) => r.line);
+}
