@@ -42,9 +42,10 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 
 /**
  * Leaks of one lab (by name) or, without a name, of any nomad-lab lab that is not recorded as up.
- * `ignoreLabs` names labs that are legitimately up (their resources are not leaks).
+ * `ignoreLabs` names labs that are legitimately up (their resources are not leaks). `sharedCgroups:
+ * false` leaves out the alloc cgroups every agent on the host shares (they belong to no one lab).
  */
-export async function auditLeaks(name?: string, options: { ignoreLabs?: string[] } = {}): Promise<Leak[]> {
+export async function auditLeaks(name?: string, options: { ignoreLabs?: string[]; sharedCgroups?: boolean } = {}): Promise<Leak[]> {
   const leaks: Leak[] = [];
   const onlyId = name === undefined ? undefined : labId(name);
   const ignoredIds = new Set((options.ignoreLabs ?? []).map(labId));
@@ -88,7 +89,7 @@ export async function auditLeaks(name?: string, options: { ignoreLabs?: string[]
     const argv = cmdline(pid);
     return argv.some((a) => a.endsWith('nomad')) && argv.includes('agent');
   });
-  if (agents.length === 0) for (const c of allocCgroups()) leaks.push({ kind: 'cgroup', what: c });
+  if (agents.length === 0 && options.sharedCgroups !== false) for (const c of allocCgroups()) leaks.push({ kind: 'cgroup', what: c });
   return leaks;
 }
 

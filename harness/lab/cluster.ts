@@ -65,10 +65,13 @@ export async function waitForLeaderAndClients(look: () => Promise<Readiness>, op
 export async function purgeJobs(api: NomadApi, jobs: Array<{ ID: string; Namespace: string }>, timeoutMs: number): Promise<void> {
   for (const job of jobs) await api.stopJob(job.ID, job.Namespace).catch(() => undefined);
   const ids = new Set(jobs.map((j) => j.ID));
-  // A failed read ends the wait as if none ran; past the deadline, teardown goes on regardless.
+  // A failed read ends the wait as if none ran; past the deadline, teardown goes on regardless. An
+  // `unknown` allocation (its client just healed from a partition) still has a live task: stopping
+  // the agent before its client has killed it would leave the task and its cgroup on the host.
+  const live = new Set(['running', 'pending', 'unknown']);
   const noneLive = () =>
     api.allocations().then(
-      (all) => !all.some((a) => ids.has(a.JobID) && (a.ClientStatus === 'running' || a.ClientStatus === 'pending')),
+      (all) => !all.some((a) => ids.has(a.JobID) && live.has(a.ClientStatus)),
       () => true,
     );
   await pollUntil(noneLive, { timeoutMs, intervalsMs: [250] });

@@ -10,6 +10,7 @@ import { hostDirs, renderAgentConfig } from './ansible.ts';
 import { agentNetnsMatches, isOurAgent, logTail, startAgent } from './agents.ts';
 import { hostApi } from './guard.ts';
 import { bootstrapAcl } from './acl.ts';
+import { labRegion, makeCertificates } from './tls.ts';
 import {
   addForwardRule,
   createBridge,
@@ -109,6 +110,8 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     }
   }
 
+  // A region the certificates cannot name is the lab file's mistake: say so before anything is made.
+  const region = plan.tls === true ? labRegion(config.agentVars) : undefined;
   const { problems, notes } = await preflight(plan);
   for (const n of notes) log(`preflight: ${n.note}`);
   if (problems.length > 0) throw preflightError(problems);
@@ -152,6 +155,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     return { state, nomad, reused: false, timings: { networkSeconds, ansibleSeconds: 0, readySeconds: totalSeconds - networkSeconds, totalSeconds } };
   }
 
+  if (region !== undefined) await makeCertificates(plan, nomad, region, { signal, log });
   log('rendering agent configuration with Ansible (role nomad)');
   const ansible = await renderAgentConfig(plan, dir, nomad.version, config.agentVars, signal);
 
@@ -377,7 +381,9 @@ export const netnsProvider: LabProvider = {
   async down(name, state, log) {
     if (state === undefined) log(`lab ${name} is not up; nothing to do`);
     else await teardownLab(name, netnsState(state).plan, log);
-    const leaks = await auditLeaks(name);
+    // Without a lab of this name, alloc cgroups (shared by every agent on the host) are not its own:
+    // an SSH lab's agents, stopped a moment ago, may still be removing theirs.
+    const leaks = await auditLeaks(name, { sharedCgroups: state !== undefined });
     if (leaks.length > 0) return { ok: false, lines: [`lab ${name}: teardown left:\n${formatLeaks(leaks)}`] };
     return { ok: true, lines: [`lab ${name} is down; leak audit clean`] };
   },

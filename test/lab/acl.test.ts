@@ -121,7 +121,7 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     expect(await call('/v1/acl/tokens', env['NOMAD_TOKEN'])).toBe(200);
 
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(existsSync(aclDir(name))).toBe(false);
     expect(await auditLeaks(name)).toEqual([]);
   }, 170_000);

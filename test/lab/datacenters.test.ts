@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)('a lab in two datacenters', () => {
     expect(text.stdout).not.toContain('Nomad says');
 
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 170_000);
 });

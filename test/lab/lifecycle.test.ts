@@ -68,7 +68,7 @@ describe.skipIf(!isRoot)('netns lab lifecycle', () => {
 
   it('lab down leaves nothing behind, and a second down is a no-op', async () => {
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
     const again = await labCli(['down', '--lab', name]);
     expect(again.exitCode).toBe(0);

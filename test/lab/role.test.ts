@@ -40,7 +40,7 @@ describe.skipIf(!isRoot)('Ansible role renders the agent configuration', () => {
     expect(client.config.LogLevel).toBe('DEBUG');
 
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 150_000);
 });

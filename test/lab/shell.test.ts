@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('lab shell', () => {
 
   it('lab down leaves nothing behind', async () => {
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
   }, 120_000);
 });

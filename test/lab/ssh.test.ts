@@ -116,7 +116,7 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
 
     const down = await labCli(['down', '--lab', 't-inv']);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await dropRules(victim)).toEqual([]);
     expect(agentsOf(dir)).toEqual([]);
     expect(existsSync(labDir('t-inv'))).toBe(false);
@@ -173,13 +173,13 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(agentsOf(dir)).toEqual([]);
 
     const down = await labCli(['down', '--lab', 't-inv']);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(existsSync(labDir('t-inv'))).toBe(false);
   }, 180_000);
 
   it('lab down leaves nothing: namespaces, sshd, agents, rules, mounts', async () => {
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(await auditLeaks(name)).toEqual([]);
     expect(agentsOf(dir)).toEqual([]);
     expect(allPids().filter((pid) => cmdline(pid).join(' ').includes(`${dir}/ssh/`))).toEqual([]);

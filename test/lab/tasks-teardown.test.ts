@@ -62,7 +62,7 @@ describe.skipIf(!isRoot)('teardown ends tasks that outlive their agents', () => 
     expect(living().length).toBe(4);
 
     const down = await labCli(['down', '--lab', name]);
-    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
     expect(living()).toEqual([]);
     expect(taskCgroups.filter((c) => existsSync(c))).toEqual([]);
     expect(await auditLeaks(name)).toEqual([]);
