@@ -37,10 +37,10 @@ export const nomadVersionHelp = (): string =>
 
 /**
  * The options that say which lab a command means, the same on every command: `--lab NAME`, a
- * provider (`--provider`, or implied by `--inventory FILE`), and with `topology` the netns lab's
- * shape. The flags arrive as a LabSelection (harness/lab/labs.ts turns it into a request).
+ * provider (`--provider`, or implied by `--inventory FILE`), with `topology` the netns lab's
+ * shape, and with `topology` or `tls` the lab's TLS. The flags arrive as a LabSelection (harness/lab/labs.ts turns it into a request).
  */
-export function labOptions(cmd: Command, parts: { provider?: boolean; topology?: boolean; nomad?: boolean } = {}): Command {
+export function labOptions(cmd: Command, parts: { provider?: boolean; topology?: boolean; nomad?: boolean; tls?: boolean } = {}): Command {
   cmd.addOption(
     new Option('--lab <name>', 'lab name (default: "default" or env NOMAD_LAB_NAME; a scenario: sc-<scenario>; inventory: inv-<file>; vagrant: vagrant)'),
   );
@@ -64,6 +64,13 @@ export function labOptions(cmd: Command, parts: { provider?: boolean; topology?:
     cmd.option('--client-datacenters <list>', 'datacenter per client, in order, e.g. dc1,dc2,dc2 (default: all in dc1)');
     cmd.option('--acl', 'Nomad ACLs on (bootstrapped; tokens kept in the lab directory, mode 0600; the harness uses a scoped token)');
   }
+  // A lab's TLS, offered wherever a command brings labs up (with the topology, or a scenario's).
+  if (parts.topology || parts.tls) {
+    cmd.option(
+      '--tls',
+      "mutual TLS on HTTP and RPC (a CA and per-agent certificates made with the lab's nomad, kept in the lab directory, keys mode 0600; the harness and the CLI present a client certificate)",
+    );
+  }
   if (parts.nomad) {
     cmd.option('--nomad <path>', 'nomad binary to run (env NOMAD_BINARY; default: nomad on PATH, else the pinned build)');
     cmd.addOption(new Option('--nomad-version <x.y.z>', nomadVersionHelp()));
@@ -82,7 +89,21 @@ export function retired(cmd: Command, flags: string, replacement: string): void 
 
 /** The lab part of a command's flags (what labRequest reads), without the command's own. */
 export function pickLab(flags: { [K in keyof LabSelection]?: unknown }): LabSelection {
-  const keys = ['lab', 'provider', 'inventory', 'provision', 'config', 'servers', 'clients', 'subnet', 'clientDatacenters', 'acl', 'sshd', 'nomad'] as const;
+  const keys = [
+    'lab',
+    'provider',
+    'inventory',
+    'provision',
+    'config',
+    'servers',
+    'clients',
+    'subnet',
+    'clientDatacenters',
+    'acl',
+    'tls',
+    'sshd',
+    'nomad',
+  ] as const;
   const picked: Record<string, unknown> = {};
   // A command whose --nomad repeats (a list of binaries) sets the binary per run itself.
   for (const k of keys) if (flags[k] !== undefined && !(k === 'nomad' && typeof flags[k] !== 'string')) picked[k] = flags[k];

@@ -12,6 +12,7 @@ import { hostDirs } from './ansible.ts';
 import { agentArgv, isOurAgent, signal as signalProcess, startAgent, stopProcess } from './agents.ts';
 import { inHost } from '../faults/partition.ts';
 import { hostApi } from './guard.ts';
+import { labTls, type TlsFiles } from './tls.ts';
 import { readState, writeState, type ProviderKind } from './store.ts';
 import type { LabPlan, Role } from './topology.ts';
 
@@ -51,6 +52,8 @@ export interface LabDriver {
   readonly subnet: string | undefined;
   readonly hosts: LabHost[];
   readonly acl: boolean;
+  /** The files an API client of the lab presents on a lab with TLS (the CA, the CLI's certificate and key, as paths); absent without TLS. */
+  readonly tls?: TlsFiles | undefined;
   api(host: LabHost, token?: TokenKind | 'none'): NomadApi;
   /** The lab's ACL token of that kind (undefined on a lab without ACLs). */
   token(kind: TokenKind): string | undefined;
@@ -92,6 +95,9 @@ export class NetnsDriver implements LabDriver {
   }
   get acl(): boolean {
     return this.plan.acl;
+  }
+  get tls(): TlsFiles | undefined {
+    return labTls(this.plan);
   }
 
   private host(h: LabHost) {

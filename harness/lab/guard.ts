@@ -5,6 +5,7 @@ import { linkExists } from './network.ts';
 import { cidrContains, type HostPlan, type LabPlan } from './topology.ts';
 import { NomadApi, type TargetGuard } from '../nomad/api.ts';
 import { readToken, type TokenKind } from './acl.ts';
+import { labTls } from './tls.ts';
 
 export function labGuard(plan: LabPlan): TargetGuard {
   return (ip: string) => {
@@ -20,8 +21,9 @@ export function labGuard(plan: LabPlan): TargetGuard {
 
 /**
  * The HTTP API of one lab host, behind the lab's guard; on a lab with ACLs it carries the harness's
- * scoped token (or the management token, or none, when asked).
+ * scoped token (or the management token, or none, when asked); on a lab with TLS it speaks HTTPS,
+ * checks the agent's certificate against the lab's CA and presents the CLI's certificate.
  */
 export function hostApi(plan: LabPlan, host: HostPlan, token: TokenKind | 'none' = 'harness'): NomadApi {
-  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name, token === 'none' ? undefined : readToken(plan, token));
+  return new NomadApi(`${host.ip}:4646`, labGuard(plan), host.name, token === 'none' ? undefined : readToken(plan, token), labTls(plan));
 }

@@ -348,6 +348,7 @@ export async function cleanLeftovers(log: Log): Promise<string[]> {
 export const netnsProvider: LabProvider = {
   kind: 'netns',
   makesHosts: true,
+  needsRoot: true,
   async up(request, options) {
     const up = await labUp({
       config: request.config,

@@ -1,6 +1,8 @@
 // Nomad's HTTP API, as much of it as the harness reads. Every request is checked against a target
-// guard first: lab addresses are routed nowhere but the lab bridge, and must stay that way.
+// guard first: lab addresses are routed nowhere but the lab bridge, and must stay that way. On a lab
+// with TLS the same requests go over HTTPS with the lab's CA and client certificate (http.ts).
 import { HarnessError } from '../util/errors.ts';
+import { httpFetch, type Headers, type Response, type TlsClientFiles } from './http.ts';
 
 /** Decides whether an address may be contacted; throws when not (see lab/guard.ts). */
 export type TargetGuard = (ip: string) => void;
@@ -86,11 +88,18 @@ export class NomadApi {
     readonly host: string,
     /** ACL token, sent as the X-Nomad-Token header only (never in a URL or a command line). */
     private readonly token?: string,
+    /** On a lab with TLS: HTTPS, the agent checked against this CA, this client certificate presented. */
+    private readonly tls?: TlsClientFiles,
   ) {}
 
   /** The same host's API with another token (the management token right after the bootstrap). */
   withToken(token: string): NomadApi {
-    return new NomadApi(this.address, this.guard, this.host, token);
+    return new NomadApi(this.address, this.guard, this.host, token, this.tls);
+  }
+
+  /** The API's base URL: https on a lab with TLS. */
+  get baseUrl(): string {
+    return `${this.tls ? 'https' : 'http'}://${this.address}`;
   }
 
   private headers(json: boolean): Record<string, string> {
@@ -111,14 +120,18 @@ export class NomadApi {
   /** One HTTP exchange behind the guard, with the token header; a failure names the method and URL. */
   private async send(method: string, path: string, options: { body?: unknown; signal: AbortSignal }): Promise<{ url: string; response: Response }> {
     this.guard(this.address.split(':')[0] ?? '');
-    const url = `http://${this.address}${path}`;
+    const url = `${this.baseUrl}${path}`;
     try {
-      const response = await fetch(url, {
-        method,
-        signal: options.signal,
-        headers: this.headers(options.body !== undefined),
-        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-      });
+      const response = await httpFetch(
+        url,
+        {
+          method,
+          signal: options.signal,
+          headers: this.headers(options.body !== undefined),
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        },
+        this.tls,
+      );
       return { url, response };
     } catch (cause) {
       const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);

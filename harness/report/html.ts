@@ -169,7 +169,10 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
   const info: string[][] = [
     ['Nomad', `${esc(r.nomad?.version ?? '?')} <span class="source">${esc(r.nomad?.path ?? '')} (${esc(r.nomad?.source ?? '')})</span>`],
     ['timers', `min_heartbeat_ttl ${r.timers.minHeartbeatTtl} s, heartbeat_grace ${r.timers.heartbeatGrace} s`],
-    ['lab', `${esc(r.lab?.name ?? '?')} · ${esc(r.lab?.provider ?? '?')} · subnet ${esc(r.lab?.subnet ?? '?')}`],
+    [
+      'lab',
+      `${esc(r.lab?.name ?? '?')} · ${esc(r.lab?.provider ?? '?')} · subnet ${esc(r.lab?.subnet ?? '?')}${r.lab?.acl === true ? ' · ACLs' : ''}${r.lab?.tls === true ? ' · TLS' : ''}`,
+    ],
     ['hosts', (r.lab?.hosts ?? []).map((h) => `${esc(h.name)} (${esc(h.role)}, ${esc(h.ip)})`).join(', ')],
     ['harness commit', esc(r.gitCommit ?? 'unknown')],
     ['finished', esc(r.finishedAt)],

@@ -13,7 +13,11 @@ const verdictWord = (v: RunResult['verdict']): string => (v === 'not-applicable'
 
 export function formatSummary(r: RunResult, runDir: string): string {
   const lines: string[] = [];
-  lines.push(`${r.scenario}: ${verdictWord(r.verdict)}  (Nomad ${r.nomad?.version ?? '?'}, lab ${r.lab?.name ?? '?'}, run ${r.runId})`);
+  // A lab with ACLs or TLS says so: the same verdict on a plain lab is another result.
+  const secured = [r.lab?.acl === true ? 'ACLs' : '', r.lab?.tls === true ? 'TLS' : ''].filter((x) => x !== '').join(', ');
+  lines.push(
+    `${r.scenario}: ${verdictWord(r.verdict)}  (Nomad ${r.nomad?.version ?? '?'}, lab ${r.lab?.name ?? '?'}${secured ? ` with ${secured}` : ''}, run ${r.runId})`,
+  );
   for (const c of r.checks) {
     lines.push(`  ${mark(c.verdict)} ${c.check}`);
     if (c.verdict !== 'pass') {

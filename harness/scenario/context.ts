@@ -10,6 +10,7 @@ import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import type { ExecOptions, LabDriver, LabHost } from '../lab/driver.ts';
 import { recordJob } from '../lab/labs.ts';
+import { nomadCliEnv } from '../lab/tls.ts';
 import type { NomadApi, NomadJob } from '../nomad/api.ts';
 import type { NomadBinary } from '../nomad/binary.ts';
 import type { Recorder } from '../trace/recorder.ts';
@@ -240,7 +241,9 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       const token = lab.token('harness');
       const shot = await captureNomad({
         nomadPath: nomad.path,
-        address: `http://${leaderHost.ip}:4646`,
+        // https, with the CA and the CLI's certificate and key, on a lab with TLS.
+        address: nomadCliEnv(leaderHost.ip, lab.tls).NOMAD_ADDR,
+        ...(lab.tls === undefined ? {} : { tls: lab.tls }),
         ...(token === undefined ? {} : { token }),
         args,
         signal,

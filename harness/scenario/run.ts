@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../util/files.ts';
 import type { Scenario } from './types.ts';
 
 export interface RunOptions {
-  /** Which lab (`--lab`, `--provider`, `--inventory`, `--servers`, `--acl`, `--nomad`, ...); the scenario's topology fills in the rest. */
+  /** Which lab (`--lab`, `--provider`, `--inventory`, `--servers`, `--acl`, `--tls`, `--nomad`, ...); the scenario's topology fills in the rest. */
   lab: LabSelection;
   /** Keep the lab up afterwards (for a look with `nomad` or `lab status`). */
   keep: boolean;
@@ -76,12 +76,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       clients: String(scenario.lab.clients),
       ...(scenario.lab.clientDatacenters === undefined ? {} : { clientDatacenters: scenario.lab.clientDatacenters.join(',') }),
       ...(scenario.lab.acl === true ? { acl: true } : {}),
+      ...(scenario.lab.tls === true ? { tls: true } : {}),
     },
   });
   const need: LabNeed = {
     servers: Number(options.lab.servers ?? scenario.lab.servers),
     clients: scenario.lab.clients,
     acl: scenario.lab.acl === true || options.lab.acl === true,
+    tls: scenario.lab.tls === true || options.lab.tls === true,
   };
   // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
   const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
@@ -232,6 +234,8 @@ async function recordRunInfo(
           const nodeId = nodes.find((n) => n.Name === h.name)?.ID;
           return { name: h.name, role: h.role, ip: h.ip, ...(nodeId ? { nodeId } : {}) };
         }),
+        ...(lab.acl ? { acl: true } : {}),
+        ...(lab.tls !== undefined ? { tls: true } : {}),
       },
       gitCommit: await gitCommit(),
       job: run.jobId,

@@ -61,7 +61,7 @@ export interface Scenario {
    * waits until it is successful, as the seed's `nomad job run` does before the cut.
    */
   faultsDuringDeployment?: boolean;
-  lab: { servers: number; clients: number; clientDatacenters?: string[]; acl?: boolean };
+  lab: { servers: number; clients: number; clientDatacenters?: string[]; acl?: boolean; tls?: boolean };
   /** Job spec under jobs/ and the job's ID. */
   job: { file: string; id: string };
   /** Roles the phase timings speak of. */

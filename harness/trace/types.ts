@@ -13,6 +13,10 @@ export interface RunInfo {
     id: string;
     subnet: string;
     hosts: Array<{ name: string; role: string; ip: string; nodeId?: string }>;
+    /** Nomad ACLs on (absent: off, or a trace from before it was recorded). */
+    acl?: boolean;
+    /** Mutual TLS on HTTP and RPC (absent: off, or a trace from before it was recorded). */
+    tls?: boolean;
   };
   /** Server heartbeat timers in seconds, as /v1/agent/self reported them. */
   timers: { minHeartbeatTtl: number; heartbeatGrace: number };

@@ -1,0 +1,96 @@
+// Static: the role (site.yml, supervised, on this machine into a scratch dir) renders the tls block a
+// TLS lab needs (HTTP and RPC, the three files, verify_server_hostname, verify_https_client), renders
+// nothing of it when TLS is off, refuses TLS without its files, and Nomad parses what it rendered.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../harness/exec/local.ts';
+import { pinnedBinaryPath } from '../../harness/nomad/binary.ts';
+import { ansibleDir, ansiblePlaybook, has, scratchDir, writeInventory } from './support.ts';
+
+const scratch = scratchDir('tls-config');
+const dirs = (host: string) => ({ nomad_config_dir: join(scratch, host, 'config'), nomad_data_dir: join(scratch, host, 'data') });
+const files = (host: string) => ({
+  nomad_tls_ca_file: join(scratch, 'tls', 'ca.pem'),
+  nomad_tls_cert_file: join(scratch, 'tls', host, 'cert.pem'),
+  nomad_tls_key_file: join(scratch, 'tls', host, 'key.pem'),
+});
+
+function inventory(name: string, tls: boolean, hostVars: (host: string) => object): string {
+  return writeInventory(scratch, name, {
+    all: {
+      vars: {
+        ansible_connection: 'local',
+        ansible_python_interpreter: '/usr/bin/python3',
+        nomad_version: '1.6.0',
+        nomad_service_manager: 'supervised',
+        nomad_server_addrs: ['192.0.2.11'],
+        nomad_tls_enabled: tls,
+      },
+      children: {
+        servers: { hosts: { server1: { nomad_bind_addr: '192.0.2.11', ...hostVars('server1') } } },
+        clients: { hosts: { client1: { nomad_bind_addr: '192.0.2.21', nomad_network_interface: 'eth0', ...hostVars('client1') } } },
+      },
+    },
+  });
+}
+
+const TLS_BLOCK = (host: string) => `
+tls {
+  http = true
+  rpc  = true
+
+  ca_file   = "${join(scratch, 'tls', 'ca.pem')}"
+  cert_file = "${join(scratch, 'tls', host, 'cert.pem')}"
+  key_file  = "${join(scratch, 'tls', host, 'key.pem')}"
+
+  verify_server_hostname = true
+  verify_https_client    = true
+}
+`;
+
+describe.skipIf(!(await has('ansible-playbook')))('base.hcl.j2: tls', () => {
+  let server = '';
+  let client = '';
+  beforeAll(async () => {
+    const r = await ansiblePlaybook(['-i', inventory('tls.json', true, (h) => ({ ...dirs(`on-${h}`), ...files(h) })), join(ansibleDir, 'site.yml')], scratch);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    server = readFileSync(join(scratch, 'on-server1', 'config', 'base.hcl'), 'utf8');
+    client = readFileSync(join(scratch, 'on-client1', 'config', 'base.hcl'), 'utf8');
+  }, 120_000);
+
+  it("on: each agent's tls block with its own certificate and key, mutual and name-checked, right after acl", () => {
+    expect(server).toContain(`acl {\n  enabled = false\n}\n${TLS_BLOCK('server1')}\nports {`);
+    expect(client).toContain(TLS_BLOCK('client1'));
+    expect(server.match(/^tls \{/gm)).toHaveLength(1);
+  });
+
+  it('off: no tls block at all', async () => {
+    const r = await ansiblePlaybook(['-i', inventory('plain.json', false, (h) => dirs(`off-${h}`)), join(ansibleDir, 'site.yml')], scratch);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const base = readFileSync(join(scratch, 'off-server1', 'config', 'base.hcl'), 'utf8');
+    expect(base).not.toMatch(/^tls \{/m);
+    expect(base).not.toContain('verify_https_client');
+    expect(base).toContain('acl {\n  enabled = false\n}\n\nports {');
+  }, 120_000);
+
+  it('on without the files: the role refuses, naming the host and the variables', async () => {
+    const r = await ansiblePlaybook(['-i', inventory('nofiles.json', true, (h) => dirs(`nofiles-${h}`)), join(ansibleDir, 'site.yml')], scratch);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toContain('server1: nomad_tls_enabled needs nomad_tls_ca_file, nomad_tls_cert_file and nomad_tls_key_file');
+    expect(existsSync(join(scratch, 'nofiles-server1', 'config', 'base.hcl'))).toBe(false);
+  }, 120_000);
+
+  const nomad = process.env['NOMAD_BINARY'] || pinnedBinaryPath();
+  it.skipIf(!existsSync(nomad))(
+    'Nomad accepts the rendered server and client configurations with TLS (nomad config validate)',
+    async () => {
+      for (const host of ['server1', 'client1']) {
+        const r = await run([nomad, 'config', 'validate', join(scratch, `on-${host}`, 'config')], { check: false, timeoutMs: 60_000 });
+        expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout).toContain('Configuration is valid');
+      }
+    },
+    60_000,
+  );
+});
