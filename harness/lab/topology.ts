@@ -1,5 +1,6 @@
 // Pure planning of a netns lab: lab id, interface and namespace names, addresses. No effects here.
 import { createHash } from 'node:crypto';
+import { isName, nameProblem, showValue } from '../config/names.ts';
 import { UsageError } from '../util/errors.ts';
 
 /** Every lab address lies in this range; the root namespace holds an unreachable route for it. */
@@ -24,6 +25,11 @@ export interface LabSpec {
   clientDatacenters?: string[];
   /** Nomad ACLs on: bootstrapped when the servers are up; the harness then uses a scoped token. */
   acl?: boolean;
+  /**
+   * TLS on HTTP and RPC (mutual: agents verify each other's names, HTTPS callers must show a
+   * certificate of the lab's CA); the certificates are made with the lab's nomad binary (lab/tls.ts).
+   */
+  tls?: boolean;
   /**
    * An SSH-reachable lab: each host runs an OpenSSH server in its namespace and no agent; the
    * inventory provider provisions and runs Nomad over SSH (`lab up --sshd`).
@@ -56,13 +62,12 @@ export interface LabPlan {
   ruleTag: string;
   /** ACLs on (see LabSpec.acl). */
   acl: boolean;
+  /** TLS on (see LabSpec.tls); absent on labs without it (and on labs made before it existed). */
+  tls?: boolean;
   /** SSH-reachable hosts without agents (see LabSpec.sshd); absent on labs made before it existed. */
   sshd?: boolean;
   hosts: HostPlan[];
 }
-
-const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
-const DATACENTER = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function labId(name: string): string {
   return NAME_PREFIX + createHash('sha256').update(name).digest('hex').slice(0, 5);
@@ -117,12 +122,8 @@ export function cidrOverlaps(a: string, b: string): boolean {
 }
 
 export function planLab(spec: LabSpec): LabPlan {
-  if (!LAB_NAME.test(spec.name)) {
-    throw new UsageError(
-      `invalid lab name ${JSON.stringify(spec.name)}`,
-      'use 1-32 characters: lower-case letters, digits and "-", starting with a letter or digit',
-    );
-  }
+  // Names follow config/names.ts, as in the lab and scenario files; a spec can also come from code and flags.
+  if (!isName('lab', spec.name)) throw new UsageError(`invalid lab name ${showValue(spec.name)}: ${nameProblem('lab', spec.name)}`);
   if (!Number.isInteger(spec.servers) || spec.servers < 1 || spec.servers > 9) {
     throw new UsageError(`servers must be a whole number from 1 to 9, got ${spec.servers}`);
   }
@@ -136,13 +137,13 @@ export function planLab(spec: LabSpec): LabPlan {
       'give at most one datacenter per client, in order (client1 first)',
     );
   for (const dc of [spec.datacenter, ...dcs]) {
-    if (!DATACENTER.test(dc)) throw new UsageError(`invalid datacenter name ${JSON.stringify(dc)}`, 'use letters, digits, "-" and "_"');
+    if (!isName('datacenter', dc)) throw new UsageError(`invalid datacenter name ${showValue(dc)}: ${nameProblem('datacenter', dc)}`);
   }
   const subnet = spec.subnet ?? defaultSubnet(spec.name);
   const c = parseCidr(subnet);
   if (!c || c.prefixLength !== 24 || (c.base & 255) !== 0 || !cidrContains(LAB_RANGE, formatIpv4(c.base))) {
     throw new UsageError(
-      `subnet ${JSON.stringify(subnet)} is not a /24 inside ${LAB_RANGE}`,
+      `subnet ${showValue(subnet)} is not a /24 inside ${LAB_RANGE}`,
       'pick one like 198.18.42.0/24; the lab range is reserved for benchmarks (RFC 2544) and routed nowhere',
     );
   }
@@ -161,6 +162,7 @@ export function planLab(spec: LabSpec): LabPlan {
     bridgeIp: at(1),
     ruleTag: `nomad-lab:${id}`,
     acl: spec.acl === true,
+    ...(spec.tls === true ? { tls: true } : {}),
     ...(spec.sshd === true ? { sshd: true } : {}),
     hosts,
   };

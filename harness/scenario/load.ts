@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import schema from '../config/schema/scenario.schema.json' with { type: 'json' };
-import { InvalidFileError, loadUserFile, type Problem } from '../config/user-files.ts';
+import { InvalidFileError, loadUserDocument, type Problem } from '../config/user-files.ts';
 import { repoRoot } from '../config/paths.ts';
 import { rolesInExpectations, stepStatus } from '../check/expectations.ts';
 import { rangesIn } from '../check/versioned.ts';
@@ -15,12 +15,14 @@ import type { Scenario } from './types.ts';
 export const scenariosDir = (): string => process.env['NOMAD_LAB_SCENARIOS'] ?? join(repoRoot, 'scenarios');
 
 export function loadScenarioFile(file: string): Scenario {
-  const scenario = loadUserFile<Scenario>(file, schema);
+  const { data: scenario, lineOf } = loadUserDocument<Scenario>(file, schema);
+  // Every problem of the checks below is reported on the line of the node its pointer names.
   const problems: Problem[] = [];
+  const problem = (pointer: string, message: string) => problems.push({ file, line: lineOf(pointer), pointer, message });
   scenario.expect.transitions.forEach((t, i) => {
     // A transition of optional steps only asserts nothing: it could never fail.
     if (t.sequence.every((s) => stepStatus(s).optional)) {
-      problems.push({ file, line: 1, pointer: `/expect/transitions/${i}/sequence`, message: 'has only optional statuses; a key transition must be required' });
+      problem(`/expect/transitions/${i}/sequence`, 'has only optional statuses; a key transition must be required');
     }
   });
   // A role names a slot (`cache[0]`) the steps act on or wait for; a typo in an expectation would
@@ -32,28 +34,20 @@ export function loadScenarioFile(file: string): Scenario {
   const slots = new Set(rolesInSteps(scenario).map(slotOf));
   for (const role of rolesInExpectations(scenario.expect)) {
     if (!slots.has(slotOf(role))) {
-      problems.push({
-        file,
-        line: 1,
-        pointer: '/expect',
-        message: `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})`,
-      });
+      problem('/expect', `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})`);
     }
   }
   // A metric names the job by the scenario's job ID (a run on a shared lab renames both together).
   for (const [i, m] of (scenario.expect.metrics ?? []).entries()) {
     if (m.labels['job'] !== undefined && m.labels['job'] !== scenario.job.id) {
-      problems.push({
-        file,
-        line: 1,
-        pointer: `/expect/metrics/${i}/labels/job`,
-        message: `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found`,
-      });
+      problem(
+        `/expect/metrics/${i}/labels/job`,
+        `is ${JSON.stringify(m.labels['job'])}, but the scenario's job is ${JSON.stringify(scenario.job.id)}: the series would never be found`,
+      );
     }
   }
   for (const [i, d] of (scenario.expect.delays ?? []).entries()) {
-    if (d.atLeast === undefined && d.atMost === undefined)
-      problems.push({ file, line: 1, pointer: `/expect/delays/${i}`, message: 'has neither atLeast nor atMost: it would assert nothing' });
+    if (d.atLeast === undefined && d.atMost === undefined) problem(`/expect/delays/${i}`, 'has neither atLeast nor atMost: it would assert nothing');
   }
   // Version ranges: semver's grammar, which a schema pattern cannot hold.
   const ranges = [
@@ -62,20 +56,14 @@ export function loadScenarioFile(file: string): Scenario {
     ...rangesIn(scenario.expect),
   ];
   for (const { pointer, range } of ranges) {
-    if (!isRange(range))
-      problems.push({
-        file,
-        line: 1,
-        pointer,
-        message: `${JSON.stringify(range)} is not a version range (e.g. ">=1.6.3", "<1.6.3", ">=1.5.10 <1.6.0 || >=1.6.3")`,
-      });
+    if (!isRange(range)) problem(pointer, `${JSON.stringify(range)} is not a version range (e.g. ">=1.6.3", "<1.6.3", ">=1.5.10 <1.6.0 || >=1.6.3")`);
   }
   if (!existsSync(join(repoRoot, 'jobs', scenario.job.file))) {
-    problems.push({ file, line: 1, pointer: '/job/file', message: `jobs/${scenario.job.file} does not exist` });
+    problem('/job/file', `jobs/${scenario.job.file} does not exist`);
   }
   for (const [i, step] of scenario.steps.entries()) {
     if ((step.do === 'run_job' || step.do === 'update_job') && step.file !== undefined && !existsSync(join(repoRoot, 'jobs', step.file))) {
-      problems.push({ file, line: 1, pointer: `/steps/${i}/file`, message: `jobs/${step.file} does not exist` });
+      problem(`/steps/${i}/file`, `jobs/${step.file} does not exist`);
     }
   }
   if (problems.length > 0) throw new InvalidFileError(problems);
