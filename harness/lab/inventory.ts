@@ -1,10 +1,12 @@
 // Existing hosts from an Ansible inventory (any format Ansible reads): `ansible-inventory --list`
 // turns it into JSON, and a pure function turns that into the plan of an SSH lab.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { invokingUser } from '../config/user.ts';
 import { run } from '../exec/local.ts';
 import type { SshTarget } from '../exec/ssh.ts';
+import { checkName, escapeControls } from '../config/names.ts';
+import { yamlKeyLines } from '../config/user-files.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
 import type { Role } from './topology.ts';
 
@@ -40,9 +42,13 @@ export interface RemotePlan {
   hosts: RemoteHost[];
 }
 
-/** What `ansible-inventory --list` prints (the parts read here). */
+/** Where readInventory keeps the inventory file's text on the list it returns (a symbol: no group can be named so). */
+export const INVENTORY_TEXT: unique symbol = Symbol('inventory text');
+
+/** What `ansible-inventory --list` prints (the parts read here), and the file's text for the lines of messages. */
 export interface InventoryList {
   _meta?: { hostvars?: Record<string, Record<string, unknown>> };
+  [INVENTORY_TEXT]?: string;
   [group: string]: { hosts?: string[]; children?: string[] } | InventoryList['_meta'];
 }
 
@@ -50,14 +56,18 @@ export interface InventoryList {
 export function groupHosts(list: InventoryList, group: string, seen = new Set<string>()): string[] {
   if (seen.has(group)) return [];
   seen.add(group);
-  const g = list[group] as { hosts?: string[]; children?: string[] } | undefined;
-  const hosts = [...(g?.hosts ?? [])];
-  for (const child of g?.children ?? []) hosts.push(...groupHosts(list, child, seen));
+  const g = (Object.hasOwn(list, group) ? list[group] : undefined) as { hosts?: unknown; children?: unknown } | undefined;
+  // ansible-inventory prints lists of names; anything else is read as none rather than taken apart.
+  const names = (x: unknown): string[] => (Array.isArray(x) ? x.filter((n): n is string => typeof n === 'string') : []);
+  const hosts = names(g?.hosts);
+  for (const child of names(g?.children)) hosts.push(...groupHosts(list, child, seen));
   return [...new Set(hosts)];
 }
 
-/** `~/x` as Ansible and ssh read it: the home directory of the user running the harness. */
-const expandHome = (path: string): string => (path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path);
+const usage = (message: string) => new UsageError(message);
+
+/** `~/x` as Ansible and ssh read it: the home of the user running the harness (under sudo, SUDO_USER's). */
+const expandHome = (path: string): string => (path === '~' || path.startsWith('~/') ? join(invokingUser().home, path.slice(1)) : path);
 
 function text(vars: Record<string, unknown>, key: string, host: string): string | undefined {
   const v = vars[key];
@@ -73,29 +83,70 @@ function text(vars: Record<string, unknown>, key: string, host: string): string 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 export interface InventoryDefaults {
-  /** known_hosts the harness pins host keys in, unless a host sets nomad_lab_known_hosts. */
-  knownHosts: string;
+  /**
+   * known_hosts file for hosts that set no nomad_lab_known_hosts: the harness's own (Vagrant's VMs);
+   * undefined: the files ssh itself reads (~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts).
+   */
+  knownHosts?: string;
+  /** Hosts the harness made: an unknown host key is pinned into `knownHosts` (never into a file the inventory names). */
+  pinOnFirstUse?: boolean;
   /** Private key when the inventory names none (the first of ~/.ssh/id_ed25519, id_rsa that exists). */
   identityFile?: string;
+  /** The user's SSH agent is there (SSH_AUTH_SOCK): a host needs no key file. */
+  agent?: boolean;
 }
 
-/** The SSH lab of an inventory (pure): groups `servers` and `clients`, addresses from variables only. */
+/** The group names a lab's servers and clients may be in: the role's own, and the ones Nomad's own examples use. */
+export const SERVER_GROUPS = ['servers', 'nomad_servers'] as const;
+export const CLIENT_GROUPS = ['clients', 'nomad_clients'] as const;
+
+/** Hosts of any of the groups, in group then inventory order, each once. */
+const hostsOfGroups = (list: InventoryList, groups: readonly string[]): string[] => [...new Set(groups.flatMap((g) => groupHosts(list, g)))];
+
+/**
+ * The SSH lab of an inventory (pure). Every refusal names the line of the inventory it is about,
+ * `<file>:<line>: inventory host x: ...` (the host's line, or 1), when readInventory attached the
+ * file's text; the names follow config/names.ts.
+ */
 export function planFromInventory(list: InventoryList, name: string, source: string, defaults: InventoryDefaults): RemotePlan {
-  const serverNames = groupHosts(list, 'servers');
-  const clientNames = groupHosts(list, 'clients');
+  const where: { host?: string } = {};
+  try {
+    return planHosts(list, name, source, defaults, where);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const line = where.host === undefined ? 1 : (inventoryLocator(list[INVENTORY_TEXT] ?? '')(where.host) ?? 1);
+    throw new UsageError(`${source}:${line}: ${escapeControls(error.message)}`, error.hint);
+  }
+}
+
+/** The SSH lab of an inventory (pure): groups `servers` and `clients` (or `nomad_servers`, `nomad_clients`), addresses from variables only. */
+function planHosts(list: InventoryList, name: string, source: string, defaults: InventoryDefaults, where: { host?: string }): RemotePlan {
+  const serverNames = hostsOfGroups(list, SERVER_GROUPS);
+  const clientNames = hostsOfGroups(list, CLIENT_GROUPS);
   if (serverNames.length === 0 || clientNames.length === 0) {
     throw new UsageError(
-      `inventory ${source} needs hosts in group "servers" and in group "clients" (found ${serverNames.length} and ${clientNames.length})`,
+      `inventory ${source} needs hosts in group "servers" (or "nomad_servers") and in group "clients" (or "nomad_clients") (found ${serverNames.length} and ${clientNames.length})`,
       'see ansible/scenarios/README.md for an example inventory',
     );
   }
+  // Host names reach log file names, SSH targets and Nomad node names: checked before any message shows them.
+  for (const host of [...serverNames, ...clientNames]) checkName('host', (where.host = host), 'inventory host', usage);
+  where.host = undefined;
   const both = serverNames.filter((h) => clientNames.includes(h));
   if (both.length > 0) throw new UsageError(`inventory ${source}: ${both.join(', ')} in both servers and clients`, 'a lab host is a server or a client');
   const hostvars = list._meta?.hostvars ?? {};
   const hosts: RemoteHost[] = [];
   const place = (names: string[], role: Role) =>
     names.forEach((hostName, i) => {
-      const v = hostvars[hostName] ?? {};
+      where.host = hostName;
+      const v = (Object.hasOwn(hostvars, hostName) ? hostvars[hostName] : undefined) ?? {};
+      for (const [key, kind] of [
+        ['nomad_datacenter', 'datacenter'],
+        ['nomad_region', 'region'],
+      ] as const) {
+        const value = text(v, key, hostName);
+        if (value !== undefined) checkName(kind, value, `inventory host ${hostName}: ${key}`, usage);
+      }
       const ip = text(v, 'nomad_advertise_addr', hostName) ?? text(v, 'nomad_bind_addr', hostName);
       if (ip === undefined || !IPV4.test(ip)) {
         throw new UsageError(
@@ -106,8 +157,13 @@ export function planFromInventory(list: InventoryList, name: string, source: str
       const dataDir = text(v, 'nomad_data_dir', hostName) ?? '/opt/nomad/data';
       const parent = dataDir.replace(/\/[^/]+\/?$/, '') || '/';
       const identityFile = text(v, 'ansible_ssh_private_key_file', hostName) ?? text(v, 'ansible_private_key_file', hostName) ?? defaults.identityFile;
-      if (identityFile === undefined)
-        throw new UsageError(`inventory host ${hostName}: no SSH key`, 'set ansible_ssh_private_key_file (the harness connects with a key, never a password)');
+      if (identityFile === undefined && defaults.agent !== true)
+        throw new UsageError(
+          `inventory host ${hostName}: no SSH key, and no SSH agent (SSH_AUTH_SOCK is not set)`,
+          'set ansible_ssh_private_key_file, or run with your SSH agent (sudo --preserve-env=SSH_AUTH_SOCK ...); the harness connects with a key, never a password',
+        );
+      const namedKnownHosts = text(v, 'nomad_lab_known_hosts', hostName);
+      const knownHosts = namedKnownHosts ?? defaults.knownHosts;
       const manager = text(v, 'nomad_service_manager', hostName) ?? 'systemd';
       if (manager !== 'systemd' && manager !== 'daemon') {
         throw new UsageError(
@@ -129,8 +185,10 @@ export function planFromInventory(list: InventoryList, name: string, source: str
           address: text(v, 'ansible_host', hostName) ?? hostName,
           port,
           user: text(v, 'ansible_user', hostName) ?? text(v, 'ansible_ssh_user', hostName) ?? 'root',
-          identityFile: resolve(expandHome(identityFile)),
-          knownHosts: resolve(expandHome(text(v, 'nomad_lab_known_hosts', hostName) ?? defaults.knownHosts)),
+          ...(identityFile === undefined ? {} : { identityFile: resolve(expandHome(identityFile)) }),
+          ...(knownHosts === undefined ? {} : { knownHosts: resolve(expandHome(knownHosts)) }),
+          // Pinned on first use only into the harness's own file, never into one the inventory names.
+          ...(namedKnownHosts === undefined && defaults.pinOnFirstUse === true && knownHosts !== undefined ? { pinOnFirstUse: true } : {}),
         },
         manager,
         service: text(v, 'nomad_service_name', hostName) ?? 'nomad',
@@ -144,13 +202,14 @@ export function planFromInventory(list: InventoryList, name: string, source: str
   place(serverNames, 'server');
   place(clientNames, 'client');
   const dup = hosts.map((h) => h.ip).filter((ip, i, all) => all.indexOf(ip) !== i);
+  where.host = hosts.filter((h) => h.ip === dup[0])[1]?.name;
   if (dup.length > 0) throw new UsageError(`inventory ${source}: address ${dup[0]} is used by two hosts`);
   return { provider: 'inventory', name, source, hosts };
 }
 
 /** The first default private key that exists, as OpenSSH would try it. */
 export function defaultIdentity(): string | undefined {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f));
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(invokingUser().home, '.ssh', f)).find((f) => existsSync(f));
 }
 
 /** Runs `ansible-inventory --list` on a file: every format and plugin Ansible knows, resolved by Ansible. */
@@ -171,8 +230,52 @@ export async function readInventory(file: string): Promise<InventoryList> {
     });
   }
   try {
-    return JSON.parse(r.stdout) as InventoryList;
+    const list = JSON.parse(r.stdout) as InventoryList;
+    // The text, for the lines of planFromInventory's messages (not there for a directory or a script).
+    try {
+      list[INVENTORY_TEXT] = readFileSync(file, 'utf8');
+    } catch {
+      // No lines then: messages say line 1.
+    }
+    return list;
   } catch (cause) {
     throw new HarnessError(`ansible-inventory printed no JSON for ${file}`, { host: 'local', command: argv, cause });
   }
+}
+
+/**
+ * The line of a host in an inventory's text (pure), for messages: the first line that names it as a
+ * host, in YAML (a key below some group's `hosts:`) or INI (the first word of a line of a group's
+ * section). Undefined when the text does not name it (a host range, a script, a plugin's inventory).
+ */
+export function inventoryLocator(text: string): (host: string) => number | undefined {
+  let index: Map<string, number> | undefined;
+  const build = (): Map<string, number> => {
+    const first = new Map<string, number>();
+    const keys = yamlKeyLines(text);
+    if (keys !== undefined) {
+      for (const { path, line } of keys) {
+        const host = path.at(-1)!;
+        if (path.at(-2) === 'hosts' && line < (first.get(host) ?? Infinity)) first.set(host, line);
+      }
+      return first;
+    }
+    let section = '';
+    text.split(/\r?\n/).forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
+      const header = /^\[([^\]]*)\]/.exec(line);
+      if (header) {
+        section = header[1]!;
+        return;
+      }
+      // Lines of [group:vars] and [group:children] name variables and groups, not hosts.
+      if (section.endsWith(':vars') || section.endsWith(':children')) return;
+      const word = line.split(/\s+/)[0]!;
+      // `host:port` names the host `host`.
+      for (const host of [word, word.replace(/:\d+$/, '')]) if (!first.has(host)) first.set(host, i + 1);
+    });
+    return first;
+  };
+  return (host) => (index ??= build()).get(host);
 }

@@ -3,6 +3,7 @@ import { UsageError } from '../util/errors.ts';
 import type { LabHost } from './driver.ts';
 import { dirname } from 'node:path';
 import { readToken } from './acl.ts';
+import { labTls, nomadCliEnv } from './tls.ts';
 import type { LabState, SshLabState } from './store.ts';
 import type { HostPlan } from './topology.ts';
 
@@ -18,7 +19,8 @@ export interface ShellCommand {
 
 /**
  * A netns lab's host, from its state and the environment the shell starts from; on a lab with ACLs
- * the shell gets the management token as NOMAD_TOKEN (read from the lab directory unless given).
+ * the shell gets the management token as NOMAD_TOKEN (read from the lab directory unless given), on
+ * a lab with TLS the CLI's TLS files (NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY).
  */
 export function shellCommandFor(
   state: LabState,
@@ -32,27 +34,29 @@ export function shellCommandFor(
 }
 
 /**
- * An SSH lab's host: OpenSSH's client with the same key, user and port as the harness, checking the
- * host key against the same known_hosts (never accept-new here: the harness pinned it). NOMAD_ADDR
- * is set on this side for the user's own nomad CLI; the remote login shell is the host's own.
+ * An SSH lab's host: OpenSSH's client with the same key (or the user's agent), user and port as the
+ * harness, checking the host key against the same known_hosts files (`knownHosts`: those the harness
+ * read, from exec/ssh.ts knownHostsFiles; never accept-new here). NOMAD_ADDR is set on this side for
+ * the user's own nomad CLI; the remote login shell is the host's own.
  */
-export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string): ShellCommand {
+export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string, knownHosts?: { user: string[]; global: string[] }): ShellCommand {
   const { plan } = state;
   if (state.phase !== 'up') throw new UsageError(`lab ${plan.name} is ${state.phase}, not up`, `check it with nomad-lab lab status --lab ${plan.name}`);
   const host = findHost(plan, hostName);
   const { ssh } = host;
+  // ssh splits these options' values at blanks: a path with one is double-quoted.
+  const files = (list: string[]) => list.map((f) => (/\s/.test(f) ? `"${f}"` : f)).join(' ');
+  const user = knownHosts?.user ?? (ssh.knownHosts === undefined ? [] : [ssh.knownHosts]);
   const base = [
     'ssh',
     '-F',
     '/dev/null',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-i',
-    ssh.identityFile,
+    // No key file: the agent's keys, which IdentitiesOnly would hide.
+    ...(ssh.identityFile === undefined ? [] : ['-o', 'IdentitiesOnly=yes', '-i', ssh.identityFile]),
     '-p',
     String(ssh.port),
-    '-o',
-    `UserKnownHostsFile=${ssh.knownHosts}`,
+    ...(user.length > 0 ? ['-o', `UserKnownHostsFile=${files(user)}`] : []),
+    ...(knownHosts && knownHosts.global.length > 0 ? ['-o', `GlobalKnownHostsFile=${files(knownHosts.global)}`] : []),
     '-o',
     'StrictHostKeyChecking=yes',
     `${ssh.user}@${ssh.address}`,
@@ -88,7 +92,8 @@ function netnsShell(state: LabState, host: HostPlan, baseEnv: NodeJS.ProcessEnv,
   return {
     argv: ['nsenter', `--net=${netns}`, '--', 'bash'],
     env: {
-      NOMAD_ADDR: `http://${host.ip}:4646`,
+      // On a lab with TLS: https, and the CA and the CLI's certificate and key as paths.
+      ...nomadCliEnv(host.ip, labTls(state.plan)),
       NOMAD_LAB_NAME: state.plan.name,
       NOMAD_LAB_HOST: host.name,
       // The lab's own nomad first on PATH: `nomad node status -self` speaks the lab's API version.

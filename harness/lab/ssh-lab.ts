@@ -1,16 +1,18 @@
 // Labs of hosts reached over SSH (the inventory and vagrant providers): provision with the repo's
 // role (or take the hosts as they are), wait for a leader and ready clients, run faults and read
 // logs over SSH, stop what the lab started. State in the lab store (store.ts); the provider (sshProvider) is at the end.
+import { invokingUser } from '../config/user.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { labDir, labRoot } from '../config/paths.ts';
-import { isLeftover, listLabs, readLab, removeLabDir, selfIdentity, writeLab, type SshLabState } from './store.ts';
+import { labDir } from '../config/paths.ts';
+import { isLeftover, listLabs, readLab, removeLabDir, selfIdentity, withStoreLock, writeLab, type SshLabState } from './store.ts';
 export type { SshLabState } from './store.ts';
 import type { RunResult } from '../exec/local.ts';
-import { SshPool, type SshTarget } from '../exec/ssh.ts';
+import { knownHostsFiles, SshPool, type SshTarget } from '../exec/ssh.ts';
+import { isAlive, type ProcessIdentity } from '../exec/procs.ts';
 import { NomadApi, type NomadNodeStub, type TargetGuard } from '../nomad/api.ts';
 import type { NomadBinary } from '../nomad/binary.ts';
-import { HarnessError, UsageError } from '../util/errors.ts';
+import { HarnessError, showCommand, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { TokenKind } from './acl.ts';
 import { KILL_GRACE_MS, type AgentAction, type AgentOutcome, type ExecOptions, type LabDriver, type LabHost } from './driver.ts';
@@ -31,9 +33,6 @@ import type { StoredLab } from './store.ts';
 
 type Log = (message: string) => void;
 type Waiting = (what: string, elapsedMs: number, deadlineMs: number, detail: string) => void;
-
-/** Host keys pinned on first use by the harness, for hosts whose inventory names no known_hosts. */
-export const pinnedKnownHosts = (): string => join(labRoot(), 'known_hosts');
 
 /** An SSH lab's state (undefined for a lab of another provider). */
 export function readSshState(name: string): SshLabState | undefined {
@@ -176,14 +175,24 @@ export interface RemoteUpOptions {
   readyTimeoutMs?: number;
 }
 
-/** Variables the harness supplies under the inventory's own (a first `-i`: the user's file wins). */
-export const harnessInventory = (): object => ({ all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3' } } });
+/**
+ * Variables the harness supplies under the inventory's own (a first `-i`: the user's file wins), and
+ * per host the key file the harness itself connects with (the inventory's, `~` expanded as the
+ * harness does, or the invoking user's default key): under sudo Ansible's ssh, running as root,
+ * would otherwise look for keys in root's ~/.ssh.
+ */
+export function harnessInventory(plan: RemotePlan): object {
+  const hosts = Object.fromEntries(
+    plan.hosts.filter((h) => h.ssh.identityFile !== undefined).map((h) => [h.name, { ansible_ssh_private_key_file: h.ssh.identityFile }]),
+  );
+  return { all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3' }, hosts } };
+}
 
 async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log, knownHosts: string[]): Promise<number> {
   const ans = join(dir, 'ansible');
   mkdirSync(ans, { recursive: true, mode: 0o700 });
   const defaults = join(ans, 'harness-inventory.json');
-  writeFileAtomic(defaults, JSON.stringify(harnessInventory(), null, 2), 0o600);
+  writeFileAtomic(defaults, JSON.stringify(harnessInventory(plan), null, 2), 0o600);
   const vars = join(ans, 'vars.json');
   // The binary under test goes to every host; its version decides the role's version-specific settings.
   writeFileAtomic(vars, JSON.stringify({ nomad_version: nomad.version, nomad_binary_src: nomad.path }), 0o600);
@@ -195,12 +204,15 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
     // A user other than root (Vagrant's `vagrant`, an ops account) installs and runs Nomad through sudo.
     args: plan.hosts.some((h) => h.ssh.user !== 'root') ? ['--become'] : [],
     env: {
-      // The keys the harness checked (or pinned) a moment ago, so Ansible's checking agrees with it;
-      // ssh takes the first UserKnownHostsFile it is given, so the inventory's own still come later.
+      // Under sudo, `~` in the inventory (a key file) is the user's, as it is for the harness.
+      ...(invokingUser().viaSudo ? { HOME: invokingUser().home } : {}),
+      // The known_hosts files the harness checked the keys in a moment ago (the inventory's or the
+      // user's own, as `ssh -G` names them), so Ansible's checking agrees with it; ssh takes the first
+      // UserKnownHostsFile it is given, so an inventory's own ssh arguments come later.
       // Connection reuse with a master that ends 5 s after its last use (Ansible's default keeps it
       // a minute past the command); no compression: it made the binary copy CPU-bound (38 s -> 17 s
       // for three hosts here).
-      ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=5s -o 'UserKnownHostsFile=${[...knownHosts, '~/.ssh/known_hosts'].join(' ')}'`,
+      ANSIBLE_SSH_ARGS: `-o ControlMaster=auto -o ControlPersist=5s -o 'UserKnownHostsFile=${knownHosts.map((f) => (/\s/.test(f) ? `"${f}"` : f)).join(' ')}'`,
     },
     timeoutMs: 900_000,
     signal,
@@ -215,15 +227,6 @@ export async function remoteLabUp(
 ): Promise<{ state: SshLabState; driver: SshDriver; provisionSeconds: number; readySeconds: number }> {
   const { plan, nomad, signal, log } = options;
   await cleanSshLeftovers(log);
-  const existing = readSshState(plan.name);
-  if (existing) {
-    if (existing.phase === 'up' && existing.persistent)
-      throw new UsageError(
-        `lab ${plan.name} is already up (lab up)`,
-        `a run brings its own SSH lab up: bring this one down first (nomad-lab lab down --lab ${plan.name})`,
-      );
-    throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --lab');
-  }
   const state: SshLabState = {
     version: 1,
     provider: plan.provider,
@@ -236,7 +239,26 @@ export async function remoteLabUp(
     started: [],
     provisioned: options.provision,
   };
-  writeLab(state);
+  // One step under the store's lock: no lab of this name, no other lab on these hosts, then this
+  // lab's state, which holds the hosts from now on (two commands started at once: one is refused).
+  await withStoreLock(`lab up ${plan.name}`, () => {
+    const existing = readSshState(plan.name);
+    if (existing) {
+      if (existing.phase === 'up' && existing.persistent)
+        throw new UsageError(
+          `lab ${plan.name} is already up (lab up)`,
+          `a run brings its own SSH lab up: bring this one down first (nomad-lab lab down --lab ${plan.name})`,
+        );
+      throw new UsageError(`lab ${plan.name} is in use by process ${existing.owner.pid} (${existing.phase})`, 'wait for it to finish, or pick another --lab');
+    }
+    const others = listLabs()
+      .filter((n) => n !== plan.name)
+      .flatMap((n) => readSshState(n) ?? []);
+    const held = hostsHeldByOthers(plan, others, isAlive);
+    if (held)
+      throw new UsageError(heldMessage(plan.name, held), `bring that lab down first: nomad-lab lab down --lab ${held.lab} (its hosts are gone: add --forget)`);
+    writeLab(state);
+  });
   const driver = new SshDriver(plan, log);
   log(
     `lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`,
@@ -254,7 +276,7 @@ export async function remoteLabUp(
       // half-way, teardown stops those (stopping one that never started is a no-op).
       state.started = plan.hosts.filter((h) => !before.get(h.name)).map((h) => h.name);
       writeLab(state);
-      provisionSeconds = await provision(plan, nomad, labDir(plan.name), signal, log, knownHostsFiles(plan));
+      provisionSeconds = await provision(plan, nomad, labDir(plan.name), signal, log, await userKnownHostsFiles(plan));
     } else {
       const down = plan.hosts.filter((h) => !before.get(h.name));
       if (down.length > 0) {
@@ -281,8 +303,69 @@ export async function remoteLabUp(
   }
 }
 
-/** Every known_hosts file the plan's hosts are checked against (Ansible must check the same keys). */
-const knownHostsFiles = (plan: RemotePlan): string[] => [...new Set(plan.hosts.map((h) => h.ssh.knownHosts))];
+/** Every user known_hosts file the plan's hosts are checked against (Ansible must check the same keys). */
+async function userKnownHostsFiles(plan: RemotePlan): Promise<string[]> {
+  const files: string[] = [];
+  for (const h of plan.hosts) files.push(...(await knownHostsFiles(h.ssh)).user);
+  return [...new Set(files)];
+}
+
+/** A lab that holds some of the hosts another lab would use. */
+export interface HostsHeld {
+  lab: string;
+  provider: SshLabState['provider'];
+  phase: SshLabState['phase'];
+  persistent: boolean;
+  owner: ProcessIdentity;
+  ownerAlive: boolean;
+  /** What both labs would use: "198.18.1.11:22 (SSH of server1)", "198.18.1.11:4646 (Nomad on server1)". */
+  shared: string[];
+}
+
+/** What a lab's hosts are on the network: each SSH endpoint, and each Nomad HTTP address, by how a message names it. */
+function endpoints(plan: RemotePlan): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const h of plan.hosts) {
+    out.set(`${h.ssh.address}:${h.ssh.port}`, `SSH of ${h.name}`);
+    out.set(`${h.ip}:4646`, `Nomad on ${h.name}`);
+  }
+  return out;
+}
+
+/**
+ * The first other SSH lab whose hosts overlap this plan's (pure): the same SSH address:port, or the
+ * same Nomad address. Any state counts, also one whose teardown failed: until it is down (or
+ * forgotten), its agents and rules may still be on those hosts.
+ */
+export function hostsHeldByOthers(plan: RemotePlan, others: SshLabState[], alive: (owner: ProcessIdentity) => boolean): HostsHeld | undefined {
+  const mine = endpoints(plan);
+  for (const other of others) {
+    if (other.plan.name === plan.name) continue;
+    const shared = [...endpoints(other.plan).keys()].filter((e) => mine.has(e)).map((e) => `${e} (${mine.get(e)})`);
+    if (shared.length === 0) continue;
+    return {
+      lab: other.plan.name,
+      provider: other.provider,
+      phase: other.phase,
+      persistent: other.persistent,
+      owner: other.owner,
+      ownerAlive: alive(other.owner),
+      shared,
+    };
+  }
+  return undefined;
+}
+
+/** Why a lab cannot come up on hosts another holds: that lab, and whose it is. */
+export function heldMessage(name: string, held: HostsHeld): string {
+  const whose =
+    held.phase === 'up' && held.persistent
+      ? `it is up, kept by \`lab up\` or a run's --keep (process ${held.owner.pid}${held.ownerAlive ? ', still running' : ', ended'})`
+      : held.ownerAlive
+        ? `it belongs to process ${held.owner.pid}, which is running (${held.phase})`
+        : `its process ${held.owner.pid} ended while it was ${held.phase}, and its teardown did not finish`;
+  return `lab ${name} would use hosts that lab ${held.lab} (${held.provider}) holds: ${held.shared.join(', ')}; ${whose}`;
+}
 
 async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Promise<void> {
   // Any server that answers will do: a host of an inventory may be down while the others elect.
@@ -344,11 +427,31 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
   }
   if (problems.length > 0) {
     for (const p of problems) say(`FAILED: ${p}`);
-    say(`state kept in ${labDir(name)}: run nomad-lab lab down --lab ${name} again once the hosts answer`);
+    say(
+      `state kept in ${labDir(name)}: run nomad-lab lab down --lab ${name} again once the hosts answer; if they are gone for good: nomad-lab lab down --forget --lab ${name}`,
+    );
     return false;
   }
   removeLabDir(name);
   return true;
+}
+
+/**
+ * `lab down --forget`: the lab's state (and so its hold on the hosts) is removed without contacting a
+ * host, for hosts that are gone. Returns what that leaves undone on them, should they come back.
+ */
+export function forgetRemoteLab(state: SshLabState): string[] {
+  const { plan } = state;
+  const started = plan.hosts.filter((h) => state.started.includes(h.name));
+  const lines = [
+    `lab ${plan.name} forgotten without contacting its hosts (${plan.source}); its hosts are free for another lab`,
+    'not cleaned on the hosts, should they come back:',
+    ...started.map((h) => `  the agent this lab started on ${h.name} (${h.ssh.address}) may still run: ${showCommand(serviceArgv(h, 'stop').at(-1)!)}`),
+    `  DROP rules of a partition and paused agents a run may have left: ansible-playbook -i ${plan.source} ansible/scenarios/heal.yml, and SIGCONT to the agents`,
+    ...((state.jobs ?? []).length > 0 ? [`  jobs runs registered: ${state.jobs!.join(', ')} (nomad job stop -purge)`] : []),
+  ];
+  removeLabDir(plan.name);
+  return lines;
 }
 
 /** SSH labs whose owner died before they were up, or while tearing down: stop what they started. */
@@ -357,9 +460,14 @@ export async function cleanSshLeftovers(log: Log, kind?: SshLabState['provider']
   for (const name of listLabs()) {
     const state = readSshState(name);
     if (!state || !isLeftover(state) || (kind !== undefined && state.provider !== kind)) continue;
-    await remoteLabDown(name, () => undefined);
-    log(`cleaned leftovers of SSH lab ${name} (left by process ${state.owner.pid} while ${state.phase})`);
-    cleaned.push(name);
+    if (await remoteLabDown(name, () => undefined)) {
+      log(`cleaned leftovers of SSH lab ${name} (left by process ${state.owner.pid} while ${state.phase})`);
+      cleaned.push(name);
+    } else {
+      log(
+        `could not clean the leftovers of SSH lab ${name} (left by process ${state.owner.pid} while ${state.phase}): its hosts did not all answer; if they are gone: nomad-lab lab down --forget --lab ${name}`,
+      );
+    }
   }
   return cleaned;
 }
@@ -371,9 +479,10 @@ export type RemoteSource = { kind: 'inventory'; file: string; provision: boolean
 export async function planRemote(source: RemoteSource, name: string): Promise<RemotePlan> {
   if (source.kind === 'inventory') {
     const identity = defaultIdentity();
+    // No known_hosts of the harness's own: the inventory names one, or the user's own files apply.
     return planFromInventory(await readInventory(source.file), name, resolve(source.file), {
-      knownHosts: pinnedKnownHosts(),
       ...(identity ? { identityFile: identity } : {}),
+      agent: (process.env['SSH_AUTH_SOCK'] ?? '') !== '',
     });
   }
   return vagrantPlan(source.dir, name);
@@ -487,6 +596,7 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
   return {
     kind,
     makesHosts: false,
+    needsRoot: false,
     async up(request, options) {
       const plan = await planRemote(sourceOf(request), request.name);
       const nomad = await resolveNomad(request.config.nomad);
@@ -533,13 +643,23 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
     },
     unfit: (state, _request, need) => tooFewHosts(sshState(state).plan, need),
     unfitPlanned: async (request, need) => tooFewHosts(await planRemote(sourceOf(request), request.name), need),
-    refuses: (need) => (need.acl ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet' : undefined),
+    refuses: (need) =>
+      need.acl
+        ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet'
+        : need.tls === true
+          ? 'TLS is not set up on SSH labs (inventory, vagrant) yet: the certificates would have to reach every host'
+          : undefined,
     async shell(state, request, host) {
-      if (state !== undefined) return sshShellFor(sshState(state), host);
+      // The same known_hosts files the harness reads, as `ssh -G` names them (user config included).
+      const files = async (plan: RemotePlan) => {
+        const h = plan.hosts.find((x) => x.name === host);
+        return h === undefined ? undefined : knownHostsFiles(h.ssh);
+      };
+      if (state !== undefined) return sshShellFor(sshState(state), host, await files(sshState(state).plan));
       const vms = await unmanaged(kind, request);
       if (vms === undefined)
         throw new UsageError(`no lab named ${request.name} on this machine`, `bring it up with nomad-lab lab up --inventory FILE --lab ${request.name}`);
-      return sshShellFor({ plan: vms, phase: 'up' }, host);
+      return sshShellFor({ plan: vms, phase: 'up' }, host, await files(vms));
     },
     sweepLeftovers: (log) => cleanSshLeftovers(log, kind),
   };

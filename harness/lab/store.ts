@@ -2,11 +2,14 @@
 // provider made the lab, what was planned, who owns it and which phase it is in. Every provider
 // keeps its labs here; teardown and the leftover sweep work from it (resource names are
 // deterministic, so a partial netns lab is still found).
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { labDir, labRoot } from '../config/paths.ts';
 import { identify, isAlive, type ProcessIdentity } from '../exec/procs.ts';
+import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { pause } from '../util/poll.ts';
 import type { RemotePlan } from './inventory.ts';
 import type { LabPlan } from './topology.ts';
 
@@ -148,4 +151,74 @@ export function recordJob(name: string, jobId: string): void {
   if (!state || (state.jobs ?? []).includes(jobId)) return;
   state.jobs = [...(state.jobs ?? []), jobId];
   writeLab(state);
+}
+
+/** The store's lock: held while a command looks at the other labs and writes its own lab's state. */
+export const storeLockFile = (): string => join(labRoot(), 'labs', '.lock');
+
+/** Who holds the store's lock (what the lock file says); undefined when it is gone or unreadable. */
+function lockHolder(file: string): { text: string; owner: (ProcessIdentity & { what?: string }) | undefined } | undefined {
+  try {
+    const text = readFileSync(file, 'utf8');
+    try {
+      return { text, owner: JSON.parse(text) as ProcessIdentity & { what?: string } };
+    } catch {
+      return { text, owner: undefined };
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `fn` holding the store's lock, so that a check over every lab's state and the write of this
+ * lab's state are one step: of two commands started at once, the second sees the first one's lab.
+ * The lock is a file made whole with link(2), which fails when the file exists: exactly one command
+ * gets it, the others wait their turn (a few milliseconds: `fn` only reads and writes state files).
+ * It names its owner (pid and start time); a lock whose owner is gone (killed while it held it) is
+ * removed, and an owner releases only a lock that still names it. What is left: a command that finds
+ * a dead owner's lock could, in the microseconds between reading it and removing it, remove the lock
+ * another command has just taken; that needs a command killed inside its few milliseconds and two
+ * others starting at that very moment.
+ */
+export async function withStoreLock<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const file = storeLockFile();
+  mkdirSync(join(labRoot(), 'labs'), { recursive: true, mode: 0o700 });
+  // A nonce: two calls of one process (same pid) must not take each other's lock for their own.
+  const nonce = randomUUID();
+  const mine = JSON.stringify({ ...selfIdentity(), what, nonce });
+  const tmp = `${file}.${nonce}.tmp`;
+  writeFileSync(tmp, mine, { mode: 0o600 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        linkSync(tmp, file);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const held = lockHolder(file);
+      if (held === undefined) continue;
+      if (held.owner === undefined || !isAlive(held.owner)) {
+        // Removed only if it still holds what was read: a lock taken since then stays.
+        if (lockHolder(file)?.text === held.text) rmSync(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new HarnessError(`the lab store is locked by process ${held.owner.pid} (${held.owner.what ?? 'unknown'}) for ${timeoutMs / 1000}s`, {
+          host: 'local',
+          hint: `if that process hangs, stop it; the lock is ${file}`,
+        });
+      }
+      await pause(20);
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  try {
+    return await fn();
+  } finally {
+    if (lockHolder(file)?.text === mine) rmSync(file, { force: true });
+  }
 }

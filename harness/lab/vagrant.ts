@@ -9,7 +9,10 @@ import { labRoot, repoRoot } from '../config/paths.ts';
 import { UsageError } from '../util/errors.ts';
 import { planFromInventory, readInventory, type InventoryList, type RemoteHost, type RemotePlan } from './inventory.ts';
 
-/** Host keys of the VMs, pinned on first use (Vagrant itself turns host key checking off). */
+/**
+ * Host keys of the VMs: the harness's own known_hosts file, the one place it pins a key on first use
+ * (the VMs are made by its Vagrantfile, and Vagrant itself turns host key checking off).
+ */
 export const vagrantKnownHosts = (): string => join(labRoot(), 'vagrant_known_hosts');
 
 /** Where Vagrant's inventory file lies below Vagrant's local data directory. */
@@ -32,7 +35,7 @@ export function missingMachines(inventoryText: string): string[] {
 /** The SSH lab of the VMs (pure): what `ansible-inventory --list` made of Vagrant's inventory file. */
 export function planFromVagrantInventory(list: InventoryList, name: string, file: string): RemotePlan {
   // Vagrant names every VM's key (ansible_ssh_private_key_file), so no default key is offered.
-  return { ...planFromInventory(list, name, file, { knownHosts: vagrantKnownHosts() }), provider: 'vagrant' };
+  return { ...planFromInventory(list, name, file, { knownHosts: vagrantKnownHosts(), pinOnFirstUse: true }), provider: 'vagrant' };
 }
 
 /** The VMs of the Vagrantfile in `dir`, from the inventory its last provisioning run wrote. */
@@ -50,7 +53,7 @@ export async function vagrantPlan(dir: string = repoRoot, name = 'vagrant'): Pro
   }
   const plan = planFromVagrantInventory(await readInventory(file), name, file);
   // `vagrant destroy` leaves the inventory behind but removes each VM's key with its machine directory.
-  const gone = plan.hosts.filter((h) => !existsSync(h.ssh.identityFile));
+  const gone = plan.hosts.filter((h) => h.ssh.identityFile !== undefined && !existsSync(h.ssh.identityFile));
   if (gone.length > 0) {
     throw new UsageError(
       `${file} is out of date: the SSH key of ${gone.map((h) => `${h.name} (${h.ssh.identityFile})`).join(', ')} is gone, so the VMs were destroyed since it was written`,

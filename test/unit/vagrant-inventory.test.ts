@@ -59,7 +59,8 @@ describe('vagrantPlan', () => {
       ['client1', 'client', 1, '192.168.56.21', 'dc1'],
       ['client2', 'client', 2, '192.168.56.22', 'edge'],
     ]);
-    // SSH through Vagrant's forwarded ports as user vagrant with each VM's own key; host keys pinned in the harness's file.
+    // SSH through Vagrant's forwarded ports as user vagrant with each VM's own key; host keys pinned on first use in the
+    // harness's own file (the VMs are the harness's Vagrantfile's).
     expect(plan.hosts.map((h) => h.ssh)).toEqual(
       [
         ['server1', 2222],
@@ -72,6 +73,7 @@ describe('vagrantPlan', () => {
         user: 'vagrant',
         identityFile: join(dir, '.vagrant', 'machines', name as string, 'virtualbox', 'private_key'),
         knownHosts: vagrantKnownHosts(),
+        pinOnFirstUse: true,
       })),
     );
     // What the role installs under systemd on every VM (all:vars nomad_service_manager=systemd and the role's defaults).
