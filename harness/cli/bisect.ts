@@ -18,7 +18,7 @@ import { info, out, waiting } from '../util/log.ts';
 import { compareVersions } from '../util/versions.ts';
 import { runCommand } from './entry.ts';
 import { labOptions, numberFlag, pickLab } from './flags.ts';
-import type { LabSelection } from '../lab/labs.ts';
+import { checkAccess, labRequest, type LabSelection } from '../lab/labs.ts';
 
 type Flags = Omit<LabSelection, 'nomad'> & {
   file?: string;
@@ -118,10 +118,7 @@ export function bisectCommand(): Command {
       const list = candidates(flags);
       if (list.length < 2)
         throw new UsageError(`bisect needs at least two releases; the flags name ${list.length} (${list.map((c) => c.label).join(', ') || 'none'})`);
-      if (process.getuid?.() !== 0)
-        throw new HarnessError('bisect runs scenarios: it needs root (network namespaces, iptables, agents)', {
-          hint: 'run it as root, e.g. sudo npm run bisect -- spread',
-        });
+      checkAccess(labRequest({ ...pickLab(flags), lab: flags.lab ?? 'sc-bisect' }));
       const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'bisect', newRunId());
       info(`bisect ${scenario.name} over ${list.map((c) => c.label).join(', ')}, ${repeat} run(s) per release; reports in ${dir}`);
 

@@ -3,6 +3,7 @@
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { auditLeaks, formatLeaks } from '../lab/audit.ts';
+import { isRoot } from '../config/user.ts';
 import { bringDown, bringUp, labEnvironment, labNames, labRequest, shellOn, statusOf, sweepLeftovers, type LabSelection } from '../lab/labs.ts';
 import { readLab } from '../lab/store.ts';
 import { resolveNomad } from '../nomad/binary.ts';
@@ -25,7 +26,6 @@ export function labCommand(): Command {
     .option('--sshd', 'no agents: an OpenSSH server per host and an Ansible inventory, for `--inventory` runs and the fault playbooks')
     .action(async (flags: Selection) => {
       await runCommand(async ({ signal }) => {
-        requireRoot();
         const nomad = await nomadFlag(flags, info, signal);
         const request = labRequest({ ...flags, ...(nomad === undefined ? {} : { nomad }) });
         await bringUp(request, { signal, log: info, waiting });
@@ -40,16 +40,21 @@ export function labCommand(): Command {
     .addHelpText('after', '\nThe provider is the one the lab was brought up with (its state says).')
     .option('--all', 'tear down every lab on this machine')
     .option('--force', 'also tear down a lab that a running command (a scenario) still uses')
+    .option(
+      '--forget',
+      'SSH labs whose hosts are gone: forget the lab (its state, its hold on the hosts) without contacting them, and say what that leaves on them',
+    )
     .option('--json', 'print, per lab, whether it is down and what teardown said, as JSON')
-    .action(async (flags: Selection & { all?: boolean; force?: boolean; json?: boolean }) => {
+    .action(async (flags: Selection & { all?: boolean; force?: boolean; forget?: boolean; json?: boolean }) => {
       await runCommand(async () => {
-        requireRoot();
-        await sweepLeftovers(info);
+        if (flags.forget && flags.all) throw new UsageError('--forget applies to one lab whose hosts are gone: name it with --lab, not --all');
+        // --forget contacts no host: not even to sweep a leftover (which may be this very lab).
+        if (!flags.forget) await sweepLeftovers(info);
         const names = flags.all ? labNames() : [labRequest({ ...(flags.lab === undefined ? {} : { lab: flags.lab }) }).name];
         let code: ExitCode = ExitCode.pass;
         const outcomes: Array<{ lab: string; down: boolean; lines: string[] }> = [];
         for (const name of names) {
-          const outcome = await bringDown(name, { force: flags.force === true, log: info });
+          const outcome = await bringDown(name, { force: flags.force === true, forget: flags.forget === true, log: info });
           outcomes.push({ lab: name, down: outcome.ok, lines: outcome.lines });
           if (!flags.json) for (const line of outcome.lines) (outcome.ok ? info : out)(line);
           if (!outcome.ok) code = ExitCode.infra;
@@ -65,7 +70,6 @@ export function labCommand(): Command {
     .option('-a, --all', 'list every lab on this machine')
     .action(async (flags: Selection & { all?: boolean }) => {
       await runCommand(async () => {
-        requireRoot();
         await sweepLeftovers(info);
         if (flags.all) {
           const names = labNames();
@@ -110,12 +114,11 @@ export function labCommand(): Command {
 
   labOptions(program.command('shell'), { provider: true })
     .description(
-      "open an interactive shell on a lab host: bash in the host's network namespace (netns), or ssh (inventory, vagrant); NOMAD_ADDR (and NOMAD_TOKEN on an ACL lab) set",
+      "open an interactive shell on a lab host: bash in the host's network namespace (netns), or ssh (inventory, vagrant); NOMAD_ADDR (and NOMAD_TOKEN on an ACL lab, the TLS files on a TLS lab) set",
     )
     .argument('<host>', 'lab host, e.g. client1 or server1 (see lab status)')
     .action(async (hostName: string, flags: Selection) => {
       await runCommand(async ({ signal }) => {
-        requireRoot();
         const request = labRequest(flags);
         const shell = await shellOn(request, hostName);
         if (!process.stdin.isTTY || !process.stdout.isTTY) {
@@ -133,17 +136,21 @@ export function labCommand(): Command {
     });
 
   labOptions(program.command('env'))
-    .description('print `export NOMAD_ADDR=...` (NOMAD_TOKEN on an ACL lab, and the lab\'s nomad first on PATH) for the nomad CLI: eval "$(nomad-lab lab env)"')
+    .description(
+      'print `export NOMAD_ADDR=...` (NOMAD_TOKEN on an ACL lab, NOMAD_CACERT, NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY on a TLS lab, and the lab\'s nomad first on PATH) for the nomad CLI: eval "$(nomad-lab lab env)"',
+    )
     .option('--token', 'print the management token also when stdout is not a terminal (a pipe, eval); without it the token goes to a terminal only')
     .option('--json', 'print as JSON')
     .action(async (flags: Selection & { token?: boolean }) => {
       await runCommand(async () => {
-        requireRoot();
         const env = await labEnvironment(labRequest(flags));
         // A token is a secret: it goes where a person reads it, or where the user asked for it.
         const showToken = flags.token === true || process.stdout.isTTY === true;
+        // On a lab with TLS the CA and the CLI's certificate and key, as paths (never their contents).
+        const tls = { NOMAD_CACERT: env.NOMAD_CACERT, NOMAD_CLIENT_CERT: env.NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY: env.NOMAD_CLIENT_KEY };
         const shown: Record<string, string> = {
           NOMAD_ADDR: env.NOMAD_ADDR,
+          ...Object.fromEntries(Object.entries(tls).filter((e): e is [string, string] => e[1] !== undefined)),
           ...(env.NOMAD_TOKEN !== undefined && showToken ? { NOMAD_TOKEN: env.NOMAD_TOKEN } : {}),
         };
         if (flags.json) out(JSON.stringify({ ...shown, nomad: env.nomad }, null, 2));
@@ -161,11 +168,11 @@ export function labCommand(): Command {
   return program;
 }
 
-/** Lab commands read root-only state and change namespaces: say so before anything else. */
+/** The leak audit reads namespaces, iptables and root's lab state: say so before anything else. */
 function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new HarnessError('lab commands need root (network namespaces, iptables, agents, the lab state)', {
-      hint: 'run it as root, e.g. sudo npx nomad-lab lab up',
+  if (!isRoot()) {
+    throw new HarnessError("lab audit needs root (it reads network namespaces, iptables rules and the netns labs' state)", {
+      hint: 'run it as root, e.g. sudo npx nomad-lab lab audit',
     });
   }
 }

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 import { labOptions, nomadVersionHelp, numberFlag, pickLab } from './flags.ts';
-import { labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
+import { checkAccess, labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
 
 type Flags = Omit<LabSelection, 'nomad'> & {
   date?: string;
@@ -86,7 +86,7 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
     .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  labOptions(program, { provider: true });
+  labOptions(program, { provider: true, tls: true });
   program.action(async (flags: Flags) => {
     await runCommand(async ({ signal }) => {
       const date = flags.date ?? new Date().toISOString().slice(0, 10);
@@ -106,8 +106,7 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
               .map(findScenario);
       if (picked.length === 0) throw new UsageError('--scenarios named no scenario');
       const scenarios = orderScenarios(picked, flags.order);
-      if (process.getuid?.() !== 0)
-        throw new HarnessError('the nightly run needs root (network namespaces, iptables, agents)', { hint: 'run it as root, e.g. sudo npm run nightly' });
+      checkAccess(labRequest(pickLab(flags), { name: 'sc-catalog' }));
 
       // The version matrix: each binary with the version it reports; two binaries of one version are one column too many.
       const envBinary = process.env['NOMAD_BINARY'];
@@ -123,8 +122,8 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
           nomad: await resolveNomad(path !== undefined ? { path, source: 'flag' } : envBinary ? { path: envBinary, source: 'env' } : undefined),
         })),
       );
-      // A night with ACLs on is its own column (and history key): `1.6.0+acl`.
-      const label = (version: string) => `${version}${flags.acl === true ? '+acl' : ''}`;
+      // A night with ACLs or TLS on is its own column (and history key): `1.6.0+acl`, `1.6.0+acl+tls`.
+      const label = (version: string) => `${version}${flags.acl === true ? '+acl' : ''}${flags.tls === true ? '+tls' : ''}`;
       const versions = binaries.map((b) => label(b.nomad.version));
       const dup = versions.find((v, i) => versions.indexOf(v) !== i);
       if (dup !== undefined) throw new UsageError(`two of the --nomad binaries report version ${dup}; give each version once`);

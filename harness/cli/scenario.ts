@@ -10,7 +10,7 @@ import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, summarizeCatalog } from '../scenario/catalog-run.ts';
 import { runBatch } from '../scenario/batch.ts';
 import { newRunId } from '../scenario/run.ts';
-import { labRequest, type LabSelection } from '../lab/labs.ts';
+import { checkAccess, labRequest, type LabSelection } from '../lab/labs.ts';
 import { markdownSummary } from '../report/markdown.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { junitXml } from '../report/junit.ts';
@@ -54,7 +54,7 @@ export function scenarioCommand(): Command {
     .option('--json', 'print the results as JSON on stdout (verdict, exit code, run directory per run)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  labOptions(program, { provider: true, nomad: true });
+  labOptions(program, { provider: true, nomad: true, tls: true });
   program.action(async (name: string | undefined, flags: Flags) => {
     await runCommand(async ({ signal }) => {
       if (flags.list) {
@@ -74,15 +74,12 @@ export function scenarioCommand(): Command {
         program.outputHelp();
         return ExitCode.usage;
       }
-      if (process.getuid?.() !== 0)
-        throw new HarnessError('scenarios need root (network namespaces, iptables, agents, the lab state)', {
-          hint: 'run it as root, e.g. sudo npx nomad-lab scenario spread',
-        });
       if (flags.keep && (scenarios.length > 1 || repeat > 1)) throw new UsageError('--keep applies to a single run');
       if (flags.job !== undefined && !existsSync(flags.job)) throw new UsageError(`job file ${flags.job} does not exist`);
       if (flags.servers !== undefined) numberFlag('servers', flags.servers, 1, 9, true);
-      // The lab flags are checked once here, before anything runs (a bad one is a usage error, exit 2).
-      labRequest(flags);
+      // The lab flags are checked once here, before anything runs (a bad one is a usage error, exit 2),
+      // and whether this user may have that lab at all (netns labs need root).
+      checkAccess(labRequest(flags));
       const nomad = await nomadFlag(flags, info, signal);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
       const entries = await runBatch(plan, {

@@ -22,7 +22,11 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   },
   { name: 'NOMAD_LAB_NAME', meaning: 'lab name (`--lab`)', fallbackDefault: '`default`; a scenario: `sc-<scenario>`' },
   { name: 'NOMAD_LAB_CONFIG', meaning: 'lab file (`--config`)', fallbackDefault: 'none' },
-  { name: 'NOMAD_LAB_ROOT', meaning: 'where labs keep state, configs, data and logs', fallbackDefault: '`/var/lib/nomad-lab`' },
+  {
+    name: 'NOMAD_LAB_ROOT',
+    meaning: 'where labs keep state, configs, data and logs',
+    fallbackDefault: 'root: `/var/lib/nomad-lab`; other users (SSH labs only): `$XDG_STATE_HOME/nomad-lab` or `~/.local/state/nomad-lab`',
+  },
   {
     name: 'NOMAD_LAB_CACHE',
     meaning: 'where Nomad builds are cached (outside the checkout)',
@@ -35,6 +39,12 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     meaning: 'the VM lab only (`vagrant up`): `_SERVERS`, `_CLIENTS`, `_SUBNET`, `_PROVIDER` (virtualbox or libvirt), ... (docs/providers.md)',
     fallbackDefault: '`vagrant/topology.yaml`',
   },
+  {
+    name: 'NOMAD_LAB_FUZZ_SEED',
+    meaning: 'the unit suite only: the seed of the fuzz tests (`test/unit/fuzz-*.test.ts`), to replay or vary their cases',
+    fallbackDefault: 'a fixed seed',
+  },
+  { name: 'NOMAD_LAB_FUZZ_RUNS', meaning: 'the unit suite only: cases per fuzz property', fallbackDefault: 'a count that keeps them near 20 s in all' },
   { name: 'CI', meaning: '`true`: plain progress lines, and `npm test` fails when a lab test was skipped', fallbackDefault: 'unset' },
   { name: 'NO_COLOR', meaning: 'any value: no colour in terminal output', fallbackDefault: 'unset' },
   { name: 'FORCE_COLOR', meaning: '`1`: colour also when the output is not a terminal (NO_COLOR still wins)', fallbackDefault: 'unset' },

@@ -5,9 +5,18 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Root of every lab's state and agent directories; outside the checkout, root-owned. */
+/**
+ * Root of every lab's state and agent directories, outside the checkout: root's labs (every netns
+ * lab, and SSH labs made as root) under /var/lib/nomad-lab; a user's SSH labs (inventory, Vagrant:
+ * no root needed) under $XDG_STATE_HOME/nomad-lab, as the XDG base directory spec places state.
+ */
 export function labRoot(): string {
-  return process.env['NOMAD_LAB_ROOT'] ?? '/var/lib/nomad-lab';
+  const set = process.env['NOMAD_LAB_ROOT'];
+  if (set !== undefined && set !== '') return set;
+  if (process.getuid?.() === 0) return '/var/lib/nomad-lab';
+  const state = process.env['XDG_STATE_HOME'];
+  // The spec: a relative XDG_STATE_HOME is invalid and is ignored.
+  return join(state !== undefined && state.startsWith('/') ? state : join(homedir(), '.local', 'state'), 'nomad-lab');
 }
 
 export function labDir(name: string): string {

@@ -1,5 +1,5 @@
 // Local processes: the one place execa is imported. Commands are argument arrays, never shell strings.
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { openSync, closeSync } from 'node:fs';
 import { HarnessError, showCommand } from '../util/errors.ts';
 
@@ -64,6 +64,21 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     throw new HarnessError(`command failed (${why})${detail ? `:\n    ${detail}` : ''}`, { host, command: argv });
   }
   return out;
+}
+
+/**
+ * A quick lookup command run to completion synchronously (e.g. `getent passwd NAME` while resolving
+ * paths): its stdout, or undefined when it failed or could not run. Not for anything that acts.
+ */
+export function lookupSync(argv: readonly string[], timeoutMs = 5000): string | undefined {
+  const [file, ...args] = argv;
+  if (!file) return undefined;
+  try {
+    const r = execaSync(file, args, { reject: false, timeout: timeoutMs, stdin: 'ignore', stripFinalNewline: true });
+    return r.exitCode === 0 ? String(r.stdout ?? '') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when `file` can be found and run at all (a missing tool gives ENOENT). */

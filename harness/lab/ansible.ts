@@ -7,6 +7,7 @@ import { ansibleDir } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { HarnessError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { tlsHostVars } from './tls.ts';
 import { servers, type HostPlan, type LabPlan } from './topology.ts';
 
 export interface HostDirs {
@@ -58,9 +59,15 @@ export function netnsInventory(plan: LabPlan, labDirectory: string, nomadVersion
         nomad_service_manager: 'supervised',
         nomad_server_addrs: servers(plan).map((s) => s.ip),
         nomad_acl_enabled: plan.acl,
+        nomad_tls_enabled: plan.tls === true,
         lab_id: plan.id,
       },
-      children: inventoryGroups(plan, (h) => ({ ...labHostVars(labDirectory, h), lab_netns: h.netns })),
+      // With TLS each agent points at its own certificate in the lab directory (the hosts share this machine's files).
+      children: inventoryGroups(plan, (h) => ({
+        ...labHostVars(labDirectory, h),
+        lab_netns: h.netns,
+        ...(plan.tls === true ? tlsHostVars(plan.name, h) : {}),
+      })),
     },
   };
 }

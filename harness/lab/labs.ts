@@ -4,7 +4,9 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { resolveLabConfig, type LabFlags } from '../config/lab-config.ts';
+import { checkName } from '../config/names.ts';
 import { repoRoot } from '../config/paths.ts';
+import { isRoot } from '../config/user.ts';
 import { isAlive } from '../exec/procs.ts';
 import { resolveNomad, type NomadBinary } from '../nomad/binary.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
@@ -12,7 +14,8 @@ import type { LabDriver } from './driver.ts';
 import { netnsProvider } from './netns-lab.ts';
 import type { DownOutcome, LabNeed, LabProvider, LabRequest, LabStatusView, LabUp, Log, UpOptions, Waiting } from './provider.ts';
 import type { ShellCommand } from './shell.ts';
-import { sshProvider } from './ssh-lab.ts';
+import { forgetRemoteLab, sshProvider } from './ssh-lab.ts';
+import { nomadCliEnv, type NomadCliEnv } from './tls.ts';
 import { isLeftover, listLabs, ownedByThisProcess, PROVIDERS, readLab, writeLab, type ProviderKind } from './store.ts';
 
 export type { LabNeed, LabRequest, LabStatusView } from './provider.ts';
@@ -20,7 +23,16 @@ export { PROVIDERS, type ProviderKind } from './store.ts';
 export { recordJob } from './store.ts';
 
 const providers: Record<ProviderKind, LabProvider> = { netns: netnsProvider, inventory: sshProvider('inventory'), vagrant: sshProvider('vagrant') };
-const providerOf = (kind: ProviderKind): LabProvider => providers[kind];
+/** The provider of a kind; one whose labs need root is refused to anyone else, before it acts. */
+function providerOf(kind: ProviderKind): LabProvider {
+  const provider = providers[kind];
+  if (provider.needsRoot && !isRoot()) {
+    throw new HarnessError(`${kind} labs need root (network namespaces, iptables, the agents they start)`, {
+      hint: 'run it as root (sudo npx nomad-lab ...); labs over SSH (--inventory FILE, --provider vagrant) need no root',
+    });
+  }
+  return provider;
+}
 
 /** The lab flags every command shares (`--lab`, `--provider`, `--inventory`, ...) plus a netns topology. */
 export interface LabSelection extends Omit<LabFlags, 'name'> {
@@ -31,7 +43,7 @@ export interface LabSelection extends Omit<LabFlags, 'name'> {
   provision?: boolean;
 }
 
-const TOPOLOGY_FLAGS = ['servers', 'clients', 'subnet', 'clientDatacenters', 'config', 'acl', 'sshd'] as const;
+const TOPOLOGY_FLAGS = ['servers', 'clients', 'subnet', 'clientDatacenters', 'config', 'acl', 'tls', 'sshd'] as const;
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /**
@@ -63,13 +75,19 @@ export function labRequest(flags: LabSelection, defaults: { name?: string; topol
       `${ignored.map(flagName).join(', ')} cannot apply to hosts from ${provider === 'vagrant' ? 'Vagrant' : 'an inventory'}`,
       provider === 'vagrant'
         ? 'set NOMAD_LAB_VM_* for vagrant up (docs/providers.md, "The VM lab")'
-        : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet',
+        : 'the inventory says which hosts are servers and clients; ACLs and TLS are not set up on SSH labs yet',
     );
   }
   // Only the binary matters here: a lab file (NOMAD_LAB_CONFIG) describes a netns lab, not these hosts.
   const binaryEnv = process.env['NOMAD_BINARY'] === undefined ? {} : { NOMAD_BINARY: process.env['NOMAD_BINARY'] };
   const config = resolveLabConfig(flags.nomad === undefined ? {} : { nomad: flags.nomad }, binaryEnv);
-  const name = flags.lab ?? (provider === 'inventory' ? inventoryLabName(flags.inventory!) : 'vagrant');
+  // The netns path checks --lab in resolveLabConfig; an SSH lab's name makes its directory in the lab store just the same.
+  const name =
+    flags.lab !== undefined
+      ? checkName('lab', flags.lab, '--lab', (m) => new UsageError(m))
+      : provider === 'inventory'
+        ? inventoryLabName(flags.inventory!)
+        : 'vagrant';
   return { provider, name, config, source: provider === 'inventory' ? resolve(flags.inventory!) : repoRoot, provision: flags.provision !== false };
 }
 
@@ -93,12 +111,21 @@ export function inventoryLabName(file: string): string {
  * Whether labs of this request's provider can run side by side (each creates hosts of its own), as
  * `matrix --parallel` needs; hosts that are there already (an inventory, the VMs) cannot be shared.
  */
-export const runsSideBySide = (request: LabRequest): boolean => providerOf(request.provider).makesHosts;
+export const runsSideBySide = (request: LabRequest): boolean => providers[request.provider].makesHosts;
+
+/**
+ * Refuses, before anything runs, a lab this user may not have: netns labs need root, SSH labs
+ * (inventory, Vagrant) run as anyone.
+ */
+export function checkAccess(request: LabRequest): void {
+  providerOf(request.provider);
+}
 
 /** Cleans what killed runs left, on every provider. */
 export async function sweepLeftovers(log: Log): Promise<string[]> {
   const cleaned: string[] = [];
-  for (const p of Object.values(providers)) cleaned.push(...(await p.sweepLeftovers(log)));
+  // A user who is not root has no labs of a root-only provider in their store (labRoot is theirs).
+  for (const p of Object.values(providers)) if (!p.needsRoot || isRoot()) cleaned.push(...(await p.sweepLeftovers(log)));
   return cleaned;
 }
 
@@ -124,8 +151,8 @@ export async function bringUp(request: LabRequest, options: Omit<UpOptions, 'per
     const state = readLab(request.name);
     if (state && ownedByThisProcess(state)) {
       log(`tearing down lab ${request.name}`);
-      await provider.down(request.name, state, log);
-      log(`lab ${request.name} torn down`);
+      // A teardown that could not finish has said so, and kept the state for another try (or --forget).
+      if ((await provider.down(request.name, state, log)).ok) log(`lab ${request.name} torn down`);
     } else {
       log(`lab ${request.name}: nothing of this run to tear down (${state ? `owned by process ${state.owner.pid}` : 'no state file'})`);
     }
@@ -169,8 +196,11 @@ export async function checkRunFits(request: LabRequest, need: LabNeed): Promise<
   if (unfit !== undefined) throw new UsageError(`lab ${request.name} cannot take this scenario: ${unfit}`);
 }
 
-/** `lab down`: idempotent; a lab a running command owns stays unless `force`. */
-export async function bringDown(name: string, options: { force: boolean; log: Log }): Promise<DownOutcome> {
+/**
+ * `lab down`: idempotent; a lab a running command owns stays unless `force`. `forget` (an SSH lab
+ * whose hosts are gone): its state and its hold on the hosts go without a host being contacted.
+ */
+export async function bringDown(name: string, options: { force: boolean; forget?: boolean; log: Log }): Promise<DownOutcome> {
   const state = readLab(name);
   if (state && !state.persistent && isAlive(state.owner) && !options.force) {
     throw new UsageError(
@@ -178,6 +208,18 @@ export async function bringDown(name: string, options: { force: boolean; log: Lo
       'stop that command (it tears its lab down), or pass --force',
     );
   }
+  if (options.forget === true) {
+    if (state === undefined) return { ok: true, lines: [`lab ${name} is not known on this machine; nothing to forget`] };
+    if (state.provider === 'netns') {
+      throw new UsageError(
+        `--forget is for SSH labs (inventory, vagrant) whose hosts are gone; lab ${name} is a netns lab, on this machine`,
+        `tear it down: nomad-lab lab down --lab ${name}`,
+      );
+    }
+    return { ok: true, lines: forgetRemoteLab(state) };
+  }
+  // No lab of that name: the netns provider still looks for what a crashed one left, which only root can.
+  if (state === undefined && !isRoot()) return { ok: true, lines: [`lab ${name} is not up; nothing to do`] };
   return providerOf(state?.provider ?? 'netns').down(name, state, options.log);
 }
 
@@ -195,12 +237,19 @@ export async function shellOn(request: LabRequest, host: string): Promise<ShellC
   return providerOf(state?.provider ?? request.provider).shell(state, request, host);
 }
 
+/** What the nomad CLI needs for a lab: its address, TLS files (paths) and token, and the lab's binary. */
+export interface LabEnvironment extends NomadCliEnv {
+  NOMAD_TOKEN?: string;
+  nomad: string;
+}
+
 /**
- * The environment the nomad CLI needs for the lab: NOMAD_ADDR of a server, on a lab with ACLs the
- * management token (the caller decides whether to show it), and the binary the lab runs (its CLI
- * speaks the lab's API version).
+ * The environment the nomad CLI needs for the lab: NOMAD_ADDR of a server (https on a lab with TLS,
+ * with the CA and the CLI's certificate and key as paths), on a lab with ACLs the management token
+ * (the caller decides whether to show it), and the binary the lab runs (its CLI speaks the lab's
+ * API version).
  */
-export async function labEnvironment(request: LabRequest): Promise<{ NOMAD_ADDR: string; NOMAD_TOKEN?: string; nomad: string }> {
+export async function labEnvironment(request: LabRequest): Promise<LabEnvironment> {
   const state = readLab(request.name);
   if (!state || state.phase !== 'up') throw new UsageError(`no lab named ${request.name} is up on this machine`, 'start one with `nomad-lab lab up`');
   const driver = providerOf(state.provider).attach(state);
@@ -208,7 +257,7 @@ export async function labEnvironment(request: LabRequest): Promise<{ NOMAD_ADDR:
     const server = driver.hosts.find((h) => h.role === 'server');
     if (!server) throw new UsageError(`lab ${request.name} has no server`);
     const token = driver.token('management');
-    return { NOMAD_ADDR: `http://${server.ip}:4646`, ...(token === undefined ? {} : { NOMAD_TOKEN: token }), nomad: state.nomad.path };
+    return { ...nomadCliEnv(server.ip, driver.tls), ...(token === undefined ? {} : { NOMAD_TOKEN: token }), nomad: state.nomad.path };
   } finally {
     await driver.close();
   }

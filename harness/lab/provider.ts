@@ -15,7 +15,7 @@ export type Waiting = (what: string, elapsedMs: number, deadlineMs: number, deta
 export interface LabRequest {
   provider: ProviderKind;
   name: string;
-  /** netns: the topology, ACLs and the binary; inventory and vagrant: the binary only (the hosts decide the rest). */
+  /** netns: the topology, ACLs, TLS and the binary; inventory and vagrant: the binary only (the hosts decide the rest). */
   config: LabConfig;
   /** inventory: the inventory file; vagrant: the directory of the Vagrantfile. */
   source?: string;
@@ -28,6 +28,8 @@ export interface LabNeed {
   servers: number;
   clients: number;
   acl: boolean;
+  /** Mutual TLS (absent: not needed). */
+  tls?: boolean;
 }
 
 export interface UpOptions {
@@ -71,6 +73,8 @@ export interface LabProvider {
   readonly kind: ProviderKind;
   /** The provider creates the hosts (several labs can run side by side); false: the hosts are there already. */
   readonly makesHosts: boolean;
+  /** Its labs need root on this machine (namespaces, iptables, root-owned agents); SSH labs do not. */
+  readonly needsRoot: boolean;
   /** Brings the lab up, or finds it up already (`reused`); the caller closes the driver. */
   up(request: LabRequest, options: UpOptions): Promise<LabUp>;
   /** A driver on a lab of the store. */

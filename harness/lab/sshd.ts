@@ -139,10 +139,14 @@ export async function startSshdHosts(plan: LabPlan, labDirectory: string, log: (
     const argv = ['nsenter', `--net=/run/netns/${host.netns}`, '--', '/usr/sbin/sshd', '-f', own.config, '-E', own.log];
     // sshd checks its config and binds before it returns; its daemon child writes the pid file a moment later.
     await run(argv, { host: host.name, timeoutMs: 15_000 });
-    if (!(await pollUntil(() => existsSync(own.pidFile), { timeoutMs: 10_000, intervalsMs: [20] })))
-      throw new HarnessError(`sshd started but wrote no pid file ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
-    const pid = Number(readFileSync(own.pidFile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) throw new HarnessError(`sshd wrote no pid to ${own.pidFile}`, { host: host.name, command: argv });
+    // The file appears before its number is in it: wait for the number, not the file.
+    const pidIn = (): number => {
+      const n = existsSync(own.pidFile) ? Number(readFileSync(own.pidFile, 'utf8').trim()) : NaN;
+      return Number.isInteger(n) && n > 0 ? n : 0;
+    };
+    if (!(await pollUntil(() => pidIn() > 0, { timeoutMs: 10_000, intervalsMs: [20] })))
+      throw new HarnessError(`sshd started but wrote no pid to ${own.pidFile} within 10s; its log: ${own.log}`, { host: host.name, command: argv });
+    const pid = pidIn();
     started.push({ host: host.name, pid });
   }
   writeFileAtomic(paths.knownHosts, `${known.join('\n')}\n`, 0o600);

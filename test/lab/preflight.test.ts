@@ -38,7 +38,7 @@ describe.skipIf(!isRoot)('preflight', () => {
       cwd: process.cwd(),
     });
     expect(r.exitCode).toBe(4);
-    expect(r.stderr).toContain('lab commands need root');
+    expect(r.stderr).toContain('netns labs need root');
     expect(existsSync(labDir(name))).toBe(false);
   }, 60_000);
 });

@@ -7,7 +7,19 @@ import { ENVIRONMENT, RETIRED, refuseRetiredEnvironment } from '../../harness/co
 import { repoRoot } from '../../harness/config/paths.ts';
 
 /** Variables the harness reads that belong to others: the shell's, the terminal's, the nomad CLI's (set for a shell). */
-const NOT_OURS = new Set(['PATH', 'TERM', 'XDG_CACHE_HOME', 'NOMAD_ADDR', 'NOMAD_TOKEN', 'NO_PROXY', 'no_proxy', 'HOME']);
+const NOT_OURS = new Set([
+  'PATH',
+  'TERM',
+  'XDG_CACHE_HOME',
+  'XDG_STATE_HOME',
+  'SUDO_USER',
+  'SSH_AUTH_SOCK',
+  'NOMAD_ADDR',
+  'NOMAD_TOKEN',
+  'NO_PROXY',
+  'no_proxy',
+  'HOME',
+]);
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
