@@ -3,6 +3,7 @@
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { auditLeaks, formatLeaks } from '../lab/audit.ts';
+import { checkName } from '../config/names.ts';
 import { isRoot } from '../config/user.ts';
 import { bringDown, bringUp, labEnvironment, labNames, labRequest, shellOn, statusOf, sweepLeftovers, type LabSelection } from '../lab/labs.ts';
 import { readLab } from '../lab/store.ts';
@@ -93,6 +94,7 @@ export function labCommand(): Command {
     .action(async (flags: { lab?: string; json?: boolean }) => {
       await runCommand(async () => {
         requireRoot();
+        if (flags.lab !== undefined) checkName('lab', flags.lab, '--lab', (m) => new UsageError(m));
         const up = labNames().filter((n) => readLab(n)?.phase === 'up');
         const leaks = await auditLeaks(flags.lab, { ignoreLabs: flags.lab ? [] : up });
         if (leaks.length === 0) {

@@ -5,6 +5,7 @@
 // key is only ever named by its path: never on a command line, in a log, the trace or a report.
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { nameProblem, showValue } from '../config/names.ts';
 import { labDir } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { HarnessError, UsageError } from '../util/errors.ts';
@@ -45,18 +46,15 @@ export const cliTlsFiles = (labName: string): TlsFiles => partyFiles(labName, 'c
 /** The harness's TLS files for a lab, or undefined on a lab without TLS. */
 export const labTls = (plan: Pick<LabPlan, 'name' | 'tls'>): TlsFiles | undefined => (plan.tls === true ? cliTlsFiles(plan.name) : undefined);
 
-const REGION = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * The region the agents run in (the role's nomad_region, which a lab file's agentVars may set): the
  * certificates must name it, or agents with verify_server_hostname refuse each other.
  */
 export function labRegion(agentVars: Record<string, unknown>): string {
   const region = agentVars['nomad_region'] ?? 'global';
-  if (typeof region !== 'string' || !REGION.test(region)) {
-    throw new UsageError(`agentVars.nomad_region ${JSON.stringify(region)} is not a region name`, 'use letters, digits, "-" and "_"');
-  }
-  return region;
+  const problem = nameProblem('region', region);
+  if (problem !== undefined) throw new UsageError(`agentVars.nomad_region ${showValue(region)}: ${problem}`);
+  return region as string;
 }
 
 /**

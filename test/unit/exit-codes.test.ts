@@ -55,6 +55,16 @@ describe('exit codes of nomad-lab', { timeout: 30_000 }, () => {
     const renamed = await nomadLab(['lab', 'status', '--name', 'x']);
     expect(renamed.exitCode).toBe(ExitCode.usage);
     expect(renamed.stderr).toContain('--name is gone: use --lab NAME');
+    // A name that would reach a path or a command is refused by its one pattern, on every command.
+    for (const argv of [
+      ['lab', 'status', '--lab', 'a;b'],
+      ['lab', 'down', '--lab', '../etc'],
+      ...(process.getuid?.() === 0 ? [['lab', 'audit', '--lab', '$(id)']] : []),
+    ]) {
+      const bad = await nomadLab(argv);
+      expect(bad.exitCode, argv.join(' ')).toBe(ExitCode.usage);
+      expect(bad.stderr).toContain('a lab name is 1-32 of [a-z0-9-]');
+    }
     const number = await nomadLab(['scenario', 'spread', '--repeat', 'many']);
     expect(number.exitCode).toBe(ExitCode.usage);
     expect(number.stderr).toContain('--repeat expects a whole number');
