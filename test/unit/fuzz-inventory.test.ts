@@ -32,10 +32,13 @@ interface HostModel {
   vars: Record<string, unknown>;
 }
 
+/** A variable's value as INI text; fast-check's objects may have no prototype, which String() cannot convert. */
+const iniValue = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+
 /** The INI a user would write for these groups. */
 function ini(groups: Record<string, HostModel[]>): string {
   return Object.entries(groups)
-    .map(([g, hosts]) => `[${g}]\n${hosts.map((h) => [h.name, ...Object.entries(h.vars).map(([k, v]) => `${k}=${String(v)}`)].join(' ')).join('\n')}`)
+    .map(([g, hosts]) => `[${g}]\n${hosts.map((h) => [h.name, ...Object.entries(h.vars).map(([k, v]) => `${k}=${iniValue(v)}`)].join(' ')).join('\n')}`)
     .join('\n\n');
 }
 
