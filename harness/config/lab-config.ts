@@ -100,7 +100,10 @@ export function resolveLabConfig(flags: LabFlags, env: NodeJS.ProcessEnv = proce
     throw new UsageError('--sshd with ACLs: the inventory provider does not set up ACLs yet', 'drop --acl (or acl: true in the lab file)');
   if (flags.tls === true || file.tls === true) spec.tls = true;
   if (spec.sshd === true && spec.tls === true)
-    throw new UsageError('--sshd with TLS: the inventory provider does not set up TLS yet', 'drop --tls (or tls: true in the lab file)');
+    throw new UsageError(
+      '--sshd with TLS: an sshd lab runs no agents of its own; ask for TLS on the inventory lab over its hosts (lab up --inventory <its inventory.json> --tls)',
+      'drop --tls (or tls: true in the lab file)',
+    );
   // The schema's pattern says 198.18-19.x.0/24; an x over 255 is caught here, on the file's line.
   if (file.subnet !== undefined && parseCidr(file.subnet) === undefined)
     throw fileProblem('/subnet', `${JSON.stringify(file.subnet)} is not a /24 inside ${LAB_RANGE}`);

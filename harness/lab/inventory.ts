@@ -19,6 +19,8 @@ export interface RemoteHost {
   role: Role;
   index: number;
   datacenter: string;
+  /** The inventory's nomad_region, when it sets one (the role's default is global): a TLS lab's certificates name it. */
+  region?: string;
   /** The address Nomad advertises: what the API is reached on and what partitions drop. */
   ip: string;
   ssh: SshTarget;
@@ -40,6 +42,11 @@ export interface RemotePlan {
   /** What the hosts came from: the inventory file, or the Vagrant directory. */
   source: string;
   hosts: RemoteHost[];
+  /**
+   * Mutual TLS (`--tls`): the harness made the lab's certificates and the role copied each host's to
+   * it; absent on labs without it (and on labs made before SSH labs had it).
+   */
+  tls?: boolean;
 }
 
 /** Where readInventory keeps the inventory file's text on the list it returns (a symbol: no group can be named so). */
@@ -154,6 +161,7 @@ function planHosts(list: InventoryList, name: string, source: string, defaults: 
           "addresses come from the inventory, never from facts (a VM's first NIC is NAT)",
         );
       }
+      const region = text(v, 'nomad_region', hostName);
       const dataDir = text(v, 'nomad_data_dir', hostName) ?? '/opt/nomad/data';
       const parent = dataDir.replace(/\/[^/]+\/?$/, '') || '/';
       const identityFile = text(v, 'ansible_ssh_private_key_file', hostName) ?? text(v, 'ansible_private_key_file', hostName) ?? defaults.identityFile;
@@ -179,6 +187,7 @@ function planHosts(list: InventoryList, name: string, source: string, defaults: 
         role,
         index: i + 1,
         datacenter: text(v, 'nomad_datacenter', hostName) ?? 'dc1',
+        ...(region === undefined ? {} : { region }),
         ip,
         ssh: {
           name: hostName,

@@ -69,13 +69,22 @@ export function labRequest(flags: LabSelection, defaults: { name?: string; topol
     });
     return { provider, name: config.spec.name, config, provision: true };
   }
-  const ignored = TOPOLOGY_FLAGS.filter((k) => flags[k] !== undefined);
+  // TLS goes with any provider (the role copies the certificates to the hosts); the rest is the hosts' to decide.
+  const ignored = TOPOLOGY_FLAGS.filter((k) => k !== 'tls' && flags[k] !== undefined);
   if (ignored.length > 0) {
     throw new UsageError(
       `${ignored.map(flagName).join(', ')} cannot apply to hosts from ${provider === 'vagrant' ? 'Vagrant' : 'an inventory'}`,
       provider === 'vagrant'
         ? 'set NOMAD_LAB_VM_* for vagrant up (docs/providers.md, "The VM lab")'
-        : 'the inventory says which hosts are servers and clients; ACLs and TLS are not set up on SSH labs yet',
+        : 'the inventory says which hosts are servers and clients; ACLs are not set up on SSH labs yet',
+    );
+  }
+  // A scenario that needs TLS gets it on these hosts as on a netns lab.
+  const tls = flags.tls === true || defaults.topology?.tls === true;
+  if (tls && flags.provision === false) {
+    throw new UsageError(
+      `--no-provision takes the hosts as they are, and TLS (${flags.tls === true ? '--tls' : "the scenario's tls: true"}) needs the role to copy the lab's certificates to them`,
+      'drop --no-provision',
     );
   }
   // Only the binary matters here: a lab file (NOMAD_LAB_CONFIG) describes a netns lab, not these hosts.
@@ -88,7 +97,14 @@ export function labRequest(flags: LabSelection, defaults: { name?: string; topol
       : provider === 'inventory'
         ? inventoryLabName(flags.inventory!)
         : 'vagrant';
-  return { provider, name, config, source: provider === 'inventory' ? resolve(flags.inventory!) : repoRoot, provision: flags.provision !== false };
+  return {
+    provider,
+    name,
+    config,
+    source: provider === 'inventory' ? resolve(flags.inventory!) : repoRoot,
+    provision: flags.provision !== false,
+    ...(tls ? { tls: true } : {}),
+  };
 }
 
 function definedOnly(flags: LabSelection): Omit<LabFlags, 'name'> {

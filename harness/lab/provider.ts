@@ -21,6 +21,8 @@ export interface LabRequest {
   source?: string;
   /** inventory: run the role over the hosts first (false: take them as they are). */
   provision: boolean;
+  /** inventory and vagrant: mutual TLS (`--tls`, or the scenario's `tls: true`); a netns lab's is in config.spec. */
+  tls?: boolean;
 }
 
 /** What a scenario run needs of a lab. */

@@ -36,8 +36,9 @@ export function shellCommandFor(
 /**
  * An SSH lab's host: OpenSSH's client with the same key (or the user's agent), user and port as the
  * harness, checking the host key against the same known_hosts files (`knownHosts`: those the harness
- * read, from exec/ssh.ts knownHostsFiles; never accept-new here). NOMAD_ADDR is set on this side for
- * the user's own nomad CLI; the remote login shell is the host's own.
+ * read, from exec/ssh.ts knownHostsFiles; never accept-new here). NOMAD_ADDR (on a lab with TLS also
+ * the TLS files' paths) is set on this side for the user's own nomad CLI; the remote login shell is
+ * the host's own.
  */
 export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName: string, knownHosts?: { user: string[]; global: string[] }): ShellCommand {
   const { plan } = state;
@@ -63,7 +64,8 @@ export function sshShellFor(state: Pick<SshLabState, 'plan' | 'phase'>, hostName
   ];
   return {
     argv: [...base.slice(0, -1), '-t', base.at(-1)!],
-    env: { NOMAD_ADDR: `http://${host.ip}:4646`, NOMAD_LAB_NAME: plan.name, NOMAD_LAB_HOST: host.name },
+    // On a lab with TLS: https, and the CA and the CLI's certificate and key as paths on this machine.
+    env: { ...nomadCliEnv(host.ip, labTls(plan)), NOMAD_LAB_NAME: plan.name, NOMAD_LAB_HOST: host.name },
     host,
     scriptHint: `${base.join(' ')} -- <command>`,
   };

@@ -28,6 +28,7 @@ import { repoRoot } from '../config/paths.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import type { LabNeed, LabProvider, LabRequest } from './provider.ts';
 import { sshShellFor } from './shell.ts';
+import { labTls, makeCertificates, tlsDir, type TlsFiles } from './tls.ts';
 import { formatRemoteStatus } from './status-text.ts';
 import type { StoredLab } from './store.ts';
 
@@ -84,9 +85,15 @@ export class SshDriver implements LabDriver {
     return found;
   }
 
+  /** On a lab with TLS: the lab's CA and the CLI's certificate and key, on this machine (paths). */
+  get tls(): TlsFiles | undefined {
+    return labTls(this.plan);
+  }
+
   api(host: LabHost, token: TokenKind | 'none' = 'harness'): NomadApi {
     void token; // ACLs are not set up on SSH labs yet: no token to send.
-    return new NomadApi(`${this.remote(host).ip}:4646`, remoteGuard(this.plan), host.name);
+    // On a lab with TLS, HTTPS to the address the host's certificate names, with the CLI's certificate.
+    return new NomadApi(`${this.remote(host).ip}:4646`, remoteGuard(this.plan), host.name, undefined, this.tls);
   }
 
   token(): string | undefined {
@@ -185,7 +192,39 @@ export function harnessInventory(plan: RemotePlan): object {
   const hosts = Object.fromEntries(
     plan.hosts.filter((h) => h.ssh.identityFile !== undefined).map((h) => [h.name, { ansible_ssh_private_key_file: h.ssh.identityFile }]),
   );
-  return { all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3' }, hosts } };
+  // The servers clients dial, from the plan, for an inventory that does not say (Vagrant's passes them as extra vars of its own run only).
+  const servers = plan.hosts.filter((h) => h.role === 'server').map((h) => h.ip);
+  return { all: { vars: { nomad_service_manager: 'systemd', ansible_python_interpreter: '/usr/bin/python3', nomad_server_addrs: servers }, hosts } };
+}
+
+/**
+ * The role's extra variables for a provisioning run (pure): the binary under test and its version;
+ * on a lab with TLS, TLS on and where the lab's certificates are on this machine (the role copies
+ * the CA's certificate and each host's own certificate and key to the host). Extra variables win
+ * over the inventory's: `--tls` turns TLS on whatever the inventory says.
+ */
+export function provisionVars(plan: RemotePlan, nomad: Pick<NomadBinary, 'path' | 'version'>): Record<string, unknown> {
+  return {
+    nomad_version: nomad.version,
+    nomad_binary_src: nomad.path,
+    ...(plan.tls === true ? { nomad_tls_enabled: true, nomad_tls_src_dir: tlsDir(plan.name) } : {}),
+  };
+}
+
+/**
+ * The region a TLS lab's certificates name (pure): the inventory's nomad_region, or the role's
+ * default, global. One for the lab: Nomad checks that a server's certificate names
+ * server.<region>.nomad, and the harness runs one cluster.
+ */
+export function remoteRegion(plan: RemotePlan): string {
+  const regions = [...new Set(plan.hosts.map((h) => h.region ?? 'global'))];
+  if (regions.length > 1) {
+    throw new UsageError(
+      `lab ${plan.name} (${plan.source}) with TLS: its hosts are in more than one region (${plan.hosts.map((h) => `${h.name}: ${h.region ?? 'global'}`).join(', ')}); the lab's certificates name one`,
+      'set one nomad_region for every host of the inventory (or none: global)',
+    );
+  }
+  return regions[0] ?? 'global';
 }
 
 async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, signal: AbortSignal, log: Log, knownHosts: string[]): Promise<number> {
@@ -195,7 +234,8 @@ async function provision(plan: RemotePlan, nomad: NomadBinary, dir: string, sign
   writeFileAtomic(defaults, JSON.stringify(harnessInventory(plan), null, 2), 0o600);
   const vars = join(ans, 'vars.json');
   // The binary under test goes to every host; its version decides the role's version-specific settings.
-  writeFileAtomic(vars, JSON.stringify({ nomad_version: nomad.version, nomad_binary_src: nomad.path }), 0o600);
+  // With TLS, where the certificates are (paths only: the role reads the files, no key passes through a variable).
+  writeFileAtomic(vars, JSON.stringify(provisionVars(plan, nomad)), 0o600);
   log(`provisioning ${plan.hosts.length} hosts over SSH with the role (ansible-playbook -i ${plan.source})`);
   const { seconds } = await runPlaybook({
     dir: ans,
@@ -226,6 +266,14 @@ export async function remoteLabUp(
   options: RemoteUpOptions,
 ): Promise<{ state: SshLabState; driver: SshDriver; provisionSeconds: number; readySeconds: number }> {
   const { plan, nomad, signal, log } = options;
+  if (plan.tls === true && !options.provision) {
+    throw new UsageError(
+      `lab ${plan.name} with TLS needs provisioning: the role copies the lab's certificates to the hosts`,
+      'drop --no-provision, or --tls (hosts taken as they are keep the TLS they have)',
+    );
+  }
+  // A region the certificates cannot name is the inventory's mistake: said before anything is done.
+  const region = plan.tls === true ? remoteRegion(plan) : undefined;
   await cleanSshLeftovers(log);
   const state: SshLabState = {
     version: 1,
@@ -261,7 +309,7 @@ export async function remoteLabUp(
   });
   const driver = new SshDriver(plan, log);
   log(
-    `lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH`,
+    `lab ${plan.name} (${plan.provider}: ${plan.source}): ${plan.hosts.filter((h) => h.role === 'server').length} server(s), ${plan.hosts.filter((h) => h.role === 'client').length} client(s) over SSH${plan.tls === true ? ', with TLS' : ''}`,
   );
   const before = new Map<string, boolean>();
   try {
@@ -276,6 +324,8 @@ export async function remoteLabUp(
       // half-way, teardown stops those (stopping one that never started is a no-op).
       state.started = plan.hosts.filter((h) => !before.get(h.name)).map((h) => h.name);
       writeLab(state);
+      // The certificates are made here, in the lab's directory (removed with the lab); the role copies each host's.
+      if (region !== undefined) await makeCertificates(plan, nomad, region, { signal, log });
       provisionSeconds = await provision(plan, nomad, labDir(plan.name), signal, log, await userKnownHostsFiles(plan));
     } else {
       const down = plan.hosts.filter((h) => !before.get(h.name));
@@ -367,15 +417,40 @@ export function heldMessage(name: string, held: HostsHeld): string {
   return `lab ${name} would use hosts that lab ${held.lab} (${held.provider}) holds: ${held.shared.join(', ')}; ${whose}`;
 }
 
+/** Plain HTTP to an agent with TLS on: what Nomad answers (400), which no wait can change. */
+class ServesHttpsOnly extends HarnessError {}
+
+/**
+ * Nomad's answer to plain HTTP on an agent with TLS on, as a usage of the wrong lab: hosts taken as
+ * they are (the VMs, --no-provision) may still run the TLS a `--tls` lab gave them. Undefined for
+ * any other error.
+ */
+export function httpsOnlyError(plan: RemotePlan, error: unknown): HarnessError | undefined {
+  if (plan.tls === true || !(error instanceof Error) || !error.message.includes('Client sent an HTTP request to an HTTPS server')) return undefined;
+  return new ServesHttpsOnly(`lab ${plan.name}: the agents serve HTTPS only (TLS on), and this lab is without TLS: ${error.message}`, {
+    hint:
+      plan.provider === 'vagrant'
+        ? 'a --tls lab left TLS on in the VMs: run with --tls, or turn it off with `vagrant provision`'
+        : 'run with --tls, or let the harness provision (without --no-provision the role renders the agents without TLS)',
+  });
+}
+
 async function waitRemoteReady(driver: SshDriver, options: RemoteUpOptions): Promise<void> {
   // Any server that answers will do: a host of an inventory may be down while the others elect.
   const apis = driver.plan.hosts.filter((h) => h.role === 'server').map((s) => driver.api(s));
-  await waitForLeaderAndClients(() => observe(apis), {
-    clients: driver.plan.hosts.filter((h) => h.role === 'client').map((h) => h.name),
-    timeoutMs: options.readyTimeoutMs ?? 120_000,
-    signal: options.signal,
-    ...(options.waiting ? { waiting: options.waiting } : {}),
-  });
+  await waitForLeaderAndClients(
+    () =>
+      observe(apis).catch((error: unknown) => {
+        throw httpsOnlyError(driver.plan, error) ?? error;
+      }),
+    {
+      clients: driver.plan.hosts.filter((h) => h.role === 'client').map((h) => h.name),
+      timeoutMs: options.readyTimeoutMs ?? 120_000,
+      signal: options.signal,
+      ...(options.waiting ? { waiting: options.waiting } : {}),
+      fatal: (error) => error instanceof ServesHttpsOnly,
+    },
+  );
 }
 
 /**
@@ -449,6 +524,9 @@ export function forgetRemoteLab(state: SshLabState): string[] {
     ...started.map((h) => `  the agent this lab started on ${h.name} (${h.ssh.address}) may still run: ${showCommand(serviceArgv(h, 'stop').at(-1)!)}`),
     `  DROP rules of a partition and paused agents a run may have left: ansible-playbook -i ${plan.source} ansible/scenarios/heal.yml, and SIGCONT to the agents`,
     ...((state.jobs ?? []).length > 0 ? [`  jobs runs registered: ${state.jobs!.join(', ')} (nomad job stop -purge)`] : []),
+    ...(plan.tls === true
+      ? [`  the lab's TLS files the role copied, in <nomad_config_dir>/tls on each host (${plan.hosts.map((h) => `${h.name}: ${h.configDir}/tls`).join(', ')})`]
+      : []),
   ];
   removeLabDir(plan.name);
   return lines;
@@ -509,6 +587,8 @@ export interface RemoteLabStatus {
   createdAt: string;
   nomad: SshLabState['nomad'];
   nomadVersionReported: string | undefined;
+  /** Mutual TLS on (the API was asked over HTTPS with the lab's CLI certificate). */
+  tls: boolean;
   hosts: RemoteHostStatus[];
   apiError: string | undefined;
 }
@@ -560,6 +640,7 @@ export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Pro
       createdAt: state.createdAt,
       nomad: state.nomad,
       nomadVersionReported: nodes[0]?.Version,
+      tls: state.plan.tls === true,
       hosts,
       apiError,
     };
@@ -571,7 +652,14 @@ export async function remoteLabStatus(name: string, unmanaged?: RemotePlan): Pro
 /** Where a request's hosts come from. */
 function sourceOf(request: LabRequest): RemoteSource {
   if (request.provider === 'inventory') return { kind: 'inventory', file: request.source ?? '', provision: request.provision };
-  return { kind: 'vagrant', dir: request.source ?? repoRoot, provision: false };
+  // Vagrant's own provisioning ran the role; the harness runs it again only to give the VMs a TLS lab's certificates.
+  return { kind: 'vagrant', dir: request.source ?? repoRoot, provision: request.tls === true };
+}
+
+/** The plan of a request's lab: its hosts, and TLS when asked for. */
+async function requestPlan(request: LabRequest): Promise<RemotePlan> {
+  const plan = await planRemote(sourceOf(request), request.name);
+  return request.tls === true ? { ...plan, tls: true } : plan;
 }
 
 function sshState(state: StoredLab): SshLabState {
@@ -598,12 +686,13 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
     makesHosts: false,
     needsRoot: false,
     async up(request, options) {
-      const plan = await planRemote(sourceOf(request), request.name);
+      const source = sourceOf(request);
+      const plan = await requestPlan(request);
       const nomad = await resolveNomad(request.config.nomad);
       const up = await remoteLabUp({
         plan,
         nomad,
-        provision: request.provision,
+        provision: source.provision,
         persistent: options.persistent,
         signal: options.signal,
         log: options.log,
@@ -641,13 +730,16 @@ export function sshProvider(kind: SshLabState['provider']): LabProvider {
       const ready = status.phase === 'up' && status.hosts.every((h) => h.agent === 'running' && (h.role !== 'client' || h.status === 'ready'));
       return { text: formatRemoteStatus(status), json: status, ready };
     },
-    unfit: (state, _request, need) => tooFewHosts(sshState(state).plan, need),
+    unfit: (state, request, need) =>
+      (sshState(state).plan.tls === true) !== (request.tls === true)
+        ? `it runs ${sshState(state).plan.tls === true ? 'with' : 'without'} TLS`
+        : tooFewHosts(sshState(state).plan, need),
     unfitPlanned: async (request, need) => tooFewHosts(await planRemote(sourceOf(request), request.name), need),
-    refuses: (need) =>
+    refuses: (need, request) =>
       need.acl
         ? 'ACLs are not set up on SSH labs (inventory, vagrant) yet'
-        : need.tls === true
-          ? 'TLS is not set up on SSH labs (inventory, vagrant) yet: the certificates would have to reach every host'
+        : need.tls === true && request.tls !== true
+          ? 'this run needs TLS and its SSH lab is asked for without it: add --tls'
           : undefined,
     async shell(state, request, host) {
       // The same known_hosts files the harness reads, as `ssh -G` names them (user config included).

@@ -30,7 +30,7 @@ export function formatStatus(s: LabStatus): string {
 
 export function formatRemoteStatus(status: RemoteLabStatus): string {
   const head = [
-    `lab ${status.name} (${status.provider} provider: ${status.source}): ${status.phase}${status.persistent ? '' : ', owned by a running command'}, since ${status.createdAt}`,
+    `lab ${status.name} (${status.provider} provider: ${status.source}): ${status.phase}${status.tls ? ', with TLS' : ''}${status.persistent ? '' : ', owned by a running command'}, since ${status.createdAt}`,
     `Nomad ${status.nomadVersionReported ?? status.nomad.version} (${status.nomad.path} provisioned from here when the lab came up)`,
   ];
   if (status.apiError) head.push(`API: ${status.apiError}`);

@@ -1,8 +1,9 @@
-// TLS of a netns lab: a CA, a certificate per agent (its lab address and the name Nomad checks with
+// TLS of a lab: a CA, a certificate per agent (its lab address and the name Nomad checks with
 // verify_server_hostname, server.<region>.nomad or client.<region>.nomad, in it) and one for the
 // harness and the nomad CLI, all made by the lab's own nomad binary (`nomad tls ca create`, `nomad
-// tls cert create`) in the lab's directory (mode 0700, keys 0600, removed with the lab). A private
-// key is only ever named by its path: never on a command line, in a log, the trace or a report.
+// tls cert create`) in the lab's directory on this machine (mode 0700, keys 0600, removed with the
+// lab). A netns lab's agents read them there; on an SSH lab the role copies each host's own to it. A
+// private key is only ever named by its path: never on a command line, in a log, the trace or a report.
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { nameProblem, showValue } from '../config/names.ts';
@@ -145,12 +146,19 @@ async function create(argv: string[], cwd: string, target: { cert: string; key: 
   chmodSync(target.cert, 0o644);
 }
 
+/** What the certificates are made for: the lab (its directory) and its agents, each with the address its certificate names. */
+export interface TlsParties {
+  name: string;
+  hosts: ReadonlyArray<Pick<HostPlan, 'name' | 'role' | 'ip'>>;
+}
+
 /**
  * Makes the lab's CA and every certificate (idempotent only in that it starts over: whatever an
- * earlier attempt left in the tls directory is removed first).
+ * earlier attempt left in the tls directory is removed first). The hosts are a netns lab's, or an
+ * SSH lab's (each with the address it advertises, which the harness connects to).
  */
 export async function makeCertificates(
-  plan: LabPlan,
+  plan: TlsParties,
   nomad: { path: string; version: string },
   region: string,
   options: { signal?: AbortSignal; log: (message: string) => void },

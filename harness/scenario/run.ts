@@ -13,7 +13,7 @@ import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { healArgv, healFully } from '../faults/partition.ts';
 import type { LabDriver, LabHost } from '../lab/driver.ts';
-import { attachOwned, checkRunFits, endRunLab, labForRun, labRequest, type LabNeed, type LabSelection } from '../lab/labs.ts';
+import { attachOwned, checkRunFits, endRunLab, labForRun, labRequest, runsSideBySide, type LabNeed, type LabSelection } from '../lab/labs.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import { junitXml } from '../report/junit.ts';
 import { writeRunReports } from '../report/write.ts';
@@ -85,8 +85,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     acl: scenario.lab.acl === true || options.lab.acl === true,
     tls: scenario.lab.tls === true || options.lab.tls === true,
   };
-  // On a shared lab every run gets a job of its own name; alone, the scenario's own name.
-  const jobId = options.reuseLab ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
+  // On a shared lab every run gets a job of its own name; alone, the scenario's own name. So do runs on
+  // hosts that stay (SSH labs): a purged job's allocations stay in the servers' state until Nomad
+  // collects them, and a later job of the same name would read them as its own.
+  const jobId = options.reuseLab || !runsSideBySide(request) ? `${scenario.job.id}-${runId.slice(-4)}` : scenario.job.id;
   // A lab that cannot take this scenario is a usage error before the run starts (exit 2), not a broken run.
   await checkRunFits(request, need);
   const notApplicable = await skipIfNotApplicable(scenario, request.config.nomad, runId, runDir, log);

@@ -13,30 +13,11 @@ import { labDir, repoRoot } from '../../harness/config/paths.ts';
 import { aclDir, tokenFile } from '../../harness/lab/acl.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { readState } from '../../harness/lab/store.ts';
+import { commandLines, filesUnder } from './secrets.ts';
 import { isRoot, labCli, ownsLab, startLabCli } from './support.ts';
 
 const name = 't-acl';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-acl-'));
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-/** Every process's command line and environment-free argv, right now. */
-function commandLines(): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 describe.skipIf(!isRoot)('ACL mode', () => {
   ownsLab(name);

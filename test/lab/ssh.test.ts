@@ -5,25 +5,31 @@
 // strictly against the known_hosts the sshd lab wrote from the keys it made, pinned only where asked.
 // A lab brought up through the user's SSH agent alone (a real ssh-agent), a second lab over the same
 // hosts refused, the fault playbooks of ansible/scenarios/ against the same hosts; a lab whose hosts do
-// not answer forgotten with `lab down --forget`. Everything torn down, leak audit clean.
+// not answer forgotten with `lab down --forget`. TLS over SSH: `lab up --inventory --tls` makes the
+// certificates here and the role copies each host's to it (HTTPS with the CA and the CLI's certificate
+// works, plain HTTP gets Nomad's 400), spread passes with --tls, and no private key shows up in the
+// output, Ansible's log, the lab's files, the sshd logs or the reports. Everything torn down, leak audit clean.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ansibleDir, repoRoot } from '../../harness/config/paths.ts';
-import { run } from '../../harness/exec/local.ts';
+import { run, type RunResult } from '../../harness/exec/local.ts';
 import { openPty } from '../../harness/exec/pty.ts';
 import { allPids, cmdline } from '../../harness/exec/procs.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { labDir } from '../../harness/config/paths.ts';
+import { hostDirs } from '../../harness/lab/ansible.ts';
 import { hostSshd, sshdPaths } from '../../harness/lab/sshd.ts';
+import { agentTlsFiles, cliTlsFiles, tlsDir } from '../../harness/lab/tls.ts';
 import { SshPool, type SshTarget } from '../../harness/exec/ssh.ts';
 import { defaultIdentity } from '../../harness/lab/inventory.ts';
 import { readLab, readState } from '../../harness/lab/store.ts';
 import { pollUntil } from '../../harness/util/poll.ts';
 import type { HostPlan, LabPlan } from '../../harness/lab/topology.ts';
 import { nomadLab, isRoot, labCli, ownsLab, startLabCli, waitForOutput } from './support.ts';
+import { filesUnder, handshakeWithoutClientCert, httpsGet, keyMaterial } from './secrets.ts';
 
 const name = 't-sshd';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-ssh-reports-'));
@@ -49,6 +55,30 @@ const agentsOf = (labDirectory: string) =>
     .sort();
 const dropRules = async (h: HostPlan) => (await inNs(h, ['iptables', '-w', '-S', 'INPUT'])).stdout.split('\n').filter((l) => l.includes('-j DROP'));
 
+/** No base64 line of any of the lab's keys in the texts and files given. */
+function expectNoKeyIn(lab: string, texts: Array<[string, string]>, files: string[]): void {
+  const keys = keyMaterial(lab);
+  // The CA's, server1's, client1's, client2's and the CLI's key; EC keys are three base64 lines each.
+  expect(keys.files).toHaveLength(5);
+  expect(keys.lines.length).toBeGreaterThanOrEqual(10);
+  expect(keys.lines.every((l) => l.length >= 20)).toBe(true);
+  const places = [...texts, ...files.filter((f) => !keys.files.includes(f)).map((f): [string, string] => [f, readFileSync(f, 'latin1')])];
+  for (const [where, text] of places) for (const line of keys.lines) expect(text.includes(line), `key material in ${where}`).toBe(false);
+}
+
+/** Runs `body`, then brings lab t-inv-tls down whatever happened (a failed case must not leave it holding the hosts). */
+async function thenDown(body: () => Promise<void>): Promise<RunResult> {
+  let failure: unknown;
+  try {
+    await body();
+  } catch (error) {
+    failure = error;
+  }
+  const down = await labCli(['down', '--lab', 't-inv-tls']);
+  if (failure !== undefined) throw failure;
+  return down;
+}
+
 function playbook(file: string, inventory: string, extra: string[] = []) {
   const roles = ansibleDir();
   return run(['ansible-playbook', '-i', inventory, ...extra, join(roles, 'scenarios', file)], {
@@ -67,7 +97,7 @@ function playbook(file: string, inventory: string, extra: string[] = []) {
 describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)', () => {
   ownsLab(name);
   // SSH labs of this file over the sshd lab's hosts, left by a failed earlier run: forgotten (their hosts went with it).
-  const sshLabs = ['t-inv', 't-inv2', 't-inv3'];
+  const sshLabs = ['t-inv', 't-inv2', 't-inv3', 't-inv-tls'];
   const forgetAll = async () => {
     for (const lab of sshLabs) await labCli(['down', '--forget', '--force', '--lab', lab]);
   };
@@ -190,6 +220,138 @@ describe.skipIf(!isRoot)('inventory provider over SSH (sshd in every namespace)'
     expect(await dropRules(victim)).toEqual([]);
     expect(agentsOf(dir)).toEqual([]);
     expect(existsSync(labDir('t-inv'))).toBe(false);
+  }, 180_000);
+
+  it('lab up --inventory --tls: certificates made here, copied by the role; HTTPS with the CA and the CLI certificate works, plain HTTP gets 400; no key in the output or the logs', async () => {
+    const up = await labCli(['up', '--inventory', inventory, '--tls', '--lab', 't-inv-tls']);
+    const server = plan.hosts.find((h) => h.role === 'server')!;
+    const down = await thenDown(async () => {
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stderr).toMatch(/over SSH, with TLS/);
+      expect(up.stderr).toMatch(/TLS: CA and 4 certificates \(region global\)/);
+      const state = readLab('t-inv-tls')!;
+      expect(state.provider).toBe('inventory');
+      expect(state.plan.tls).toBe(true);
+      expect(agentsOf(dir)).toEqual(['client1', 'client2', 'server1']);
+      expect(statSync(tlsDir('t-inv-tls')).mode & 0o777).toBe(0o700);
+
+      // Each host has its own certificate and key (and the CA's certificate) in its config dir, root's,
+      // directory 0700, key 0600, and its agent's configuration names them.
+      for (const h of plan.hosts) {
+        const hostTls = join(hostDirs(dir, h).configDir, 'tls');
+        const mine = agentTlsFiles('t-inv-tls', h);
+        expect(statSync(hostTls).mode & 0o777, h.name).toBe(0o700);
+        expect(statSync(join(hostTls, 'key.pem')).mode & 0o777, h.name).toBe(0o600);
+        expect(statSync(join(hostTls, 'key.pem')).uid).toBe(0);
+        expect(readFileSync(join(hostTls, 'key.pem'), 'utf8')).toBe(readFileSync(mine.key, 'utf8'));
+        expect(readFileSync(join(hostTls, 'cert.pem'), 'utf8')).toBe(readFileSync(mine.cert, 'utf8'));
+        expect(readFileSync(join(hostTls, 'ca.pem'), 'utf8')).toBe(readFileSync(mine.ca, 'utf8'));
+        const base = readFileSync(join(hostDirs(dir, h).configDir, 'base.hcl'), 'utf8');
+        expect(base).toContain(`key_file  = "${join(hostTls, 'key.pem')}"`);
+        expect(base).toContain('verify_https_client    = true');
+      }
+
+      // HTTPS by the advertised address with the CA and the CLI's certificate (Node's own client).
+      const client1 = plan.hosts.find((h) => h.name === 'client1')!;
+      const cli = cliTlsFiles('t-inv-tls');
+      const ca = readFileSync(cli.ca);
+      const withCert = { ca, cert: readFileSync(cli.cert), key: readFileSync(cli.key) };
+      expect(await httpsGet(`https://${server.ip}:4646/v1/status/leader`, withCert)).toEqual({ status: 200, body: `"${server.ip}:4647"` });
+      expect((await httpsGet(`https://${client1.ip}:4646/v1/agent/self`, withCert)).status).toBe(200);
+      const plain = await fetch(`http://${server.ip}:4646/v1/status/leader`);
+      expect(plain.status).toBe(400);
+      expect(await plain.text()).toContain('Client sent an HTTP request to an HTTPS server');
+      expect(await handshakeWithoutClientCert(server.ip, ca)).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+
+      // lab status asks over HTTPS; lab env gives the nomad CLI https and the files' paths here, and it lists the nodes.
+      const status = await labCli(['status', '--lab', 't-inv-tls']);
+      expect(status.exitCode, `${status.stdout}\n${status.stderr}`).toBe(0);
+      expect(status.stdout).toMatch(/: up, with TLS/);
+      expect(status.stdout).toMatch(/client1 .* ready/);
+      const env = await labCli(['env', '--lab', 't-inv-tls']);
+      expect(env.exitCode, env.stderr).toBe(0);
+      expect(env.stdout).toContain(`export NOMAD_ADDR=https://${server.ip}:4646`);
+      expect(env.stdout).toContain(`export NOMAD_CACERT=${cli.ca}`);
+      expect(env.stdout).toContain(`export NOMAD_CLIENT_CERT=${cli.cert}`);
+      expect(env.stdout).toContain(`export NOMAD_CLIENT_KEY=${cli.key}`);
+      const vars = JSON.parse((await labCli(['env', '--lab', 't-inv-tls', '--json'])).stdout) as Record<string, string>;
+      const nodes = await run([vars['nomad']!, 'node', 'status'], {
+        check: false,
+        timeoutMs: 30_000,
+        env: {
+          PATH: process.env['PATH']!,
+          HOME: '/root',
+          NOMAD_ADDR: vars['NOMAD_ADDR']!,
+          NOMAD_CACERT: vars['NOMAD_CACERT']!,
+          NOMAD_CLIENT_CERT: vars['NOMAD_CLIENT_CERT']!,
+          NOMAD_CLIENT_KEY: vars['NOMAD_CLIENT_KEY']!,
+        },
+      });
+      expect(nodes.exitCode, nodes.stderr).toBe(0);
+      expect(nodes.stdout).toMatch(/client2 .* ready/);
+
+      // Ansible copied the keys: its log is there, and no key is in it, in the command's output, the
+      // lab's other files, or the commands that arrived over SSH (each host's sshd log).
+      const ansibleLog = join(labDir('t-inv-tls'), 'ansible', 'ansible.log');
+      expect(readFileSync(ansibleLog, 'utf8')).toMatch(/Copy the agent's private key/);
+      expectNoKeyIn(
+        't-inv-tls',
+        [
+          ['lab up output', up.stdout + up.stderr],
+          ['lab env output', env.stdout + env.stderr + status.stdout + status.stderr],
+        ],
+        [...filesUnder(labDir('t-inv-tls')), ...plan.hosts.map((h) => hostSshd(dir, h).log)],
+      );
+    });
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
+    expect(agentsOf(dir)).toEqual([]);
+    expect(existsSync(tlsDir('t-inv-tls'))).toBe(false);
+    expect(existsSync(labDir('t-inv-tls'))).toBe(false);
+    // The copies stay on the hosts with the agent's configuration (docs/tls.md).
+    expect(existsSync(join(hostDirs(dir, server).configDir, 'tls', 'key.pem'))).toBe(true);
+  }, 180_000);
+
+  it('spread passes through --inventory --tls: HTTPS for the harness and the capture, TLS in the trace and the reports, no key anywhere', async () => {
+    const tlsReports = join(reports, 'tls');
+    const down = await thenDown(async () => {
+      const r = await run(
+        ['node', nomadLab, 'scenario', 'spread', '--inventory', inventory, '--tls', '--keep', '--lab', 't-inv-tls', '--reports', tlsReports],
+        {
+          check: false,
+          timeoutMs: 170_000,
+          cwd: repoRoot,
+        },
+      );
+      expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/^spread: PASS {2}\(Nomad [^,]+, lab t-inv-tls with TLS, run /m);
+      const runDir = join(tlsReports, 'spread', readdirSync(join(tlsReports, 'spread'))[0]!);
+      const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as { verdict: string; lab: { tls?: boolean; provider?: string } };
+      expect(result.verdict).toBe('pass');
+      expect(result.lab.tls).toBe(true);
+      const events = readFileSync(join(runDir, 'trace.ndjson'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const runEvent = events.find((e) => e['kind'] === 'run') as { run: { lab: { provider: string; tls?: boolean }; job: string } };
+      expect(runEvent.run.lab).toMatchObject({ provider: 'inventory', tls: true });
+      // The hosts ran spread before: a job of its own name, so the earlier runs' allocations (purged,
+      // not yet collected by Nomad) are not read as this run's.
+      expect(runEvent.run.job).toMatch(/^spread-[0-9a-f]{4}$/);
+      // The capture step ran the nomad CLI here against the lab over HTTPS, with the CLI's certificate.
+      const screen = events.find((e) => e['kind'] === 'screen')!;
+      expect(screen['exitCode']).toBe(0);
+      expect(screen['text']).toContain('Client Status');
+      expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain(' · TLS');
+      // Kept (--keep): its keys are still here to look for.
+      expectNoKeyIn(
+        't-inv-tls',
+        [['scenario output', r.stdout + r.stderr]],
+        [...filesUnder(tlsReports), ...filesUnder(labDir('t-inv-tls')), ...plan.hosts.map((h) => hostSshd(dir, h).log)],
+      );
+    });
+    expect(down.exitCode, `${down.stdout}\n${down.stderr}`).toBe(0);
+    expect(agentsOf(dir)).toEqual([]);
+    expect(existsSync(labDir('t-inv-tls'))).toBe(false);
   }, 180_000);
 
   it("lab up through the user's SSH agent alone; a second lab over the same hosts refused; lab shell; the fault playbooks of ansible/scenarios/ on the same hosts", async () => {

@@ -5,8 +5,6 @@
 // too; no private key (the base64 of any key file) appears in the output, the reports, the trace, the
 // lab's other files, nor any process's command line while the run goes. `lab down` leaves nothing.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:https';
-import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,65 +15,11 @@ import { hostApi } from '../../harness/lab/guard.ts';
 import { readState } from '../../harness/lab/store.ts';
 import { agentTlsFiles, cliTlsFiles, tlsDir } from '../../harness/lab/tls.ts';
 import { isRoot, labCli, ownsLab, startLabCli } from './support.ts';
+import { commandLines, filesUnder, handshakeWithoutClientCert, httpsGet, keyMaterial } from './secrets.ts';
 
 const name = 't-tls';
 const both = 't-tls-acl';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-tls-'));
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-/** Every process's command line, right now. */
-function commandLines(): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** The key files of a lab (the CA's, every agent's, the CLI's) and the base64 lines of each. */
-function keyMaterial(lab: string): { files: string[]; lines: string[] } {
-  const files = filesUnder(tlsDir(lab)).filter((f) => f.endsWith('key.pem'));
-  const lines = files.flatMap((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '' && !l.startsWith('-----')),
-  );
-  return { files, lines };
-}
-
-/** HTTPS GET with Node's own client (not the harness's): status and body, or the error's code. */
-function httpsGet(url: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<{ status?: number; body?: string; error?: string }> {
-  return new Promise((resolve) => {
-    const req = request(url, { ...tls, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
-    req.end();
-  });
-}
-
-/** A TLS connection that sends one request: the handshake's error code when the server refuses us. */
-function handshakeWithoutClientCert(ip: string, ca: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host: ip, port: 4646, ca }, () => s.write('GET /v1/status/leader HTTP/1.1\r\nHost: lab\r\n\r\n'));
-    let data = '';
-    s.on('data', (d: Buffer) => (data += d.toString()));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    s.on('close', () => resolve(`closed after ${JSON.stringify(data.slice(0, 40))}`));
-  });
-}
 
 /** Runs `scenario spread` with the flags, sampling every command line meanwhile; the lab is kept. */
 async function spread(lab: string, flags: string[]): Promise<{ code: number | null; stdout: string; stderr: string; samples: Set<string> }> {

@@ -1,27 +1,14 @@
 // Unit (no root, no lab): which lab the flags mean, and the guards that keep one provider's lab from
 // being taken for another's, with a lab store in a temporary directory.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nomadFlag } from '../../harness/cli/flags.ts';
 import { checkRunFits, labRequest } from '../../harness/lab/labs.ts';
 import { UsageError } from '../../harness/util/errors.ts';
+import { tempLabRoot } from './lab-root.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'nomad-lab-labs-'));
-const inventory = join(root, 'hosts.json');
-let before: string | undefined;
-
-beforeAll(() => {
-  before = process.env['NOMAD_LAB_ROOT'];
-  process.env['NOMAD_LAB_ROOT'] = root;
-  writeFileSync(inventory, '{}');
-});
-afterAll(() => {
-  if (before === undefined) delete process.env['NOMAD_LAB_ROOT'];
-  else process.env['NOMAD_LAB_ROOT'] = before;
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, inventory } = tempLabRoot('labs');
 
 describe('labRequest: flags -> which lab', () => {
   it('netns by default; a scenario gives its topology and name, flags win over them', () => {

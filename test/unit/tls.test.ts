@@ -1,6 +1,6 @@
 // Unit: a lab's TLS (harness/lab/tls.ts and where it is threaded through): the `nomad tls` argv per
-// release, the CLI's environment, the role's variables, the plan and lab file, the refusals on SSH
-// labs, the shell and capture environments, the summary line. Then, with the pinned nomad binary
+// release, the CLI's environment, the role's variables, the plan and lab file, SSH labs taking it
+// (the rest of theirs in ssh-tls.test.ts), the shell and capture environments, the summary line. Then, with the pinned nomad binary
 // (no agent): the certificates it makes, and the API client (nomad/api.ts over nomad/http.ts)
 // against a local HTTPS server that demands a client certificate, as an agent with
 // verify_https_client does.
@@ -65,7 +65,7 @@ describe('nomad tls argv', () => {
     expect(labRegion({})).toBe('global');
     expect(labRegion({ nomad_region: 'edge-1' })).toBe('edge-1');
     expect(() => labRegion({ nomad_region: 'a b' })).toThrow(UsageError);
-    expect(() => labRegion({ nomad_region: 7 })).toThrow(/agentVars.nomad_region 7 is not a region name/);
+    expect(() => labRegion({ nomad_region: 7 })).toThrow(/agentVars\.nomad_region "?7"?: a region name is/);
   });
 });
 
@@ -157,14 +157,16 @@ describe('TLS threaded through plan, lab file, role variables and providers', ()
     expect(Object.keys(off.all.children['servers']!.hosts['server1']!).filter((k) => k.startsWith('nomad_tls'))).toEqual([]);
   });
 
-  it('an SSH lab refuses --tls and a scenario that needs TLS, before anything runs', async () => {
+  it('an SSH lab takes --tls (the role copies the certificates), not with --no-provision; ACLs stay refused before anything runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-unit-tls-'));
     try {
       const inventory = join(dir, 'hosts.yaml');
       writeFileSync(inventory, 'servers:\n  hosts:\n    s1:\nclients:\n  hosts:\n    c1:\n');
-      expect(() => labRequest({ inventory, tls: true })).toThrow(/--tls cannot apply to hosts from an inventory/);
-      await expect(checkRunFits(labRequest({ inventory, lab: 'inv-tls' }), { servers: 1, clients: 1, acl: false, tls: true })).rejects.toThrow(
-        /TLS is not set up on SSH labs \(inventory, vagrant\) yet/,
+      expect(labRequest({ inventory, tls: true })).toMatchObject({ provider: 'inventory', tls: true, provision: true });
+      expect(labRequest({ inventory }).tls).toBeUndefined();
+      expect(() => labRequest({ inventory, tls: true, provision: false })).toThrow(/--no-provision takes the hosts as they are, and TLS \(--tls\)/);
+      await expect(checkRunFits(labRequest({ inventory, tls: true, lab: 'inv-tls' }), { servers: 1, clients: 1, acl: true, tls: true })).rejects.toThrow(
+        /ACLs are not set up on SSH labs \(inventory, vagrant\) yet/,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
