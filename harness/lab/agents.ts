@@ -17,7 +17,8 @@ export function agentArgv(nomadPath: string, host: HostPlan, dirs: HostDirs): st
 /**
  * Starts the agent and returns once it runs as itself. An agent that dies in its first seconds is
  * started once more (seen twice in ~60 runs here: an empty log, cause not yet known; the message
- * now says how it ended), then reported with how it ended and its log.
+ * now says how it ended), then reported with how it ended and its log. One that is alive but not
+ * the agent after 10 s is killed first, so that two attempts never hold the same ports.
  */
 export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDirs, warn: (m: string) => void = () => undefined): Promise<AgentRecord> {
   const argv = agentArgv(nomadPath, host, dirs);
@@ -30,8 +31,17 @@ export async function startAgent(nomadPath: string, host: HostPlan, dirs: HostDi
     // an identity check would take it for a stranger (or for an agent that died).
     let died: string | undefined;
     if (id) {
-      await pollUntil(() => isOurAgent(record) || !isAlive(id), { timeoutMs: 5000, intervalsMs: [10] });
-      if (!isOurAgent(record)) died = child.exit() ?? (isAlive(id) ? 'not running as an agent after 5s' : 'gone');
+      await pollUntil(() => isOurAgent(record) || !isAlive(id), { timeoutMs: 10_000, intervalsMs: [10] });
+      if (!isOurAgent(record)) {
+        if (isAlive(id)) {
+          // Alive but not (yet) the agent: killed before the next attempt, or it may become the agent
+          // later and the second one dies on the ports the first holds (fresh-machine check, 2026-11-29:
+          // the second attempt exited 1 while the first one's startup filled the log).
+          const seen = cmdline(id.pid).join(' ').slice(0, 120) || 'no command line';
+          await stopProcess(id, 0);
+          died = `not running as an agent after 10s (it showed: ${seen}); killed`;
+        } else died = child.exit() ?? 'gone';
+      }
     }
     if (id && died === undefined) {
       // Still alive a moment later: an agent that cannot start (bad config, port in use) exits at once.
