@@ -25,27 +25,11 @@ import {
   sometimes,
   textMutation,
 } from './fuzz-support.ts';
+import { MINIMAL_SCENARIO } from './minimal-scenario.ts';
 
 const box = sandbox('fuzz-scenario');
 
-const valid = `name: demo
-summary: a scenario for the unit tests
-lab: { servers: 1, clients: 2 }
-job: { file: spread.nomad.hcl, id: spread }
-roles: { original: "cache[0]#1", replacement: "cache[0]#2", others: [] }
-steps:
-  - do: run_job
-  - do: await
-    for: cache[0]#1 running
-    all: [{ alloc: "cache[0]#1", client: running }]
-    within: 30s
-expect:
-  transitions:
-    - subject: { alloc: "cache[0]#1" }
-      field: client
-      sequence: [running]
-      source: a test
-`;
+const valid = MINIMAL_SCENARIO;
 
 /** The problems of a file that must be refused, as `line pointer message`. */
 function problems(name: string, text: string): string[] {

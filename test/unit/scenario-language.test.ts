@@ -13,6 +13,7 @@ import type { Scenario, ScenarioContext } from '../../harness/scenario/types.ts'
 import type { Recorder } from '../../harness/trace/recorder.ts';
 import { exitCodeFor, type RunResult } from '../../harness/report/result.ts';
 import { HarnessError, UsageError } from '../../harness/util/errors.ts';
+import { MINIMAL_SCENARIO } from './minimal-scenario.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-scenarios-'));
 function file(name: string, text: string): string {
@@ -21,24 +22,7 @@ function file(name: string, text: string): string {
   return f;
 }
 
-const valid = `name: demo
-summary: a scenario for the unit tests
-lab: { servers: 1, clients: 2 }
-job: { file: spread.nomad.hcl, id: spread }
-roles: { original: "cache[0]#1", replacement: "cache[0]#2", others: [] }
-steps:
-  - do: run_job
-  - do: await
-    for: cache[0]#1 running
-    all: [{ alloc: "cache[0]#1", client: running }]
-    within: 30s
-expect:
-  transitions:
-    - subject: { alloc: "cache[0]#1" }
-      field: client
-      sequence: [running]
-      source: a test
-`;
+const valid = MINIMAL_SCENARIO;
 
 describe('scenario files', () => {
   it('every scenario of the catalog loads, cites sources, and names a job that exists', () => {
