@@ -94,3 +94,12 @@ export function writeInventory(dir: string, name: string, inventory: object): st
   writeFileSync(file, JSON.stringify(inventory, null, 2));
   return file;
 }
+
+/** The variables a role-rendering inventory runs with on this machine (no SSH, agents not started: supervised). */
+export const localRoleVars = {
+  ansible_connection: 'local',
+  ansible_python_interpreter: '/usr/bin/python3',
+  nomad_version: '1.6.0',
+  nomad_service_manager: 'supervised',
+  nomad_server_addrs: ['192.0.2.11'],
+} as const;

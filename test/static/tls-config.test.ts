@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/exec/local.ts';
 import { pinnedBinaryPath } from '../../harness/nomad/binary.ts';
-import { ansibleDir, ansiblePlaybook, has, scratchDir, writeInventory } from './support.ts';
+import { ansibleDir, ansiblePlaybook, has, localRoleVars, scratchDir, writeInventory } from './support.ts';
 
 const scratch = scratchDir('tls-config');
 const dirs = (host: string) => ({ nomad_config_dir: join(scratch, host, 'config'), nomad_data_dir: join(scratch, host, 'data') });
@@ -21,14 +21,7 @@ const files = (host: string) => ({
 function inventory(name: string, tls: boolean, hostVars: (host: string) => object): string {
   return writeInventory(scratch, name, {
     all: {
-      vars: {
-        ansible_connection: 'local',
-        ansible_python_interpreter: '/usr/bin/python3',
-        nomad_version: '1.6.0',
-        nomad_service_manager: 'supervised',
-        nomad_server_addrs: ['192.0.2.11'],
-        nomad_tls_enabled: tls,
-      },
+      vars: { ...localRoleVars, nomad_tls_enabled: tls },
       children: {
         servers: { hosts: { server1: { nomad_bind_addr: '192.0.2.11', ...hostVars('server1') } } },
         clients: { hosts: { client1: { nomad_bind_addr: '192.0.2.21', nomad_network_interface: 'eth0', ...hostVars('client1') } } },
