@@ -13,8 +13,8 @@ import { labDir, repoRoot } from '../../harness/config/paths.ts';
 import { aclDir, tokenFile } from '../../harness/lab/acl.ts';
 import { auditLeaks } from '../../harness/lab/audit.ts';
 import { readState } from '../../harness/lab/store.ts';
-import { commandLines, filesUnder } from './secrets.ts';
-import { isRoot, labCli, ownsLab, startLabCli } from './support.ts';
+import { filesUnder, scenarioSampled } from './secrets.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
 
 const name = 't-acl';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-acl-'));
@@ -24,15 +24,9 @@ describe.skipIf(!isRoot)('ACL mode', () => {
   afterAll(() => rmSync(reports, { recursive: true, force: true }));
 
   it('edge passes with ACLs on; no token leaks; unauthenticated calls are refused; tokens go with the lab', async () => {
-    const running = startLabCli(['edge', '--keep', '--lab', name, '--reports', reports], 'scenario');
-    let stdout = '';
-    running.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    // Sample every process's command line while the run goes (agents, iptables, Ansible, nsenter...).
-    const samples = new Set<string>();
-    const sampler = setInterval(() => commandLines().forEach((c) => samples.add(c)), 100);
-    const { code } = await running.exited;
-    clearInterval(sampler);
-    expect(code, running.stderr().slice(-2000)).toBe(0);
+    // Every process's command line is sampled while the run goes.
+    const { code, stdout, stderr, samples } = await scenarioSampled(['edge', '--keep', '--lab', name, '--reports', reports]);
+    expect(code, stderr.slice(-2000)).toBe(0);
     expect(stdout).toMatch(/^edge: PASS/m);
     // The edge probes held: discovery through nomadService, the cut-off frontend serving, refusals.
     for (const probe of [
@@ -59,7 +53,7 @@ describe.skipIf(!isRoot)('ACL mode', () => {
     // Nowhere else: output, reports, every file of the lab but the token files, command lines.
     const places: Array<[string, string]> = [
       ['stdout', stdout],
-      ['stderr', running.stderr()],
+      ['stderr', stderr],
     ];
     for (const f of filesUnder(reports)) places.push([f, readFileSync(f, 'latin1')]);
     const tokens = [tokenFile(name, 'management'), tokenFile(name, 'harness')];

@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { tlsDir } from '../../harness/lab/tls.ts';
+import { startLabCli } from './support.ts';
 
 /** Every file under a directory (none when it does not exist). */
 export function filesUnder(directory: string): string[] {
@@ -60,4 +61,19 @@ export function handshakeWithoutClientCert(ip: string, ca: Buffer): Promise<stri
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     s.on('close', () => resolve(`closed after ${JSON.stringify(data.slice(0, 40))}`));
   });
+}
+
+/**
+ * Runs `nomad-lab scenario <args>` to its end while sampling every process's command line every
+ * 100 ms (agents, iptables, Ansible, nsenter...): what a secret must never be part of.
+ */
+export async function scenarioSampled(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; samples: Set<string> }> {
+  const running = startLabCli(args, 'scenario');
+  let stdout = '';
+  running.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  const samples = new Set<string>();
+  const sampler = setInterval(() => commandLines().forEach((c) => samples.add(c)), 100);
+  const { code } = await running.exited;
+  clearInterval(sampler);
+  return { code, stdout, stderr: running.stderr(), samples };
 }

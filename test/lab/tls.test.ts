@@ -14,23 +14,16 @@ import { auditLeaks } from '../../harness/lab/audit.ts';
 import { hostApi } from '../../harness/lab/guard.ts';
 import { readState } from '../../harness/lab/store.ts';
 import { agentTlsFiles, cliTlsFiles, tlsDir } from '../../harness/lab/tls.ts';
-import { isRoot, labCli, ownsLab, startLabCli } from './support.ts';
-import { commandLines, filesUnder, handshakeWithoutClientCert, httpsGet, keyMaterial } from './secrets.ts';
+import { isRoot, labCli, ownsLab } from './support.ts';
+import { filesUnder, handshakeWithoutClientCert, httpsGet, keyMaterial, scenarioSampled } from './secrets.ts';
 
 const name = 't-tls';
 const both = 't-tls-acl';
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-tls-'));
 
 /** Runs `scenario spread` with the flags, sampling every command line meanwhile; the lab is kept. */
-async function spread(lab: string, flags: string[]): Promise<{ code: number | null; stdout: string; stderr: string; samples: Set<string> }> {
-  const running = startLabCli(['spread', ...flags, '--keep', '--lab', lab, '--reports', join(reports, lab)], 'scenario');
-  let stdout = '';
-  running.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const samples = new Set<string>();
-  const sampler = setInterval(() => commandLines().forEach((c) => samples.add(c)), 100);
-  const { code } = await running.exited;
-  clearInterval(sampler);
-  return { code, stdout, stderr: running.stderr(), samples };
+function spread(lab: string, flags: string[]): ReturnType<typeof scenarioSampled> {
+  return scenarioSampled(['spread', ...flags, '--keep', '--lab', lab, '--reports', join(reports, lab)]);
 }
 
 /** No base64 line of any key of the lab in the places a key must never be. */
