@@ -3,8 +3,7 @@
 // fetch with an Agent whose connector carries the lab's CA, certificate and key can (the fetch and
 // the dispatcher come from the same undici, so they fit). Plain HTTP takes the same fetch, so
 // answers read the same on every lab.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Agent, fetch, type Headers, type Response } from 'undici';
 import { HarnessError } from '../util/errors.ts';
 
@@ -24,25 +23,38 @@ export interface HttpRequest {
   signal: AbortSignal;
 }
 
-/** One dispatcher per set of files, replaced when the files change (a lab of the same name made again). */
-const agents = new Map<string, { digest: string; agent: Agent }>();
+/**
+ * One dispatcher per set of files, made again when the files change (a lab of the same name made
+ * again writes new ones): a stat per request tells, the files are read only when they changed.
+ */
+const agents = new Map<string, { stamp: string; agent: Agent }>();
+
+/** Which version of the files these are: inode, size and modification time of each. */
+function stampOf(tls: TlsClientFiles): string {
+  return [tls.ca, tls.cert, tls.key]
+    .map((f) => {
+      const st = statSync(f);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    })
+    .join('|');
+}
 
 function agentFor(tls: TlsClientFiles): Agent {
-  let ca: Buffer, cert: Buffer, key: Buffer;
+  let stamp: string, ca: Buffer, cert: Buffer, key: Buffer;
+  const id = `${tls.ca}\0${tls.cert}\0${tls.key}`;
   try {
+    stamp = stampOf(tls);
+    const known = agents.get(id);
+    if (known?.stamp === stamp) return known.agent;
+    if (known) void known.agent.close().catch(() => undefined);
     [ca, cert, key] = [readFileSync(tls.ca), readFileSync(tls.cert), readFileSync(tls.key)];
   } catch (cause) {
     // The message names the file only (ENOENT, EACCES), never what is in it.
     throw new HarnessError(`cannot read the lab's TLS files: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
-  const id = `${tls.ca}\0${tls.cert}\0${tls.key}`;
-  const digest = createHash('sha256').update(ca).update(cert).update(key).digest('hex');
-  const known = agents.get(id);
-  if (known?.digest === digest) return known.agent;
-  if (known) void known.agent.close().catch(() => undefined);
   // The agent's certificate must chain to the lab's CA and name the address dialled (each carries its lab IP).
   const agent = new Agent({ connect: { ca, cert, key, rejectUnauthorized: true } });
-  agents.set(id, { digest, agent });
+  agents.set(id, { stamp, agent });
   return agent;
 }
 
