@@ -10,6 +10,14 @@ export const NAME_PREFIX = 'nl';
 /** Linux limit on interface names (IFNAMSIZ - 1). */
 export const IFNAME_MAX = 15;
 
+/** Clients at .21 to .254 of the lab's /24: the most its addresses allow. */
+export const MAX_ADDRESSABLE_CLIENTS = 254 - 20;
+/**
+ * The bound on clients (flags, lab files, scenarios): below what the /24 allows, because each agent
+ * takes some 66 MiB and 200 of them already fill 13 GiB; 100 clients come up in about 30 s on 2 cores.
+ */
+export const MAX_CLIENTS = 200;
+
 export type Role = 'server' | 'client';
 
 export interface LabSpec {
@@ -127,8 +135,11 @@ export function planLab(spec: LabSpec): LabPlan {
   if (!Number.isInteger(spec.servers) || spec.servers < 1 || spec.servers > 9) {
     throw new UsageError(`servers must be a whole number from 1 to 9, got ${spec.servers}`);
   }
-  if (!Number.isInteger(spec.clients) || spec.clients < 1 || spec.clients > 200) {
-    throw new UsageError(`clients must be a whole number from 1 to 200, got ${spec.clients}`);
+  if (!Number.isInteger(spec.clients) || spec.clients < 1 || spec.clients > MAX_CLIENTS) {
+    throw new UsageError(
+      `clients must be a whole number from 1 to ${MAX_CLIENTS}, got ${spec.clients}`,
+      `a lab is one /24 with clients from .21 up (${MAX_ADDRESSABLE_CLIENTS} addresses); ${MAX_CLIENTS} agents take about 13 GiB (some 66 MiB each)`,
+    );
   }
   const dcs = spec.clientDatacenters ?? [];
   if (dcs.length > spec.clients)
