@@ -81,11 +81,15 @@ export function lookupSync(argv: readonly string[], timeoutMs = 5000): string | 
   }
 }
 
-/** True when `file` can be found and run at all (a missing tool gives ENOENT). */
+/**
+ * True when `file` can be found and run at all (a missing tool gives ENOENT). A `--version` that
+ * outlasts the timeout still ran: on a loaded machine ansible-playbook's takes over 10 s, and a
+ * tool that is there must not count as missing (a test would be skipped for it).
+ */
 export async function available(file: string): Promise<boolean> {
   try {
     const r = await execa(file, ['--version'], { reject: false, timeout: 10_000, stdin: 'ignore' });
-    return r.exitCode !== undefined;
+    return r.exitCode !== undefined || r.timedOut;
   } catch {
     return false;
   }
