@@ -4,6 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
+import { benchCatalog, catalogBenchOptions, type CatalogBenchFlags } from '../bench/catalog.ts';
+import { benchScale, scaleBenchOptions, type ScaleBenchFlags } from '../bench/scale.ts';
+import { MAX_CLIENTS } from '../lab/topology.ts';
 import { bringDown, labRequest, upOwned } from '../lab/labs.ts';
 import { pinnedBinaryPath } from '../nomad/binary.ts';
 import { ExitCode, HarnessError } from '../util/errors.ts';
@@ -36,12 +39,16 @@ export function benchCommand(): Command {
     .option('--clients <n>', 'clients per lab', '2')
     .option('--ssh', 'the SSH path instead: an sshd lab, then the inventory provider (provisioning over SSH, agents to ready, stop)')
     .option('--json', 'print the figures as JSON');
+  catalogBenchOptions(program);
+  scaleBenchOptions(program);
 
-  program.action(async (flags: { runs: string; clients: string; ssh?: boolean; json?: boolean }) => {
+  program.action(async (flags: { runs: string; clients: string; ssh?: boolean; json?: boolean } & CatalogBenchFlags & ScaleBenchFlags) => {
     await runCommand(async ({ signal }) => {
+      if (flags.catalog) return benchCatalog(flags, signal);
+      if (flags.scale) return benchScale(flags, signal);
       if (process.getuid?.() !== 0) throw new HarnessError('bench needs root (it brings real labs up)');
       const runs = numberFlag('runs', flags.runs, 1, 50, true);
-      numberFlag('clients', flags.clients, 1, 50, true);
+      numberFlag('clients', flags.clients, 1, MAX_CLIENTS, true);
       const figures = new Figures();
       const netns = labRequest({ lab: flags.ssh ? 'bench-ssh' : 'bench', clients: flags.clients, ...(flags.ssh ? { sshd: true } : {}) });
       for (let i = 1; i <= runs; i++) {

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../util/files.ts';
 import { info, out, waiting, warn } from '../util/log.ts';
 import { runCommand } from './entry.ts';
 import { labOptions, nomadVersionHelp, numberFlag, pickLab } from './flags.ts';
-import { checkAccess, labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
+import { checkAccess, checkSideBySide, labRequest, type LabSelection } from '../lab/labs.ts';
 
 type Flags = Omit<LabSelection, 'nomad'> & {
   date?: string;
@@ -82,7 +82,11 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
     .option('--threshold <percent>', 'flag a timing that moved by more than this percentage of its baseline', String(DEFAULT_TRENDS.threshold * 100))
     .option('--min-seconds <s>', '...and by more than this many seconds', String(DEFAULT_TRENDS.minSeconds))
     .option('--json', 'print the night (verdict, records, trends) as JSON on stdout; progress stays on stderr')
-    .option('--parallel <n>', 'releases run at once, each on a lab of its own (a catalog run loads about one core)', '1')
+    .option(
+      '--parallel <n>',
+      'labs at once: releases side by side, each on a lab of its own; with one release, its catalog over n labs (a catalog run loads about one core)',
+      '1',
+    )
     .option('--window <nights>', 'nights (tonight included) that baselines and flakiness look at', String(DEFAULT_TRENDS.window))
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
@@ -134,15 +138,11 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
       const entries: Array<CatalogEntry & { version: string }> = [];
       let stopped: unknown;
       // Several releases at once (--parallel): each on a lab of its own, its lines prefixed by its version.
+      // One release: its catalog over `parallel` labs (sc-catalog-1 ...), its lines prefixed by scenario.
       const parallel = numberFlag('parallel', flags.parallel, 1, 4, true);
       const many = parallel > 1 && binaries.length > 1;
       const request = labRequest(pickLab(flags), { name: 'sc-catalog' });
-      if (many && !runsSideBySide(request)) {
-        throw new UsageError(
-          `--parallel ${parallel} needs labs side by side; the hosts of a ${request.provider} lab are one set`,
-          'drop --parallel (the releases then run one after another on those hosts)',
-        );
-      }
+      if (binaries.length > 1 || scenarios.length > 1) checkSideBySide(request, parallel);
       const oneRelease = async (b: (typeof binaries)[number]) => {
         const version = label(b.nomad.version);
         const tag = (m: string) => (many ? `[${version}] ${m}` : m);
@@ -159,6 +159,7 @@ export function nightlyCommand(name: 'nightly' | 'matrix' = 'nightly'): Command 
           header: (m: string) => info(tag(m)),
           lab: { ...pickLab(flags), ...(lab === undefined ? {} : { lab }), nomad: b.nomad.path },
           reportsDir: join(nightDir, 'runs', version),
+          ...(binaries.length === 1 ? { parallel } : {}),
         };
         try {
           await runBatch(plan, batch, done);

@@ -1,6 +1,6 @@
-// `nomad-lab scenario <name>`: run scenarios on any lab (netns, inventory, vagrant), print verdicts and timings, leave
+// `nomad-lab scenario <name>...`: run scenarios on any lab (netns, inventory, vagrant), print verdicts and timings, leave
 // reports/<name>/<run-id>/ (trace.ndjson, result.json, junit.xml, logs/). `--all` runs the catalog,
-// `--repeat N` runs each N times and counts verdicts that flip.
+// `--repeat N` runs each N times and counts verdicts that flip; `--parallel N` runs them on N netns labs at once.
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command } from 'commander';
@@ -9,8 +9,9 @@ import { loadScenarioFile, scenarioNames } from '../scenario/load.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, summarizeCatalog } from '../scenario/catalog-run.ts';
 import { runBatch } from '../scenario/batch.ts';
+import { defaultParallel, machineShape } from '../scenario/parallel.ts';
 import { newRunId } from '../scenario/run.ts';
-import { checkAccess, labRequest, type LabSelection } from '../lab/labs.ts';
+import { checkAccess, checkSideBySide, labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
 import { markdownSummary } from '../report/markdown.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { junitXml } from '../report/junit.ts';
@@ -32,13 +33,14 @@ type Flags = LabSelection & {
   record?: boolean;
   reports?: string;
   freshLabs?: boolean;
+  parallel?: string;
   json?: boolean;
 };
 
 export function scenarioCommand(): Command {
   const program = new Command('scenario')
     .description('Run scenarios (scenarios/*.yaml) on real Nomad agents in netns labs (needs root), or on hosts over SSH and check what Nomad did.')
-    .argument('[name]', `scenario to run: ${scenarioNames().join(', ')}`)
+    .argument('[names...]', `scenarios to run (several run in --order, as --all does): ${scenarioNames().join(', ')}`)
     .option('--list', 'list the scenarios with a one-line description')
     .option('--all', 'run every scenario of the catalog')
     .option('--file <scenario.yaml>', 'run a scenario file that is not in the catalog (e.g. a mutant)')
@@ -50,12 +52,16 @@ export function scenarioCommand(): Command {
     .option('--keep', 'leave the lab up afterwards (single runs only)')
     .option('--record', "write each run's shape as the scenario's golden trace (scenarios/golden/<name>.json); later runs print a diff")
     .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
+    .option(
+      '--parallel <n>',
+      'with several runs: n netns labs at once (<lab>-1 ..., default sc-catalog-1 ...), one queue of runs, results in order (default: one lab per core, at most one per GiB of available memory, at most 4; 1: one run after another)',
+    )
     .option('--reports <dir>', 'where run directories go (default: reports/)')
     .option('--json', 'print the results as JSON on stdout (verdict, exit code, run directory per run)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   labOptions(program, { provider: true, nomad: true, tls: true });
-  program.action(async (name: string | undefined, flags: Flags) => {
+  program.action(async (names: string[], flags: Flags) => {
     await runCommand(async ({ signal }) => {
       if (flags.list) {
         for (const s of listScenarios()) out(`${s.name.padEnd(20)} ${s.summary}`);
@@ -64,12 +70,15 @@ export function scenarioCommand(): Command {
       const repeat = numberFlag('repeat', flags.repeat, 1, 100, true);
       let scenarios: Scenario[];
       if (flags.all) {
-        if (name !== undefined || flags.file) throw new UsageError('--all runs the whole catalog; give no name and no --file with it');
+        if (names.length > 0 || flags.file) throw new UsageError('--all runs the whole catalog; give no name and no --file with it');
         scenarios = orderScenarios(listScenarios(), flags.order);
       } else if (flags.file) {
+        if (names.length > 0) throw new UsageError(`--file runs the scenario in that file; give no scenario name with it (got ${names.join(', ')})`);
         scenarios = [loadScenarioFile(flags.file)];
-      } else if (name !== undefined) {
-        scenarios = [findScenario(name)];
+      } else if (names.length > 0) {
+        // Several named scenarios run in --order (by name unless told), as the catalog does.
+        const picked = [...new Set(names)].map(findScenario);
+        scenarios = picked.length > 1 ? orderScenarios(picked, flags.order) : picked;
       } else {
         program.outputHelp();
         return ExitCode.usage;
@@ -79,9 +88,12 @@ export function scenarioCommand(): Command {
       if (flags.servers !== undefined) numberFlag('servers', flags.servers, 1, 9, true);
       // The lab flags are checked once here, before anything runs (a bad one is a usage error, exit 2),
       // and whether this user may have that lab at all (netns labs need root).
-      checkAccess(labRequest(flags));
-      const nomad = await nomadFlag(flags, info, signal);
+      const request = labRequest(flags);
+      checkAccess(request);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
+      const parallel = parallelOf(flags.parallel, request, plan.length);
+      const nomad = await nomadFlag(flags, info, signal);
+      const started = Date.now();
       const entries = await runBatch(plan, {
         lab: { ...pickLab(flags), ...(nomad === undefined ? {} : { nomad }) },
         keep: flags.keep === true,
@@ -91,6 +103,7 @@ export function scenarioCommand(): Command {
         waiting,
         print: flags.json ? info : out,
         header: info,
+        parallel,
         ...(flags.freshLabs === undefined ? {} : { freshLabs: flags.freshLabs }),
         ...(flags.job === undefined ? {} : { jobFile: flags.job }),
         ...(flags.reports === undefined ? {} : { reportsDir: flags.reports }),
@@ -112,7 +125,7 @@ export function scenarioCommand(): Command {
           ),
         );
       if (entries.length === 1) return entries[0]!.result.exitCode;
-      const summary = summarizeCatalog(entries);
+      const summary = summarizeCatalog(entries, parallel > 1 ? { elapsedSeconds: (Date.now() - started) / 1000, labs: parallel } : undefined);
       (flags.json ? info : out)(summary.text);
       const dir = join(flags.reports ?? join(repoRoot, 'reports'), 'catalog', newRunId());
       writeFileAtomic(join(dir, 'junit.xml'), junitXml(entries.map((e) => e.result)));
@@ -130,4 +143,22 @@ export function scenarioCommand(): Command {
   });
 
   return program;
+}
+
+/**
+ * How many labs at once: `--parallel` as given (refused above 1 where labs cannot stand side by
+ * side), else for several runs on netns labs the machine's default (said on stderr), else 1.
+ */
+function parallelOf(flag: string | undefined, request: ReturnType<typeof labRequest>, runs: number): number {
+  if (flag !== undefined) {
+    const n = numberFlag('parallel', flag, 1, 16, true);
+    checkSideBySide(request, n);
+    return n;
+  }
+  // Hosts that are there already, and a subnet given for one lab, keep the runs one after another.
+  if (runs <= 1 || !runsSideBySide(request) || request.config.spec.subnet !== undefined) return 1;
+  const chosen = defaultParallel(machineShape());
+  const n = Math.min(chosen.labs, runs);
+  if (n > 1) info(`${n} labs at once (the machine's default: ${chosen.why}); --parallel 1 runs one after another`);
+  return n;
 }

@@ -130,6 +130,27 @@ export function inventoryLabName(file: string): string {
 export const runsSideBySide = (request: LabRequest): boolean => providers[request.provider].makesHosts;
 
 /**
+ * Refuses `--parallel n` (n > 1) where labs cannot stand side by side: hosts that are there already
+ * (an inventory, the VMs) are one set, and a subnet given by flag or lab file is one /24 that every
+ * lab of the batch would take (two bridges on one subnet route each other's traffic).
+ */
+export function checkSideBySide(request: LabRequest, parallel: number): void {
+  if (parallel <= 1) return;
+  if (!runsSideBySide(request)) {
+    throw new UsageError(
+      `--parallel ${parallel} needs labs side by side; the hosts of ${request.provider === 'inventory' ? 'an inventory' : 'the vagrant'} lab are one set`,
+      'drop --parallel, or give --parallel 1 (the runs then go one after another on those hosts)',
+    );
+  }
+  if (request.config.spec.subnet !== undefined) {
+    throw new UsageError(
+      `--parallel ${parallel} brings up ${parallel} labs, each on a subnet of its own; the subnet ${request.config.spec.subnet} (--subnet or the lab file) is one`,
+      'drop the subnet (each lab then takes the /24 its name hashes to), or give --parallel 1',
+    );
+  }
+}
+
+/**
  * Refuses, before anything runs, a lab this user may not have: netns labs need root, SSH labs
  * (inventory, Vagrant) run as anyone.
  */

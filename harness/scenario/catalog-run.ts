@@ -40,7 +40,18 @@ export function orderScenarios(scenarios: Scenario[], order: string): Scenario[]
   return shuffled;
 }
 
-export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitCode: ExitCode; data: object } {
+/** The scenarios whose verdicts differ across their runs (repeats), in the entries' order. */
+export function flippedScenarios(entries: CatalogEntry[]): string[] {
+  const names = [...new Set(entries.map((e) => e.scenario))];
+  return names.filter((name) => new Set(entries.filter((e) => e.scenario === name).map((e) => e.result.verdict)).size > 1);
+}
+
+/**
+ * The summary of a batch. `side` (runs on several labs at once): the time from the first run's start
+ * to the last one's end and the number of labs, since the runs' wall times then add up to more than
+ * the batch took.
+ */
+export function summarizeCatalog(entries: CatalogEntry[], side?: { elapsedSeconds: number; labs: number }): { text: string; exitCode: ExitCode; data: object } {
   const names = [...new Set(entries.map((e) => e.scenario))];
   const rows = names.map((name) => {
     const runs = entries.filter((e) => e.scenario === name);
@@ -63,7 +74,7 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
   const flipped = rows.filter((r) => r.flips).length;
   const total = entries.reduce((s, e) => s + e.wallSeconds, 0);
   lines.push(
-    `${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all`,
+    `${entries.length} run(s) of ${names.length} scenario(s): ${all.filter((v) => v === 'pass').length} pass, ${all.filter((v) => v === 'fail').length} fail, ${all.filter((v) => v === 'unknown').length} unknown${all.includes('not-applicable') ? `, ${all.filter((v) => v === 'not-applicable').length} not applicable` : ''}; ${flipped} flipped; ${total.toFixed(1)}s in all${side === undefined ? '' : ` (${side.elapsedSeconds.toFixed(1)}s elapsed on ${side.labs} labs side by side)`}`,
   );
   const exitCode = worstExitCode(entries.map((e) => e.result.exitCode));
   return {
@@ -73,6 +84,7 @@ export function summarizeCatalog(entries: CatalogEntry[]): { text: string; exitC
       runs: entries.map((e) => ({ scenario: e.scenario, round: e.round, verdict: e.result.verdict, wallSeconds: e.wallSeconds, runDir: e.runDir })),
       flipped,
       totalSeconds: total,
+      ...(side === undefined ? {} : { elapsedSeconds: side.elapsedSeconds, labs: side.labs }),
     },
   };
 }
