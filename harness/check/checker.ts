@@ -3,7 +3,18 @@
 import { normalise, transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { finalCounts, unexpectedAllocations } from './accounting.ts';
-import { absentRoles, rolesInExpectations, stepStatus, subjectName, type Expectations, type Field, type Subject } from './expectations.ts';
+import {
+  absentRoles,
+  rolesInExpectations,
+  stepStatus,
+  subjectName,
+  type Expectations,
+  type Field,
+  type ManySubject,
+  type Subject,
+  type TaskEventExpectation,
+} from './expectations.ts';
+import { expandMany, foldOutcomes, isManySubject, reconnectPicks } from './many.ts';
 import { CUTS, faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
 import { noRestart, strictReconnect } from './reconnect.ts';
@@ -37,11 +48,18 @@ function describeAlloc(a: AllocView): string {
 }
 
 function resolve(n: Normalised, subject: Subject): { label: string; values: Array<{ value: string; line: number; t: number }> } | string {
+  if (isManySubject(subject)) return `${subjectName(subject)} names many; judged member by member`;
+  if ('host' in subject) {
+    const node = n.nodes.get(subject.host);
+    if (!node) return `no events for node ${subject.host}`;
+    return { label: `node ${node.host}`, values: transitions(node.observations, (o) => o.status) };
+  }
   if ('alloc' in subject) {
     const a = n.byRole.get(subject.alloc);
     if (!a) return `no allocation ${subject.alloc} in the trace (roles seen: ${[...n.byRole.keys()].join(', ') || 'none'})`;
     return { label: `alloc ${describeAlloc(a)}`, values: [] };
   }
+  if (!('nodeOf' in subject)) return `${subjectName(subject)} is not a single subject`;
   const a = n.byRole.get(subject.nodeOf);
   if (!a) return `no allocation ${subject.nodeOf} in the trace`;
   const node = n.nodes.get(a.node);
@@ -188,71 +206,88 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     add(`await: ${w.what}`, 'fail', `${when} (trace line ${w.line}); last seen: ${w.lastSeen ?? 'nothing'}`, 'scenario deadline');
   }
 
-  for (const e of x.transitions) {
-    const name = `transitions: ${subjectName(e.subject)} ${e.field} status`;
-    const r = valuesOf(n, e.subject, e.field);
-    if (typeof r === 'string') {
-      add(name, 'fail', r, e.source);
-      continue;
-    }
-    const expected = e.sequence.map(stepStatus);
-    const m = matchSequence(r.values, expected, { toEnd: true });
-    if (m.ok) {
-      add(name, 'pass', `${r.label}: ${showSeq(r.values)}`, e.source);
-    } else if (m.kind === 'trailing') {
+  // A many-subject (check/many.ts) is judged member by member, folded into one check.
+  const judged = (judge: () => void): CheckOutcome[] => {
+    const before = checks.length;
+    judge();
+    return checks.splice(before);
+  };
+  const each = <E extends { subject: Subject; source: string }>(e: E, name: string, judge: (one: E) => void) => {
+    if (!isManySubject(e.subject)) return judge(e);
+    const many: ManySubject = e.subject;
+    const expansion = expandMany(n, many);
+    const members = expansion.members.map((member) => ({ member, outcomes: judged(() => judge({ ...e, subject: member })) }));
+    checks.push(foldOutcomes(name, expansion, many.count, members, e.source));
+  };
+
+  for (const t of x.transitions)
+    each(t, `transitions: ${subjectName(t.subject)} ${t.field} status`, (e) => {
+      const name = `transitions: ${subjectName(e.subject)} ${e.field} status`;
+      const r = valuesOf(n, e.subject, e.field);
+      if (typeof r === 'string') {
+        add(name, 'fail', r, e.source);
+        return;
+      }
+      const expected = e.sequence.map(stepStatus);
+      const m = matchSequence(r.values, expected, { toEnd: true });
+      if (m.ok) {
+        add(name, 'pass', `${r.label}: ${showSeq(r.values)}`, e.source);
+      } else if (m.kind === 'trailing') {
+        add(
+          name,
+          'fail',
+          `${r.label}: expected to end ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line}); whole history: ${showSeq(r.values)}`,
+          e.source,
+        );
+      } else {
+        const where = m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more';
+        add(
+          name,
+          'fail',
+          `${r.label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${where}; whole history: ${showSeq(r.values)}`,
+          e.source,
+        );
+      }
+    });
+
+  for (const v of x.never ?? [])
+    each(v, `invariant: ${subjectName(v.subject)} never ${v.value}`, (e) => {
+      const name = `invariant: ${subjectName(e.subject)} never ${e.value}`;
+      const r = valuesOf(n, e.subject, e.field);
+      if (typeof r === 'string') {
+        add(name, 'fail', r, e.source);
+        return;
+      }
+      const hit = r.values.find((v) => v.value === e.value);
       add(
         name,
-        'fail',
-        `${r.label}: expected to end ${m.last}, observed ${m.extra.value} after it (trace line ${m.extra.line}); whole history: ${showSeq(r.values)}`,
+        hit ? 'fail' : 'pass',
+        hit
+          ? `${r.label}: expected never ${e.value}, observed ${e.value} (trace line ${hit.line}); whole history: ${showSeq(r.values)}`
+          : `${r.label}: ${showSeq(r.values)}`,
         e.source,
       );
-    } else {
-      const where = m.next ? `observed ${m.next.value} (trace line ${m.next.line})` : 'observed nothing more';
+    });
+
+  for (const b of x.notBefore ?? [])
+    each(b, `lower bound: ${subjectName(b.subject)} not ${b.value} before the ${b.notBefore}`, (e) => {
+      const name = `lower bound: ${subjectName(e.subject)} not ${e.value} before the ${e.notBefore}`;
+      const r = valuesOf(n, e.subject, e.field);
+      const fault = faultAt(n, e.notBefore);
+      if (typeof r === 'string' || !fault) {
+        add(name, 'fail', typeof r === 'string' ? r : `no ${e.notBefore} in the trace`, e.source);
+        return;
+      }
+      const early = r.values.find((v) => v.value === e.value && v.t < fault.t);
       add(
         name,
-        'fail',
-        `${r.label}: expected ${m.missing}${m.after !== undefined ? ` after ${m.after}` : ''}, ${where}; whole history: ${showSeq(r.values)}`,
+        early ? 'fail' : 'pass',
+        early
+          ? `${r.label}: ${e.value} at trace line ${early.line}, ${((fault.t - early.t) / 1000).toFixed(2)}s before the ${e.notBefore} (line ${fault.line})`
+          : `${r.label}: no ${e.value} before the ${e.notBefore}`,
         e.source,
       );
-    }
-  }
-
-  for (const e of x.never ?? []) {
-    const name = `invariant: ${subjectName(e.subject)} never ${e.value}`;
-    const r = valuesOf(n, e.subject, e.field);
-    if (typeof r === 'string') {
-      add(name, 'fail', r, e.source);
-      continue;
-    }
-    const hit = r.values.find((v) => v.value === e.value);
-    add(
-      name,
-      hit ? 'fail' : 'pass',
-      hit
-        ? `${r.label}: expected never ${e.value}, observed ${e.value} (trace line ${hit.line}); whole history: ${showSeq(r.values)}`
-        : `${r.label}: ${showSeq(r.values)}`,
-      e.source,
-    );
-  }
-
-  for (const e of x.notBefore ?? []) {
-    const name = `lower bound: ${subjectName(e.subject)} not ${e.value} before the ${e.notBefore}`;
-    const r = valuesOf(n, e.subject, e.field);
-    const fault = faultAt(n, e.notBefore);
-    if (typeof r === 'string' || !fault) {
-      add(name, 'fail', typeof r === 'string' ? r : `no ${e.notBefore} in the trace`, e.source);
-      continue;
-    }
-    const early = r.values.find((v) => v.value === e.value && v.t < fault.t);
-    add(
-      name,
-      early ? 'fail' : 'pass',
-      early
-        ? `${r.label}: ${e.value} at trace line ${early.line}, ${((fault.t - early.t) / 1000).toFixed(2)}s before the ${e.notBefore} (line ${fault.line})`
-        : `${r.label}: no ${e.value} before the ${e.notBefore}`,
-      e.source,
-    );
-  }
+    });
 
   for (const e of x.placements ?? []) {
     const name = `placement: ${e.alloc} on another client than ${e.otherNodeThan}`;
@@ -305,13 +340,24 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     add(name, m.ok ? 'pass' : 'fail', m.ok ? `${label}: ${showSeq(values)}` : `${label}: ${why}; whole series: ${showSeq(values)}`, e.source);
   }
 
-  for (const e of x.taskEvents ?? []) {
+  const taskEventSubject = (e: TaskEventExpectation): Subject =>
+    e.allocsOn !== undefined
+      ? { allocsOn: e.allocsOn, ...(e.count === undefined ? {} : { count: e.count }) }
+      : { alloc: e.alloc ?? '', ...(e.count === undefined ? {} : { count: e.count }) };
+  for (const t of x.taskEvents ?? []) {
+    const subject = taskEventSubject(t);
+    const label = (s: Subject) => ('alloc' in s && !isManySubject(s) ? s.alloc : subjectName(s));
+    each({ ...t, subject }, `task event: ${t.type} on ${label(subject)} after the ${t.after}`, (one) =>
+      judgeTaskEvent({ ...one, alloc: 'alloc' in one.subject ? one.subject.alloc : '' }),
+    );
+  }
+  function judgeTaskEvent(e: TaskEventExpectation & { alloc: string }) {
     const name = `task event: ${e.type} on ${e.alloc} after the ${e.after}`;
     const a = n.byRole.get(e.alloc);
     const fault = faultAt(n, e.after);
     if (!a || !fault) {
       add(name, 'fail', !a ? `no allocation ${e.alloc} in the trace` : `no ${e.after} in the trace`, e.source);
-      continue;
+      return;
     }
     // Each matching event (task, type, Nomad's time) by the trace line it was first seen at. One must
     // first appear after this fault and before the next fault of its kind (`heal#2`: after the second
@@ -450,11 +496,28 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
   }
 
   checks.push(...noEarlyDetection(n, n.run?.timers.heartbeatGrace));
-  for (const e of x.strictReconnect ?? []) checks.push(...strictReconnect(n, e));
+  for (const e of x.strictReconnect ?? []) {
+    const subject: Subject = e.allocsOn !== undefined ? { allocsOn: e.allocsOn } : { alloc: e.alloc ?? '' };
+    if (!isManySubject(subject)) {
+      checks.push(...strictReconnect(n, { ...e, alloc: e.alloc ?? '' }));
+      continue;
+    }
+    // Each member's node in strict steps, folded into one check (check/many.ts).
+    const expansion = expandMany(n, subject);
+    const members = expansion.members.map((member) => ({ member, outcomes: strictReconnect(n, { ...e, alloc: 'alloc' in member ? member.alloc : '' }) }));
+    checks.push(foldOutcomes(`strict reconnect: nodes of ${subjectName(subject)}`, expansion, e.count, members, e.source));
+  }
   for (const e of x.noRestart ?? []) checks.push(noRestart(n, e));
+  if (x.reconnectByScore) checks.push(...reconnectPicks(n, x.reconnectByScore.source));
 
   // Every allocation the job had is one the scenario names; each group ends with its count running.
   const named = new Set([...rolesInExpectations(x), ...(context.namedRoles ?? [])]);
+  // A wildcard role stays a pattern (accounting.ts matches it). `allocsOn: partitioned` names the
+  // allocations the cut found (they existed before it: none of them is a placement nobody expected);
+  // `allocsOn: connected` names nothing, or anything placed later on those hosts would pass unseen.
+  const cutFound = [...x.transitions, ...(x.never ?? []), ...(x.notBefore ?? [])].some((e) => 'allocsOn' in e.subject && e.subject.allocsOn === 'partitioned');
+  if (cutFound || (x.taskEvents ?? []).some((t) => t.allocsOn === 'partitioned'))
+    for (const m of expandMany(n, { allocsOn: 'partitioned' }).members) if ('alloc' in m) named.add(m.alloc);
   for (const r of absentRoles(x)) named.delete(r);
   checks.push(...unexpectedAllocations(n, named));
   checks.push(...finalCounts(trace, n, x.finalCounts?.groups));
@@ -508,6 +571,8 @@ function restsOnAbsence(c: CheckOutcome): boolean {
   if (c.check.startsWith('delay: ')) return failed && c.detail.includes('observed never');
   if (c.check.startsWith('lower bound: ')) return c.check.includes(' takes at least ') ? failed && c.detail.includes(': expected ') : passed;
   if (c.check.startsWith('strict reconnect: ')) return c.check.includes('gets no allocation') ? passed : failed;
+  // Who won a reconnect rests on having seen the original running again and its rivals' statuses then.
+  if (c.check.startsWith('reconnect: ')) return failed;
   // A task event is placed by when the stream first showed it: a gap can move that past a fault.
   if (c.check.startsWith('task event: ')) return true;
   if (c.check.startsWith('placement: ') || c.check.startsWith('await: ') || c.check.startsWith('step not run: ')) return failed;

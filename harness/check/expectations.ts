@@ -2,8 +2,21 @@
 // (scenarios/*.yaml, schema harness/config/schema/scenario.schema.json). Every expectation cites
 // its source (a seed line or a NOMAD-FACTS section). Roles name allocations (`cache[0]#1`).
 
-/** An allocation by role, or the node an allocation role ran on. */
-export type Subject = { alloc: string } | { nodeOf: string };
+/** How many allocations (or nodes) a many-subject must match: exactly a number, or bounds. Default: at least 1. */
+export type Count = number | { min?: number; max?: number };
+
+/**
+ * Many allocations or nodes at once (check/many.ts): `alloc: cache[*]#1` every slot's first allocation;
+ * `allocsOn: partitioned` every allocation on a host the run cut off (created before that host's first
+ * cut), `connected` every allocation on a host it never cut; `nodes: partitioned` every node it cut off.
+ */
+export type ManySubject = { alloc: string; count?: Count } | { allocsOn: 'partitioned' | 'connected'; count?: Count } | { nodes: 'partitioned'; count?: Count };
+
+/**
+ * An allocation by role, the node an allocation role ran on, a lab host's node (what `nodes:` expands
+ * to), or many (a wildcard role such as `cache[*]#1` in `alloc` makes it many).
+ */
+export type Subject = { alloc: string } | { nodeOf: string } | { host: string } | ManySubject;
 
 export type Field = 'client' | 'desired' | 'node';
 
@@ -59,7 +72,10 @@ export interface MetricExpectation {
 }
 
 export interface TaskEventExpectation {
-  alloc: string;
+  /** A role, or a wildcard role (`cache[*]#1`): every allocation it matches. Or `allocsOn` instead. */
+  alloc?: string;
+  allocsOn?: 'partitioned' | 'connected';
+  count?: Count;
   type: string;
   message?: string;
   /** The event must first appear after this fault: `partition`, `heal`, or the n-th one (`heal#2`). */
@@ -110,7 +126,10 @@ export interface DelayExpectation {
 
 /** The node of `alloc` reconnects in the strict steps (#15808), on releases that have them. */
 export interface StrictReconnectExpectation {
-  alloc: string;
+  /** A role, or a wildcard role (`cache[*]#1`); or `allocsOn` instead: the node of each, in strict steps. */
+  alloc?: string;
+  allocsOn?: 'partitioned' | 'connected';
+  count?: Count;
   /** The restore it reconnects after: `heal` (default), `heal#2`, ... */
   after?: string;
   source: string;
@@ -149,6 +168,11 @@ export interface Expectations {
   /** At the end: exactly this many allocations running (desired run), all at this job version. */
   finalRunning?: { count: number; version: number; source: string; nomad?: string };
   strictReconnect?: StrictReconnectExpectation[];
+  /**
+   * Every allocation a cut found is kept or stopped on reconnect as Nomad's best-score rule picks
+   * between it and its live replacements (check/many.ts reconnectPicks; NOMAD-FACTS 1.4).
+   */
+  reconnectByScore?: { source: string; nomad?: string };
   noRestart?: NoRestartExpectation[];
   /**
    * Running allocations per group at the end, where it is not the group's count (a scenario that
@@ -160,21 +184,30 @@ export interface Expectations {
 /** Every allocation role an expectation names. */
 export function rolesInExpectations(x: Expectations): string[] {
   const roles = new Set<string>();
-  const subject = (s: Subject) => roles.add('alloc' in s ? s.alloc : s.nodeOf);
+  const subject = (s: Subject) => {
+    if ('alloc' in s) roles.add(s.alloc);
+    else if ('nodeOf' in s) roles.add(s.nodeOf);
+  };
   x.distinctNodes?.roles.forEach((r) => roles.add(r));
   if (x.partitionTarget) roles.add(x.partitionTarget);
   for (const e of [...x.transitions, ...(x.never ?? []), ...(x.notBefore ?? [])]) subject(e.subject);
   for (const e of x.placements ?? []) [e.alloc, e.otherNodeThan, e.replaces].forEach((r) => r && roles.add(r));
   for (const e of x.delays ?? []) [e.from.alloc, e.to.alloc].forEach((r) => roles.add(r));
-  for (const e of [...(x.absent ?? []), ...(x.taskEvents ?? []), ...(x.minDelay ?? []), ...(x.strictReconnect ?? []), ...(x.noRestart ?? [])])
-    roles.add(e.alloc);
+  for (const e of x.taskEvents ?? []) if (e.alloc !== undefined) roles.add(e.alloc);
+  for (const e of x.strictReconnect ?? []) if (e.alloc !== undefined) roles.add(e.alloc);
+  for (const e of [...(x.absent ?? []), ...(x.minDelay ?? []), ...(x.noRestart ?? [])]) roles.add(e.alloc);
   return [...roles];
 }
 
 /** Roles that an expectation says must never exist: naming one does not make it expected. */
 export const absentRoles = (x: Expectations): Set<string> => new Set((x.absent ?? []).map((a) => a.alloc));
 
-export const subjectName = (s: Subject): string => ('alloc' in s ? `alloc ${s.alloc}` : `node of ${s.nodeOf}`);
+export const subjectName = (s: Subject): string => {
+  if ('allocsOn' in s) return `allocs on ${s.allocsOn} hosts`;
+  if ('nodes' in s) return `nodes ${s.nodes}`;
+  if ('host' in s) return `node ${s.host}`;
+  return 'alloc' in s ? `alloc ${s.alloc}` : `node of ${s.nodeOf}`;
+};
 
 /** A step's status, whether it is optional or not. */
 export const stepStatus = (s: SequenceStep): { value: string; optional: boolean } =>

@@ -5,6 +5,8 @@ import type { Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import type { Outcome } from './outcome.ts';
 import { partitionRulesIn } from '../lab/iptables.ts';
+import { linkFaultsTookEffect } from './link-faults.ts';
+import { isPartialPartition, onServer, partialPartitionTookEffect, serverFaultTookEffect } from './server-faults.ts';
 
 /** Faults that cut a client off from its servers, and faults that restore it. */
 export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
@@ -22,8 +24,22 @@ export function faultAt(n: Normalised, ref: FaultRef): FaultEvent | undefined {
   const m = FAULT_REF.exec(ref);
   if (!m) return undefined;
   const kinds = m[1] === 'partition' ? CUTS : RESTORES;
-  // The run's cleanup heal is not a step of the scenario.
-  return n.faults.filter((f) => kinds.includes(f.fault) && f.detail !== 'cleanup')[Number(m[2] ?? 1) - 1];
+  // The run's cleanup heal is not a step of the scenario; a fault on a server cuts no client off.
+  return n.faults.filter((f) => kinds.includes(f.fault) && f.detail !== 'cleanup' && !onServer(n, f)).filter(firstOfGroup())[Number(m[2] ?? 1) - 1];
+}
+
+/**
+ * A filter that keeps one event per mass fault: one step on many hosts writes an event per host, all
+ * with the same group id, and counts once (`heal#2` is the second heal step, not the second host).
+ */
+export function firstOfGroup(): (f: { group?: string }) => boolean {
+  const seen = new Set<string>();
+  return (f) => {
+    if (f.group === undefined) return true;
+    if (seen.has(f.group)) return false;
+    seen.add(f.group);
+    return true;
+  };
 }
 
 /** The first fault that cut a client off ('partition') or restored it ('heal'). */
@@ -56,9 +72,13 @@ const listed = (listing: string, r: { chain: string; ip: string }): boolean =>
 export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] {
   const out: Outcome[] = [];
   for (const f of n.faults) {
-    if (f.fault === 'partition') {
+    // Faults on servers and partitions from some servers only: server-faults.ts.
+    if (onServer(n, f)) out.push(...serverFaultTookEffect(trace, n, f));
+    else if (isPartialPartition(n, f)) out.push(partialPartitionTookEffect(trace, n, f));
+    else if (f.fault === 'partition') {
       const name = `fault: partition of ${f.host} took effect`;
-      const next = trace.find((e) => e.line > f.line && e.kind === 'fault');
+      // Up to the next fault; the other hosts' events of the same mass partition do not end this host's window.
+      const next = trace.find((e) => e.line > f.line && e.kind === 'fault' && (f.group === undefined || e.group !== f.group || e.host === f.host));
       const window = (e: Positioned) => e.line > f.line && (next === undefined || e.line < next.line) && 'host' in e && e.host === f.host;
       const listing = trace.find(
         (e): e is Positioned<Extract<TraceEvent, { kind: 'iptables' }>> => e.kind === 'iptables' && window(e) && e.when === 'partitioned',
@@ -151,6 +171,8 @@ export function faultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] 
       });
     }
   }
+  // Link profiles (degrade): proven by their rules, qdiscs and measured loss (link-faults.ts).
+  out.push(...linkFaultsTookEffect(trace, n));
   return out;
 }
 
@@ -164,7 +186,17 @@ export function noEarlyDetection(n: Normalised, graceSeconds: number | undefined
   if (graceSeconds === undefined) return [];
   const out: Outcome[] = [];
   const cuts = n.faults.filter((x) => CUTS.includes(x.fault));
-  for (const [k, f] of cuts.entries()) {
+  // The cut's step number: the hosts of one mass cut (one group) share theirs.
+  const groups: Array<string | undefined> = [];
+  const stepOf = (f: { group?: string }) => {
+    const at = f.group === undefined ? -1 : groups.indexOf(f.group);
+    if (at >= 0) return at;
+    groups.push(f.group);
+    return groups.length - 1;
+  };
+  const steps = cuts.map(stepOf);
+  for (const [i, f] of cuts.entries()) {
+    const k = steps[i]!;
     const node = n.nodes.get(f.host);
     const marked = node?.observations.find((o) => o.t > f.t && (o.status === 'disconnected' || o.status === 'down'));
     if (!node || !marked) continue;
@@ -172,7 +204,7 @@ export function noEarlyDetection(n: Normalised, graceSeconds: number | undefined
     const after = (marked.t - (f.began ?? f.t)) / 1000;
     const ok = after >= graceSeconds - 0.25;
     out.push({
-      check: `lower bound: ${f.host} not ${marked.status} sooner than heartbeat_grace after the ${f.fault}${cuts.length > 1 ? ` #${k + 1}` : ''}`,
+      check: `lower bound: ${f.host} not ${marked.status} sooner than heartbeat_grace after the ${f.fault}${groups.length > 1 ? ` #${k + 1}` : ''}`,
       kind: 'nomad',
       verdict: ok ? 'pass' : 'fail',
       detail: `${f.host} ${marked.status} ${after.toFixed(2)}s after the ${f.fault} (line ${f.line} -> line ${marked.line}); heartbeat_grace is ${graceSeconds}s`,

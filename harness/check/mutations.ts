@@ -9,6 +9,7 @@ import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { table } from '../util/table.ts';
 import type { Expectations } from './expectations.ts';
 import { RESTORES, faultAt } from './faults.ts';
+import { onServer } from './server-faults.ts';
 
 type NomadEvent = Positioned<Extract<TraceEvent, { kind: 'nomad' }>>;
 type AllocRead = Positioned<Extract<TraceEvent, { kind: 'alloc-read' }>>;
@@ -82,7 +83,8 @@ function subjects(
   lastHeal?: ReturnType<typeof faultAt>;
 } {
   const n = normalise(trace);
-  const heals = n.faults.filter((f) => RESTORES.includes(f.fault) && f.detail !== 'cleanup');
+  // A server's restart restores no client.
+  const heals = n.faults.filter((f) => RESTORES.includes(f.fault) && f.detail !== 'cleanup' && !onServer(n, f));
   return {
     n,
     original: n.byRole.get(roles.original),
@@ -454,6 +456,74 @@ const unknownToLostEarly: Mutation = {
   },
 };
 
+/**
+ * In a mass cut, one of the allocations cut off goes lost instead of unknown (stopped, then complete
+ * once its client is back), while the others go unknown as they should: a misbehaviour that a check of
+ * one role, or of a gauge that still reaches its peak elsewhere, could miss. The allocation is the
+ * middle one, in role order, of those that went unknown, so the mutant is reproducible.
+ */
+const oneOfManyLost: Mutation = {
+  name: 'one-of-many-lost',
+  what: 'one allocation of a mass cut marked lost (desired stop, complete after the heal) instead of unknown, the others unknown',
+  killedAs: 'fail',
+  apply(trace) {
+    const n = normalise(trace);
+    const unknown = n.allocs.filter((a) => a.observations.some((o) => o.client === 'unknown'));
+    if (unknown.length < 2) return 'needs a mass cut: at least two allocations that went unknown';
+    const victim = unknown[Math.floor(unknown.length / 2)]!;
+    const first = victim.observations.find((o) => o.client === 'unknown')!;
+    return rewriteAlloc(
+      trace,
+      victim.id,
+      (a, _e, final) => {
+        a.DesiredStatus = 'stop';
+        if (a.ClientStatus === 'unknown') a.ClientStatus = 'lost';
+        else if (final || a.ClientStatus === 'running') a.ClientStatus = 'complete';
+        for (const st of Object.values(a.TaskStates ?? {})) if (st?.Events) st.Events = st.Events.filter((ev) => ev.Type !== 'Reconnected');
+      },
+      (e) => e.line >= first.line,
+    );
+  },
+};
+
+/**
+ * A new leader loses the disconnect window: after a server's kill (the leader's, in leader-kill-cut)
+ * the still unknown original is marked lost and stopped a second later, and ends complete once its
+ * client is back, with no Reconnected event.
+ */
+const lostAfterLeaderChange: Mutation = {
+  name: 'lost-after-leader-change',
+  what: 'the original, unknown while its client is cut off, marked lost (desired stop) right after a server kill, complete after the heal',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const { n, original } = subjects(trace, roles);
+    const kill = n.faults.find((f) => f.fault === 'kill-agent' && onServer(n, f));
+    const before = kill ? original?.observations.filter((o) => o.t <= kill.t).at(-1) : undefined;
+    if (!kill || !original || before?.client !== 'unknown') return 'needs a server killed while the original was unknown';
+    const template = trace.find((e) => e.line === before.line) as NomadEvent;
+    const c = clone(template);
+    c.t = kill.t + 1000;
+    const a = allocOf(c);
+    a.ClientStatus = 'lost';
+    a.DesiredStatus = 'stop';
+    const rewritten = rewriteAlloc(
+      trace,
+      original.id,
+      (x, _e, final) => {
+        x.DesiredStatus = 'stop';
+        if (x.ClientStatus === 'unknown') x.ClientStatus = 'lost';
+        else if (final || x.ClientStatus === 'running') x.ClientStatus = 'complete';
+        for (const st of Object.values(x.TaskStates ?? {})) if (st?.Events) st.Events = st.Events.filter((ev) => ev.Type !== 'Reconnected');
+      },
+      (e) => e.t > kill.t,
+    );
+    const at = rewritten.findIndex((e) => e.t > c.t);
+    const out: Array<Positioned | TraceEvent> = [...rewritten];
+    out.splice(at < 0 ? out.length : at, 0, c);
+    return renumber(out);
+  },
+};
+
 /** The client never appends the Reconnected task event. */
 const reconnectedMissing: Mutation = {
   name: 'reconnected-missing',
@@ -535,7 +605,9 @@ export const MUTATIONS: readonly Mutation[] = [
   earlyDetection,
   lostInsteadOfUnknown,
   unknownToLostEarly,
+  lostAfterLeaderChange,
   reconnectedMissing,
+  oneOfManyLost,
   unknownGaugeStuck,
   streamGap,
 ];

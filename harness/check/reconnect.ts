@@ -15,7 +15,7 @@ const short = (id: string) => id.slice(0, 8);
  * again (Raft index order); and gets no allocation of the job placed on it between `disconnected` and
  * `ready`.
  */
-export function strictReconnect(n: Normalised, e: StrictReconnectExpectation): Outcome[] {
+export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & { alloc: string }): Outcome[] {
   const after = e.after ?? 'heal';
   const name = (what: string) => `strict reconnect: node of ${e.alloc} ${what}`;
   const version = n.run?.nomad.version ?? '';

@@ -8,6 +8,7 @@ import { RESCHEDULE_ON_DISCONNECT } from './releases.ts';
 import { inRange } from '../util/versions.ts';
 import { partitionMode } from './faults.ts';
 import type { Positioned } from '../trace/types.ts';
+import { stormFigures } from './storm.ts';
 
 export interface PhaseTiming {
   phase: string;
@@ -88,6 +89,42 @@ export function phaseTimings(trace: Positioned[], roles: { original: string; rep
     },
     { phase: 'heal -> Reconnected', seconds: sec(heal, reconnectedAt), bound: reconnected, boundSource: reconnectSource },
     { phase: 'heal -> node ready', seconds: sec(heal, nodeStatus('ready', heal)), bound: ready, boundSource: reconnectSource },
+    ...stormPhases(trace, n, detect, timers),
     { phase: 'total', seconds: sec(n.first, n.last), bound: undefined, boundSource: undefined },
+  ];
+}
+
+/**
+ * A mass cut's figures (storm.ts) as phases: detection spread and the reconnect storm. Every node's
+ * timer fires between heartbeat_grace and the detection bound after the cut, so the spread is bounded
+ * by their difference; the storm and the settling have no bound from the timers (the servers work
+ * through every node's reconnect and evaluation at once), only the measure.
+ */
+function stormPhases(trace: Positioned[], n: Normalised, detect: number, timers: Timers): PhaseTiming[] {
+  const f = stormFigures(trace, n);
+  if (!f) return [];
+  const first = f.detected[0];
+  const last = f.detected.at(-1);
+  const all = f.detected.length === f.hosts.length;
+  const k = f.hosts.length;
+  const source = `each node's timer fires (grace, bound] after the cut: min_heartbeat_ttl ${timers.minHeartbeatTtl}s, heartbeat_grace ${timers.heartbeatGrace}s (NOMAD-FACTS §3)`;
+  const from = (t: number | undefined, base: number | undefined) => (t === undefined || base === undefined ? undefined : (t - base) / 1000);
+  return [
+    { phase: `mass cut -> first of ${k} nodes disconnected`, seconds: from(first?.t, f.cutStarted), bound: detect, boundSource: source },
+    { phase: `mass cut -> last of ${k} nodes disconnected`, seconds: all ? from(last?.t, f.cutStarted) : undefined, bound: detect, boundSource: source },
+    {
+      phase: `detection spread (first -> last of ${k})`,
+      seconds: all && first && last ? (last.t - first.t) / 1000 : undefined,
+      bound: detect - timers.heartbeatGrace,
+      boundSource: source,
+    },
+    { phase: `mass heal -> last of ${k} nodes ready`, seconds: from(f.lastReady?.t, f.healed), bound: undefined, boundSource: undefined },
+    { phase: `mass heal -> last Reconnected`, seconds: from(f.lastReconnected?.t, f.healed), bound: undefined, boundSource: undefined },
+    {
+      phase: `mass heal -> settled (${f.countRunning?.count ?? 'count'} running, unknown gauge 0)`,
+      seconds: f.settled === undefined ? undefined : f.settled / 1000,
+      bound: undefined,
+      boundSource: undefined,
+    },
   ];
 }

@@ -31,7 +31,7 @@ const LISTS = [
   'noRestart',
 ] as const;
 /** The keys that hold one expectation. */
-const SINGLES = ['distinctNodes', 'deploymentActive', 'finalRunning', 'finalCounts'] as const;
+const SINGLES = ['distinctNodes', 'deploymentActive', 'finalRunning', 'finalCounts', 'reconnectByScore'] as const;
 
 export const applies = (item: Keyed, version: string): boolean => item.nomad === undefined || inRange(version, item.nomad);
 

@@ -68,7 +68,7 @@ export interface LabDriver {
   writeAllocFile(host: LabHost, allocId: string, task: string, path: string, content: string): Promise<string>;
   /** Copies every agent's log into `dir` as <host>.log (best effort: the run's report must not fail on it). */
   collectLogs(dir: string): Promise<void>;
-  /** Continues every agent this driver paused (the run's cleanup). */
+  /** Continues every agent this driver paused and starts the ones it killed (the run's cleanup). */
   resumePaused(): Promise<void>;
   /** Ends connections; the lab itself stays as it is. */
   close(): Promise<void>;
@@ -78,6 +78,8 @@ export interface LabDriver {
 export class NetnsDriver implements LabDriver {
   readonly provider = 'netns' as const;
   private readonly paused = new Set<number>();
+  /** Hosts whose agent this driver killed and has not restarted (the run's cleanup starts them). */
+  private readonly killed = new Set<string>();
 
   constructor(private readonly plan: LabPlan) {}
 
@@ -128,6 +130,7 @@ export class NetnsDriver implements LabDriver {
     if (action === 'kill' && alive) {
       argv = [['kill', '-KILL', String(record.pid)]];
       signalProcess(record.pid, 'SIGKILL');
+      this.killed.add(host.name);
       const gone = await pollUntil(() => !isOurAgent(record), { timeoutMs: KILL_GRACE_MS });
       return { argv, wasRunning: alive, goneAfter: gone };
     } else if (action === 'pause' && alive) {
@@ -139,6 +142,7 @@ export class NetnsDriver implements LabDriver {
       signalProcess(record.pid, 'SIGCONT');
       this.paused.delete(record.pid);
     } else if (action === 'restart') {
+      this.killed.delete(host.name);
       if (alive) await stopProcess(record, 5000);
       const fresh = await startAgent(state.nomad.path, host, hostDirs(state.dir, host));
       state.agents = state.agents.map((a) => (a.host === host.name ? fresh : a));
@@ -170,6 +174,14 @@ export class NetnsDriver implements LabDriver {
   async resumePaused(): Promise<void> {
     for (const pid of this.paused) signalProcess(pid, 'SIGCONT');
     this.paused.clear();
+    // A run that stopped between a kill and its restart (a killed server above all) must not leave
+    // the lab short of an agent for the next run on it: start the ones still gone, as the SSH driver does.
+    for (const name of this.killed) {
+      const host = this.plan.hosts.find((h) => h.name === name);
+      const record = readState(this.plan.name)?.agents.find((a) => a.host === name);
+      if (host && record && !isOurAgent(record)) await this.agent(host, 'restart');
+    }
+    this.killed.clear();
   }
 
   async close(): Promise<void> {}

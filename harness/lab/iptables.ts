@@ -43,11 +43,14 @@ export function chainPolicy(listing: string, chain: string): string | undefined 
   return new RegExp(`^-P ${chain} (\\w+)`, 'm').exec(listing)?.[1];
 }
 
-/** The DROP rules for the given servers present in the host's INPUT (from them) and OUTPUT (to them) chains. */
+/**
+ * The DROP rules for the given servers present in the host's INPUT (from them) and OUTPUT (to them)
+ * chains. A rule that drops only some packets (`-m statistic`: a link profile's loss) is no partition.
+ */
 export function partitionRulesIn(listing: string, serverIps: string[]): string[] {
   const names = (ip: string, flag: string) => [`${flag} ${ip}/32 `, `${flag} ${ip} `];
   return parseRules(listing)
-    .filter((r) => r.spec.includes('DROP'))
+    .filter((r) => r.spec.includes('DROP') && !r.spec.includes('statistic'))
     .filter((r) =>
       serverIps.some((ip) => (r.chain === 'INPUT' ? names(ip, '-s') : r.chain === 'OUTPUT' ? names(ip, '-d') : []).some((n) => `${r.line} `.includes(n))),
     )

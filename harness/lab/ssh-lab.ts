@@ -24,6 +24,7 @@ import { runPlaybook } from './ansible.ts';
 import { serviceArgv } from './service.ts';
 import { observe, purgeJobs, waitForLeaderAndClients } from './cluster.ts';
 import { healFully } from '../faults/partition.ts';
+import { clearLinkFaults } from '../faults/link-apply.ts';
 import { repoRoot } from '../config/paths.ts';
 import { resolveNomad } from '../nomad/binary.ts';
 import type { LabNeed, LabProvider, LabRequest } from './provider.ts';
@@ -472,6 +473,9 @@ export async function remoteLabDown(name: string, log: Log): Promise<boolean> {
     for (const h of state.plan.hosts) {
       const left = await healFully((argv, o) => driver.exec(h, argv, o), serverIps).catch((e: unknown) => [`(${e instanceof Error ? e.message : String(e)})`]);
       if (left.length > 0) problems.push(`partition rules left on ${h.name}: ${left.join('; ')}`);
+      // Loss rules (by their comment) and delay qdiscs (by their handle) a run's link profile left.
+      const links = await clearLinkFaults((argv, o) => driver.exec(h, argv, o)).catch((e: unknown) => [`(${e instanceof Error ? e.message : String(e)})`]);
+      if (links.length > 0) problems.push(`link faults left on ${h.name}: ${links.join('; ')}`);
       for (const argv of serviceArgv(h, 'resume')) await driver.exec(h, argv, { check: false }).catch(() => undefined);
     }
     const jobs = state.jobs ?? [];
@@ -522,7 +526,7 @@ export function forgetRemoteLab(state: SshLabState): string[] {
     `lab ${plan.name} forgotten without contacting its hosts (${plan.source}); its hosts are free for another lab`,
     'not cleaned on the hosts, should they come back:',
     ...started.map((h) => `  the agent this lab started on ${h.name} (${h.ssh.address}) may still run: ${showCommand(serviceArgv(h, 'stop').at(-1)!)}`),
-    `  DROP rules of a partition and paused agents a run may have left: ansible-playbook -i ${plan.source} ansible/scenarios/heal.yml, and SIGCONT to the agents`,
+    `  DROP rules of a partition, loss rules and delay qdiscs of a link profile, and paused agents a run may have left: ansible-playbook -i ${plan.source} ansible/scenarios/heal.yml, and SIGCONT to the agents`,
     ...((state.jobs ?? []).length > 0 ? [`  jobs runs registered: ${state.jobs!.join(', ')} (nomad job stop -purge)`] : []),
     ...(plan.tls === true
       ? [`  the lab's TLS files the role copied, in <nomad_config_dir>/tls on each host (${plan.hosts.map((h) => `${h.name}: ${h.configDir}/tls`).join(', ')})`]

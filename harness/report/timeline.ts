@@ -27,7 +27,7 @@ export interface Segment {
 }
 
 export interface FaultWindow {
-  kind: 'partition' | 'agent killed' | 'agent paused';
+  kind: 'partition' | 'agent killed' | 'agent paused' | 'link degraded';
   host: string;
   from: number;
   /** End of the window; the end of the run when it was never healed. */
@@ -82,6 +82,8 @@ const WINDOW_OF: Partial<Record<FaultKind, { closes: FaultKind; kind: FaultWindo
   partition: { closes: 'heal', kind: 'partition' },
   'kill-agent': { closes: 'restart-agent', kind: 'agent killed' },
   'pause-agent': { closes: 'resume-agent', kind: 'agent paused' },
+  // A link profile (loss, delay) from its degrade to its restore; a flap's cuts are partitions.
+  degrade: { closes: 'restore', kind: 'link degraded' },
 };
 
 /** The gauge a disconnect story is about: allocations the servers consider unknown. */

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../config/paths.ts';
 import { applyAll, assertHealed, healArgv, iptablesRules, partitionArgv, reach, type PartitionMode } from '../faults/partition.ts';
+import { serverFaults } from '../faults/servers.ts';
 import { renderJob } from '../jobs/render.ts';
 import { disconnectSettingDropped } from '../jobs/readback.ts';
 import type { ExecOptions, LabDriver, LabHost } from '../lab/driver.ts';
@@ -18,6 +19,7 @@ import type { TraceWriter } from '../trace/writer.ts';
 import { HarnessError, UsageError, describeError } from '../util/errors.ts';
 import { poll } from '../util/poll.ts';
 import { captureNomad } from './capture.ts';
+import { linkActions, type AppliedLink } from './link-steps.ts';
 import type { Scenario, ScenarioContext } from './types.ts';
 
 /** A GET with Python's standard library: prints the status, then the body; a timeout is an error. */
@@ -55,6 +57,10 @@ export function deploymentWait(job: NomadJob): { timeoutMs: number } | undefined
 export interface Cuts {
   partitioned: Set<LabHost>;
   modes: Map<string, PartitionMode>;
+  /** Hosts with a link profile applied (degrade without its restore yet), by host name. */
+  links: Map<string, AppliedLink>;
+  /** What the run's cleanup stops before it heals (a partial partition's failover watch). */
+  stoppers?: Array<() => Promise<void>>;
 }
 
 export interface ContextDeps {
@@ -164,7 +170,10 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
         })),
       });
   };
-  return {
+  // Faults on servers and partitions from some servers only (harness/faults/servers.ts).
+  const servers = serverFaults({ lab, trace, log, leader, readDeployments, partitioned, modes, signal });
+  (deps.cuts.stoppers ??= []).push(() => servers.stop());
+  const base: Omit<ScenarioContext, 'checkLinkBackends' | 'degrade' | 'restore' | 'flap'> = {
     hosts: lab.hosts,
     jobId,
     leader,
@@ -310,6 +319,8 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       log(`partitioned ${host.name}: ${argv.map((a) => a.join(' ')).join('; ')}`);
     },
     async heal(host) {
+      // A partition from some servers only is healed by its own module: exactly its rules.
+      if (servers.isPartial(host)) return servers.healFrom(host);
       const argv = healArgv(serverIps, modes.get(host.name) ?? 'input');
       const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
       await applyAll(exec, argv);
@@ -321,6 +332,16 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
         trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
       log(`healed ${host.name}`);
     },
+    partitionMany(hosts, mode = 'input') {
+      if (hosts.length === 1) return this.partition(hosts[0]!, mode);
+      return massPartition({ lab, trace, log, serverIps, partitioned, modes, readDeployments }, hosts, mode);
+    },
+    healMany(hosts) {
+      if (hosts.length === 1) return this.heal(hosts[0]!);
+      return massHeal({ lab, trace, log, serverIps, partitioned, modes, readDeployments }, hosts);
+    },
+    serverAgent: (step) => servers.agent(step),
+    partitionFrom: (host, from, mode = 'input') => servers.partitionFrom(host, from, mode),
     async agent(host, action) {
       await readDeployments(`before the ${action} of the agent on ${host.name}`);
       const began = Date.now();
@@ -358,4 +379,95 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       return h;
     },
   };
+  // Link faults (link-steps.ts): a flap cuts and heals through the partition and heal above.
+  return {
+    ...base,
+    ...linkActions({
+      lab,
+      trace,
+      log,
+      serverIps,
+      links: deps.cuts.links,
+      partition: (host, mode) => base.partition(host, mode),
+      heal: (host) => base.heal(host),
+      sleepUntil: (at, what) => base.sleepUntil(at, what),
+      readDeployments,
+    }),
+  };
+}
+
+/** What a mass fault needs of the context. */
+interface MassDeps {
+  lab: LabDriver;
+  trace: TraceWriter;
+  log: (message: string) => void;
+  serverIps: string[];
+  partitioned: Set<LabHost>;
+  modes: Map<string, PartitionMode>;
+  readDeployments: (when: string) => Promise<void>;
+}
+
+let massGroups = 0;
+
+/** A group id for the fault events of one mass step: unique within the run's process. */
+const newGroup = (kind: string) => `${kind}-${++massGroups}-${Date.now().toString(36)}`;
+
+/** Runs `body` on every host at once; a host that fails is named with its cause, after all have finished. */
+async function onEveryHost(hosts: LabHost[], what: string, body: (host: LabHost) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(hosts.map(body));
+  const failed = results.flatMap((r, k) => (r.status === 'rejected' ? [`${hosts[k]!.name}: ${describeError(r.reason)}`] : []));
+  if (failed.length > 0) throw new HarnessError(`${what} failed on ${failed.length} of ${hosts.length} host(s): ${failed.join('; ')}`);
+}
+
+/**
+ * Cuts every host off at once: the rules go into all namespaces concurrently, one fault event per
+ * host (each with its own time in effect) sharing a group id, so the checker tells one step from many.
+ * Then each cut is proven as a single one is: the rules listed, no server reachable.
+ */
+async function massPartition(d: MassDeps, hosts: LabHost[], mode: PartitionMode): Promise<void> {
+  await d.readDeployments(`before the partition of ${hosts.length} hosts`);
+  const argv = partitionArgv(d.serverIps, mode);
+  const group = newGroup('partition');
+  for (const h of hosts) {
+    d.modes.set(h.name, mode);
+    // Before the rules go in: a cut that fails half way is still healed by the run's cleanup.
+    d.partitioned.add(h);
+  }
+  const began = Date.now();
+  await onEveryHost(hosts, 'the partition', async (host) => {
+    const start = Date.now();
+    await applyAll((a, o) => d.lab.exec(host, a, o), argv);
+    d.trace.add({ kind: 'fault', t: Date.now(), fault: 'partition', host: host.name, argv, began: start, group });
+  });
+  const inEffect = Date.now();
+  await onEveryHost(hosts, 'proving the partition', async (host) => {
+    const exec = (a: string[], o?: ExecOptions) => d.lab.exec(host, a, o);
+    d.trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'partitioned', rules: await iptablesRules(exec) });
+    for (const r of await Promise.all(d.serverIps.map((ip) => reach(exec, ip))))
+      d.trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
+  });
+  d.log(
+    `partitioned ${hosts.length} hosts at once (${hosts.map((h) => h.name).join(', ')}) in ${((inEffect - began) / 1000).toFixed(2)}s: ${argv.map((a) => a.join(' ')).join('; ')}`,
+  );
+}
+
+/** Heals every host at once (a reconnect storm), then checks each host's rules are gone and the servers answer. */
+async function massHeal(d: MassDeps, hosts: LabHost[]): Promise<void> {
+  const group = newGroup('heal');
+  const began = Date.now();
+  await onEveryHost(hosts, 'the heal', async (host) => {
+    const start = Date.now();
+    const argv = healArgv(d.serverIps, d.modes.get(host.name) ?? 'input');
+    await applyAll((a, o) => d.lab.exec(host, a, o), argv);
+    d.trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv, began: start, group });
+  });
+  const inEffect = Date.now();
+  await onEveryHost(hosts, 'checking the heal', async (host) => {
+    const exec = (a: string[], o?: ExecOptions) => d.lab.exec(host, a, o);
+    d.trace.add({ kind: 'iptables', t: Date.now(), host: host.name, when: 'healed', rules: await assertHealed(exec, host.name, d.serverIps) });
+    d.partitioned.delete(host);
+    for (const r of await Promise.all(d.serverIps.map((ip) => reach(exec, ip))))
+      d.trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
+  });
+  d.log(`healed ${hosts.length} hosts at once in ${((inEffect - began) / 1000).toFixed(2)}s`);
 }

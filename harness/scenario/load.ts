@@ -10,6 +10,10 @@ import { rangesIn } from '../check/versioned.ts';
 import { parseRole } from '../trace/roles.ts';
 import { isRange } from '../util/versions.ts';
 import { rolesInSteps } from './steps.ts';
+import { isManySubject, parseWildcard } from '../check/many.ts';
+import { loadProfile } from '../faults/profiles.ts';
+import { serverStepProblems } from '../faults/servers.ts';
+import { targetOf, targetProblem } from './targets.ts';
 import type { Scenario } from './types.ts';
 
 export const scenariosDir = (): string => process.env['NOMAD_LAB_SCENARIOS'] ?? join(repoRoot, 'scenarios');
@@ -32,11 +36,14 @@ export function loadScenarioFile(file: string): Scenario {
     return p ? `${p.group}[${p.index}]` : role;
   };
   const slots = new Set(rolesInSteps(scenario).map(slotOf));
-  for (const role of rolesInExpectations(scenario.expect)) {
+  // A wildcard role (`cache[*]#1`) names no slot; its count says how many it must match.
+  for (const role of rolesInExpectations(scenario.expect).filter((r) => parseWildcard(r) === undefined)) {
     if (!slots.has(slotOf(role))) {
       problem('/expect', `names ${role}, but no step names an allocation of ${slotOf(role)} (the steps name ${[...slots].sort().join(', ') || 'none'})`);
     }
   }
+  manyProblems(scenario, problem);
+  for (const [i, why] of serverStepProblems(scenario.steps, scenario.lab.servers)) problem(`/steps/${i}`, why);
   // A metric names the job by the scenario's job ID (a run on a shared lab renames both together).
   for (const [i, m] of (scenario.expect.metrics ?? []).entries()) {
     if (m.labels['job'] !== undefined && m.labels['job'] !== scenario.job.id) {
@@ -66,6 +73,21 @@ export function loadScenarioFile(file: string): Scenario {
       problem(`/steps/${i}/file`, `jobs/${step.file} does not exist`);
     }
   }
+  // Link profiles: each degrade names a valid one; a flap restores itself, so no `for` and no restore.
+  for (const [i, step] of scenario.steps.entries()) {
+    if (step.do !== 'degrade' && step.do !== 'restore') continue;
+    // Exactly one target form (the schema cannot say it in strict mode without repeating every form).
+    const targetWrong = targetProblem(targetOf(step), scenario.lab.clients);
+    if (targetWrong !== undefined) problem(`/steps/${i}`, targetWrong);
+    if (step.do !== 'degrade') continue;
+    try {
+      const profile = loadProfile(step.profile);
+      if (profile.flap !== undefined && step.for !== undefined)
+        problem(`/steps/${i}/for`, `profile ${step.profile} is a flap: its schedule says how long, not for`);
+    } catch (error) {
+      problem(`/steps/${i}/profile`, error instanceof Error ? error.message : String(error));
+    }
+  }
   if (problems.length > 0) throw new InvalidFileError(problems);
   return { ...scenario, file };
 }
@@ -77,4 +99,24 @@ export function scenarioNames(dir = scenariosDir()): string[] {
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => f.slice(0, -'.yaml'.length))
     .sort();
+}
+
+/** Fault targets and many-subjects: what the schema cannot say. */
+function manyProblems(scenario: Scenario, problem: (pointer: string, message: string) => void): void {
+  for (const [i, step] of scenario.steps.entries()) {
+    if (step.do !== 'partition' && step.do !== 'heal') continue;
+    const why = targetProblem(targetOf(step), scenario.lab.clients);
+    if (why !== undefined) problem(`/steps/${i}`, why);
+  }
+  const lists = { transitions: scenario.expect.transitions, never: scenario.expect.never ?? [], notBefore: scenario.expect.notBefore ?? [] };
+  for (const [key, list] of Object.entries(lists)) {
+    for (const [i, e] of list.entries()) {
+      if ('count' in e.subject && !isManySubject(e.subject))
+        problem(`/expect/${key}/${i}/subject/count`, 'applies only to a many-subject (cache[*]#1, allocsOn, nodes)');
+    }
+  }
+  for (const [i, e] of (scenario.expect.taskEvents ?? []).entries()) {
+    if (e.count !== undefined && e.allocsOn === undefined && parseWildcard(e.alloc ?? '') === undefined)
+      problem(`/expect/taskEvents/${i}/count`, 'applies only to a wildcard role (cache[*]#1) or allocsOn');
+  }
 }

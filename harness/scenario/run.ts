@@ -8,10 +8,12 @@ import { join, relative } from 'node:path';
 import { runSteps } from './steps.ts';
 import { scenariosDir } from './load.ts';
 import { scenarioContext, type Cuts } from './context.ts';
+import { clearLinks } from './link-steps.ts';
 import { diffGolden, goldenOf, type Golden } from '../check/golden.ts';
 import { repoRoot } from '../config/paths.ts';
 import { run } from '../exec/local.ts';
 import { healArgv, healFully } from '../faults/partition.ts';
+import { followLeader } from '../faults/servers.ts';
 import type { LabDriver, LabHost } from '../lab/driver.ts';
 import { attachOwned, checkRunFits, endRunLab, labForRun, labRequest, runsSideBySide, type LabNeed, type LabSelection } from '../lab/labs.ts';
 import { resolveNomad } from '../nomad/binary.ts';
@@ -25,6 +27,8 @@ import type { Timers } from '../check/timings.ts';
 import { HarnessError, InterruptedError, describeError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { Scenario } from './types.ts';
+import { describeStorm, stormFigures } from '../check/storm.ts';
+import { normalise } from '../trace/normalise.ts';
 
 export interface RunOptions {
   /** Which lab (`--lab`, `--provider`, `--inventory`, `--servers`, `--acl`, `--tls`, `--nomad`, ...); the scenario's topology fills in the rest. */
@@ -97,7 +101,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const trace = new TraceWriter(runDir);
   let harnessError: string | undefined;
   let driver: LabDriver | undefined;
-  const cuts: Cuts = { partitioned: new Set<LabHost>(), modes: new Map() };
+  const cuts: Cuts = { partitioned: new Set<LabHost>(), modes: new Map(), links: new Map() };
   let recorder: Recorder | undefined;
   let interrupted: unknown;
 
@@ -113,7 +117,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     driver = up.driver;
     const lab = driver;
     trace.add({ kind: 'step', t: Date.now(), step: 'lab up', phase: 'end', detail: up.detail });
-    const { leader, leaderHost } = await recordRunInfo(lab, up.nomad, trace, { runId, scenario: scenario.name, jobId });
+    const { leaderHost } = await recordRunInfo(lab, up.nomad, trace, { runId, scenario: scenario.name, jobId });
+    // The recorder's scrape and reads and the steps' API calls follow the leader (a step may kill it).
+    const leader = followLeader(lab, leaderHost, trace, log);
     const otherServers = lab.hosts.filter((h) => h.role === 'server' && h !== leaderHost).map((h) => lab.api(h));
     recorder = new Recorder(trace, leader, jobId, Date.now, otherServers);
     await recorder.start();
@@ -134,6 +140,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       waiting: options.waiting,
     });
     await runSteps(scenario, ctx);
+    noteStorm(trace, log);
   } catch (error) {
     if (signal.aborted) interrupted = signal.reason;
     harnessError = signal.aborted ? `interrupted by ${(signal.reason as InterruptedError).signal ?? 'a signal'}` : describeError(error);
@@ -159,7 +166,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       {
         keep: options.keep,
         leaveUp: options.reuseLab?.leaveUp === true,
-        healed: cuts.partitioned.size === 0,
+        healed: cuts.partitioned.size === 0 && cuts.links.size === 0,
         clean: !signal.aborted && harnessError === undefined,
         interrupted: signal.aborted,
         jobId,
@@ -169,6 +176,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
   if (signal.aborted) throw interrupted ?? signal.reason;
   return { result, runDir };
+}
+
+/** A mass fault's figures (check/storm.ts), into the trace as a note and onto the terminal. */
+function noteStorm(trace: TraceWriter, log: (m: string) => void): void {
+  const figures = stormFigures(trace.events, normalise(trace.events));
+  if (!figures) return;
+  for (const line of describeStorm(figures)) {
+    trace.add({ kind: 'note', t: Date.now(), message: line });
+    log(line);
+  }
 }
 
 /** A scenario keyed to other Nomad releases does not run: not applicable, never a pass. */
@@ -248,14 +265,16 @@ async function recordRunInfo(
 }
 
 /**
- * The run's cleanup: resume paused agents, start killed ones (SSH labs), heal every host still cut
- * off. A DROP rule or a stopped agent must never outlive the run. Returns a harness error when a
+ * The run's cleanup: resume paused agents, start killed ones (a killed server too), heal every host still cut
+ * off, take every link profile off. A DROP rule, a loss rule, a delay qdisc or a stopped agent must
+ * never outlive the run. Returns a harness error when a
  * heal left rules.
  */
 async function healAll(driver: LabDriver | undefined, cuts: Cuts, trace: TraceWriter, log: (m: string) => void): Promise<string | undefined> {
   if (!driver) return undefined;
   const lab = driver;
   let problem: string | undefined;
+  for (const stop of cuts.stoppers ?? []) await stop().catch((error: unknown) => log(`cleanup stop failed: ${describeError(error)}`));
   await lab.resumePaused().catch((error: unknown) => log(`cleanup resume failed: ${describeError(error)}`));
   const ips = lab.hosts.filter((h) => h.role === 'server').map((s) => s.ip);
   for (const host of cuts.partitioned) {
@@ -268,6 +287,8 @@ async function healAll(driver: LabDriver | undefined, cuts: Cuts, trace: TraceWr
       log(`healed ${host.name} (cleanup)`);
     }
   }
+  // Loss rules and delay qdiscs of a degrade that was not restored (a failed or interrupted run).
+  if (cuts.links.size > 0) problem ??= (await clearLinks(lab, cuts.links, trace, log))[0];
   return problem;
 }
 

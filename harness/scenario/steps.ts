@@ -7,6 +7,10 @@ import type { Recorder } from '../trace/recorder.ts';
 import { applies } from '../check/versioned.ts';
 import { parseDuration } from '../util/duration.ts';
 import type { Condition, Scenario, ScenarioContext, Step } from './types.ts';
+import { describeTarget, isMany, resolveTarget, targetKey, targetOf, type Target } from './targets.ts';
+import { loadProfile } from '../faults/profiles.ts';
+import type { LabHost } from '../lab/driver.ts';
+import { describeSelector, isServerStep } from '../faults/servers.ts';
 
 export { parseDuration };
 
@@ -28,7 +32,8 @@ export function rolesInSteps(scenario: Pick<Scenario, 'steps'>): string[] {
   return [...roles];
 }
 
-export function holds(c: Condition, r: Recorder): boolean {
+/** `cut`: the hosts the run's latest partition cut off (for `cutNodes`). */
+export function holds(c: Condition, r: Recorder, cut: readonly string[] = []): boolean {
   if (c.alloc !== undefined) {
     const a = r.byRole(c.alloc);
     if (!a) return false;
@@ -40,6 +45,7 @@ export function holds(c: Condition, r: Recorder): boolean {
     const node = nodeOf(r, c.clientOf);
     if (!node || (c.status !== undefined && r.nodes.get(node) !== c.status)) return false;
   }
+  if (c.cutNodes !== undefined && (cut.length === 0 || cut.some((h) => r.nodes.get(h) !== c.cutNodes))) return false;
   if (c.metric !== undefined && r.metric(c.metric, c.labels ?? {}) !== c.value) return false;
   if (c.service !== undefined && r.serviceRoles(c.service).join() !== [...(c.instances ?? [])].sort().join()) return false;
   if (c.blockedEval === true && !r.hasBlockedEval()) return false;
@@ -93,8 +99,15 @@ function stepLabel(step: Step): string {
       return 'API without a token';
     case 'capture':
       return `capture ${captureTitle(step)}`;
+    case 'partition':
+    case 'heal':
+      return `${step.do} of ${describeTarget(targetOf(step) ?? { clientOf: '?' })}`;
+    case 'degrade':
+      return `degrade (${step.profile}${step.for === undefined ? '' : ` for ${step.for}`}) of ${describeTarget(targetOf(step) ?? { clientOf: '?' })}`;
+    case 'restore':
+      return `restore of ${describeTarget(targetOf(step) ?? { clientOf: '?' })}`;
     default:
-      return `${step.do.replace('_', ' ')} of ${step.clientOf}`;
+      return `${step.do.replace('_', ' ')} of ${isServerStep(step) ? describeSelector(step) : step.clientOf}`;
   }
 }
 
@@ -103,11 +116,14 @@ function actsOn(step: Step): string[] {
   switch (step.do) {
     case 'partition':
     case 'heal':
+    case 'degrade':
+    case 'restore':
+      return step.clientOf === undefined ? [] : [step.clientOf];
     case 'kill_agent':
     case 'restart_agent':
     case 'pause_agent':
     case 'resume_agent':
-      return [step.clientOf];
+      return isServerStep(step) ? [] : [step.clientOf];
     case 'write_file':
     case 'stop_alloc':
     case 'capture':
@@ -117,6 +133,13 @@ function actsOn(step: Step): string[] {
     default:
       return [];
   }
+}
+
+/** What target resolution reads of a run: the lab's hosts, and where the job's live allocations are. */
+function targetView(ctx: ScenarioContext) {
+  const r = ctx.recorder;
+  const live = [...r.allocs.values()].filter((a) => a.desired === 'run' && !['complete', 'failed', 'lost'].includes(a.client));
+  return { hosts: ctx.hosts, nodeOfRole: (role: string) => nodeOf(r, role), holding: new Set(live.map((a) => a.node)) };
 }
 
 export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promise<void> {
@@ -134,8 +157,32 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
     return a;
   };
 
+  // Hosts each partition's target form cut (a heal of the same form heals exactly those), and the
+  // hosts the latest partition cut (what `cutNodes` conditions speak of).
+  const cutBy = new Map<string, string[]>();
+  let cut: string[] = [];
+  const targetHosts = (target: Target | undefined, i: number, heal: boolean) => {
+    if (target === undefined) throw new HarnessError(`step ${i + 1}: give exactly one of clientOf, host, hosts, clients`);
+    const remembered = heal && isMany(target) ? cutBy.get(targetKey(target)) : undefined;
+    const names = remembered ?? resolveTarget(target, targetView(ctx));
+    if (typeof names === 'string') throw new HarnessError(`step ${i + 1}: ${heal ? 'heal' : 'partition'} of ${describeTarget(target)}: ${names}`);
+    return names.map((h) => ctx.host(h));
+  };
+
   // The first await that failed: a later step acting on a role that never came is Nomad's doing then.
   let failedAwait: string | undefined;
+
+  // A profile this lab cannot apply (delay without the kernel's netem) stops the run before it starts.
+  const profiles = scenario.steps.flatMap((s) => (s.do === 'degrade' && applies(s, ctx.nomadVersion) ? [loadProfile(s.profile)] : []));
+  if (profiles.length > 0) await ctx.checkLinkBackends(profiles);
+  // The hosts each degrade's target form degraded: a restore of the same form restores exactly those.
+  const degradedBy = new Map<string, LabHost[]>();
+  const linkHosts = (target: Target | undefined, i: number): LabHost[] => {
+    if (target === undefined) throw new HarnessError(`step ${i + 1}: give exactly one of clientOf, host, hosts, clients`);
+    const names = resolveTarget(target, targetView(ctx));
+    if (typeof names === 'string') throw new HarnessError(`step ${i + 1}: ${describeTarget(target)}: ${names}`);
+    return names.map((h) => ctx.host(h));
+  };
 
   for (const [i, step] of scenario.steps.entries()) {
     ctx.signal.throwIfAborted();
@@ -151,7 +198,7 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
       ctx.log(`step ${i + 1} (${stepLabel(step)}) not run: ${why}`);
       continue;
     }
-    const isFault = step.do === 'partition' || step.do.endsWith('_agent') || step.do === 'write_file';
+    const isFault = step.do === 'partition' || step.do === 'degrade' || step.do.endsWith('_agent') || step.do === 'write_file';
     if (isFault && !faulted) {
       faulted = true;
       // The precondition "these roles on distinct clients" decides whether the faults test anything.
@@ -185,7 +232,7 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           const all = step.all.map((c) => (c.labels?.['job'] === scenario.job.id ? { ...c, labels: { ...c.labels, job: ctx.jobId } } : c));
           const ok = await ctx.await(
             step.for,
-            (rec) => all.every((c) => holds(c, rec)),
+            (rec) => all.every((c) => holds(c, rec, cut)),
             ms,
             (rec) => all.map((c) => hopeless(c, rec)).find((why) => why !== undefined),
           );
@@ -195,14 +242,34 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           }
           return;
         }
-        case 'partition':
-          return ctx.partition(clientHost(step.clientOf, i), step.mode);
-        case 'heal':
-          return ctx.heal(clientHost(step.clientOf, i));
+        case 'partition': {
+          const target = targetOf(step);
+          if (target !== undefined && 'clientOf' in target && step.from !== undefined) {
+            // Cut from some servers only: the node is not meant to go anywhere (no `cut` for conditions).
+            return ctx.partitionFrom(clientHost(target.clientOf, i), step.from, step.mode);
+          }
+          if (target !== undefined && 'clientOf' in target) {
+            cut = [clientHost(target.clientOf, i).name];
+            return ctx.partition(clientHost(target.clientOf, i), step.mode);
+          }
+          const hosts = targetHosts(target, i, false);
+          cutBy.set(
+            targetKey(target!),
+            hosts.map((h) => h.name),
+          );
+          cut = hosts.map((h) => h.name);
+          return ctx.partitionMany(hosts, step.mode);
+        }
+        case 'heal': {
+          const target = targetOf(step);
+          if (target !== undefined && 'clientOf' in target) return ctx.heal(clientHost(target.clientOf, i));
+          return ctx.healMany(targetHosts(target, i, true));
+        }
         case 'kill_agent':
         case 'restart_agent':
         case 'pause_agent':
         case 'resume_agent':
+          if (isServerStep(step)) return ctx.serverAgent(step);
           return ctx.agent(clientHost(step.clientOf, i), step.do.slice(0, -'_agent'.length) as 'kill' | 'restart' | 'pause' | 'resume');
         case 'write_file': {
           const a = alloc(step.alloc, i);
@@ -249,6 +316,29 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
             },
             5_000,
           );
+          return;
+        }
+        case 'degrade': {
+          const target = targetOf(step);
+          const hosts = linkHosts(target, i);
+          const profile = loadProfile(step.profile);
+          if (profile.flap !== undefined) {
+            for (const h of hosts) await ctx.flap(h, profile);
+            return;
+          }
+          for (const h of hosts) await ctx.degrade(h, profile);
+          if (step.for === undefined) {
+            degradedBy.set(targetKey(target!), hosts);
+            return;
+          }
+          await ctx.sleepUntil(Date.now() + parseDuration(step.for), `the ${profile.name} profile has been on for ${step.for}`);
+          for (const h of hosts) await ctx.restore(h);
+          return;
+        }
+        case 'restore': {
+          const target = targetOf(step);
+          const hosts = (target === undefined ? undefined : degradedBy.get(targetKey(target))) ?? linkHosts(target, i);
+          for (const h of hosts) await ctx.restore(h);
           return;
         }
         case 'capture':

@@ -2,6 +2,9 @@
 import type { Expectations } from '../check/expectations.ts';
 import type { AgentAction, LabHost } from '../lab/driver.ts';
 import type { PartitionMode } from '../faults/partition.ts';
+import type { TargetFields } from './targets.ts';
+import type { ServerAgentStep, ServerSet } from '../faults/servers.ts';
+import type { LinkProfile } from '../faults/profiles.ts';
 import type { NomadApi, NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import type { TraceWriter } from '../trace/writer.ts';
@@ -21,6 +24,8 @@ export interface Condition {
   /** With version: this many allocations running (desired run) at that job version. */
   running?: number;
   version?: number;
+  /** Every node the run's latest partition cut off has this status (a mass cut: `clients: 25`). */
+  cutNodes?: string;
   /** With instances: exactly these allocation roles are registered under this Nomad service. */
   service?: string;
   instances?: string[];
@@ -34,9 +39,21 @@ type StepAction =
   | { do: 'update_job'; file: string }
   | { do: 'await'; for: string; all: Condition[]; within: string }
   /** `mode`: which packets the client drops (input: from the servers, the seed's rule and the default). */
-  | { do: 'partition'; clientOf: string; mode?: PartitionMode }
-  | { do: 'heal'; clientOf: string }
+  /** Targets (targets.ts): `clientOf` a role, `host`, `hosts`, or `clients: N`; several hosts are cut at once. */
+  | ({ do: 'partition'; mode?: PartitionMode; from?: ServerSet } & TargetFields)
+  /** The same target form as the partition heals exactly the hosts it cut. */
+  | ({ do: 'heal' } & TargetFields)
+  /**
+   * Applies a link profile (profiles/<profile>.yaml: loss, delay, or a flap) to the target's link to
+   * the servers. `for`: restore it after that long (the step waits); without, a `restore` step does.
+   * A flap runs its whole schedule within the step and restores the link itself.
+   */
+  | ({ do: 'degrade'; profile: string; for?: string } & TargetFields)
+  /** Removes what the `degrade` of the same target applied. */
+  | ({ do: 'restore' } & TargetFields)
   | { do: 'kill_agent' | 'restart_agent' | 'pause_agent' | 'resume_agent'; clientOf: string }
+  /** The same on servers (faults/servers.ts): `server: leader | killed | paused | "server[N]"`, or `servers: all`. */
+  | ServerAgentStep
   | { do: 'write_file'; alloc: string; task: string; path: string; content?: string }
   | { do: 'wait_until'; deadline: 'lost_after_expired'; margin?: string }
   | { do: 'stop_alloc'; alloc: string }
@@ -103,6 +120,26 @@ export interface ScenarioContext {
   awaitDeployment(job: NomadJob): Promise<boolean>;
   partition(host: LabHost, mode?: PartitionMode): Promise<void>;
   heal(host: LabHost): Promise<void>;
+  /** Cuts a client off from some servers only (`from`); its heal removes exactly those rules. */
+  partitionFrom(host: LabHost, from: ServerSet, mode?: PartitionMode): Promise<void>;
+  /** Kills, restarts, pauses or resumes the servers a step names (the leader resolved when it runs). */
+  serverAgent(step: ServerAgentStep): Promise<void>;
+  /**
+   * Cuts several hosts off at once (one fault event per host, sharing a group id), proves each cut,
+   * and heals them all at once (a reconnect storm). One host: the same as partition/heal.
+   */
+  partitionMany(hosts: LabHost[], mode?: PartitionMode): Promise<void>;
+  healMany(hosts: LabHost[]): Promise<void>;
+  /**
+   * Link faults (harness/faults/links.ts): before the first step, refuses a run whose profiles this
+   * lab's kernel cannot apply (delay without sch_netem); `degrade` applies a loss or delay profile
+   * and proves it (rules listed, loss measured), `restore` removes it and proves that, `flap` cuts and
+   * heals on the profile's schedule (each cut and heal a partition and a heal of the trace).
+   */
+  checkLinkBackends(profiles: LinkProfile[]): Promise<void>;
+  degrade(host: LabHost, profile: LinkProfile): Promise<void>;
+  restore(host: LabHost): Promise<void>;
+  flap(host: LabHost, profile: LinkProfile): Promise<void>;
   agent(host: LabHost, action: AgentAction): Promise<void>;
   /** Writes a file into a task's directory of an allocation (on its client). */
   writeFile(allocId: string, node: string, task: string, path: string, content: string): Promise<void>;

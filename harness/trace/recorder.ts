@@ -41,6 +41,8 @@ export class Recorder {
   /** The Raft index of the last stream event seen for each allocation of the job. */
   private readonly lastEventIndex = new Map<string, number>();
   private readonly resumeChecks: Array<Promise<void>> = [];
+  /** The server the last metrics scrape read (the leader then). */
+  private scrapedFrom: string | undefined;
   /** Roles by allocation ID, recomputed when an allocation appears. */
   private roles: Map<string, string> | undefined;
 
@@ -49,10 +51,13 @@ export class Recorder {
     private readonly leader: NomadApi,
     private readonly job: string,
     private readonly now: () => number = Date.now,
-    /** The other servers, to resume the stream on when the leader's connection is lost. */
+    /** The other servers: the stream is on the first of them, and resumes on the next when a connection is lost. */
     others: readonly NomadApi[] = [],
   ) {
-    this.stream = new EventStream([leader, ...others], ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, `Deployment:${job}`, 'Service'], {
+    // Any server serves the stream from its own event broker (nomad/event_endpoint.go, 1.6.0): a
+    // follower first, so that a step killing the leader does not cut the stream (a resumed stream
+    // cannot rule out events it missed: a gap, and the verdict unknown). The leader after the others.
+    this.stream = new EventStream([...others, leader], ['Node', `Allocation:${job}`, `Evaluation:${job}`, `Job:${job}`, `Deployment:${job}`, 'Service'], {
       onEvents: (index, events) => {
         const t = this.now();
         for (const e of events) {
@@ -226,7 +231,15 @@ export class Recorder {
   /** job_summary gauges of this job from the leader, recorded when a value changes. */
   async scrape(): Promise<void> {
     const t = this.now();
-    for (const s of parsePrometheus(await this.leader.metricsPrometheus())) {
+    const text = await this.leader.metricsPrometheus();
+    // A new leader publishes the gauges afresh (nomad/leader.go: the leader only): forget the old
+    // leader's values, so the live view and the trace show what the new one says, from its first scrape.
+    if (this.scrapedFrom !== undefined && this.scrapedFrom !== this.leader.host) {
+      this.trace.add({ kind: 'note', t, message: `metrics now scraped from ${this.leader.host} (the leader), no longer from ${this.scrapedFrom}` });
+      this.series.clear();
+    }
+    this.scrapedFrom = this.leader.host;
+    for (const s of parsePrometheus(text)) {
       if (!s.name.startsWith(SUMMARY_PREFIX) || s.labels['job'] !== this.job) continue;
       const name = `nomad.nomad.job_summary.${s.name.slice(SUMMARY_PREFIX.length)}`;
       const key = metricKey(name, s.labels);

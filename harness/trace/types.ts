@@ -37,6 +37,8 @@ export type TraceEvent =
       argv: string[][];
       detail?: string;
       /** When its first command started (t: when it was in effect). */ began?: number;
+      /** One step that acted on several hosts at once (a mass partition or heal): the same id on each host's event. */
+      group?: string;
     }
   /**
    * A TCP connect from a lab host to a server's RPC port, right after a partition (must fail: the fault
@@ -44,6 +46,26 @@ export type TraceEvent =
    * `broken` when the probe itself could not run, which proves nothing.
    */
   | { kind: 'reach'; t: number; host: string; target: string; after: 'partition' | 'heal'; reached: boolean; broken?: boolean; detail: string }
+  /**
+   * A link fault's loss probe: `sent` TCP connects from a host to a server's RPC port, each with a
+   * timeout below the first SYN retransmission, right after a degrade (about `expectedRate` of them
+   * must fail) or after its restore (nearly none may). `medianMs`: of the connects that completed.
+   * `broken`: the probe itself could not run, which proves nothing.
+   */
+  | {
+      kind: 'link-probe';
+      t: number;
+      host: string;
+      target: string;
+      after: 'degrade' | 'restore';
+      sent: number;
+      dropped: number;
+      expectedRate: number;
+      medianMs?: number | null;
+      broken?: string;
+    }
+  /** `tc qdisc show` inside a host's namespace (or on an SSH host) at a moment of the run. */
+  | { kind: 'qdisc'; t: number; host: string; when: string; listing: string }
   /** `iptables -S` inside a host's namespace at a moment of the run. */
   | { kind: 'iptables'; t: number; host: string; when: string; rules: string }
   /** One event of Nomad's event stream, payload trimmed to what checks and reports read. */
@@ -76,7 +98,18 @@ export type TraceEvent =
    */
   | { kind: 'gap'; t: number; fromIndex: number; toIndex: number; detail: string }
   /** Event-stream connection changes and other facts worth keeping. */
-  | { kind: 'note'; t: number; message: string };
+  | { kind: 'note'; t: number; message: string }
+  /**
+   * Which server led, as a server answered /v1/status/leader (`address`, the leader's RPC address):
+   * resolved for a step (`server: leader`), or a change the harness's API calls followed. `leader`
+   * is undefined when no server named one. `previous`: the server followed before a change.
+   */
+  | { kind: 'leader'; t: number; leader: string | undefined; address: string; askedOf: string; why: string; previous?: string }
+  /**
+   * A restarted server, proven back or not: its agent answered (`answered`), and it rejoined (`ok`:
+   * the leader's /v1/status/peers lists it and it names that leader itself).
+   */
+  | { kind: 'rejoin'; t: number; host: string; ok: boolean; answered: boolean; elapsedMs: number; detail: string };
 
 /** What the trace keeps of a Nomad deployment. */
 export interface DeploymentSummary {
@@ -93,7 +126,8 @@ export type TraceKind = TraceEvent['kind'];
 /** A terminal capture: a command's final screen. */
 export type ScreenEvent = Extract<TraceEvent, { kind: 'screen' }>;
 
-export type FaultKind = 'partition' | 'heal' | 'kill-agent' | 'restart-agent' | 'pause-agent' | 'resume-agent' | 'write-file' | 'stop-alloc' | 'stop-job';
+export type FaultKind =
+  'partition' | 'heal' | 'degrade' | 'restore' | 'kill-agent' | 'restart-agent' | 'pause-agent' | 'resume-agent' | 'write-file' | 'stop-alloc' | 'stop-job';
 
 /** A trace event with its position in the file (1-based line), for reasons that point into it. */
 export type Positioned<E extends TraceEvent = TraceEvent> = E & { line: number };

@@ -38,7 +38,12 @@ describe('scenario files', () => {
       'flapping',
       'full-cut',
       'job-version',
+      'leader-kill-cut',
+      'link-flap',
+      'lossy-link',
+      'mass-disconnect',
       'no-replacement',
+      'partial-partition',
       'spread',
     ]);
     for (const s of all) {

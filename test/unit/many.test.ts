@@ -1,0 +1,407 @@
+// Unit: fault targets (scenario/targets.ts), expectations over many allocations (check/many.ts) and a
+// mass fault's figures (check/storm.ts), on synthetic traces of a mass cut: 4 clients with one
+// allocation each, client1 and client2 cut off in one step and healed in one step. Pass and fail.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvalidFileError } from '../../harness/config/user-files.ts';
+import { loadScenarioFile } from '../../harness/scenario/load.ts';
+import { MINIMAL_SCENARIO } from './minimal-scenario.ts';
+import { holds, runSteps } from '../../harness/scenario/steps.ts';
+import type { Scenario, ScenarioContext } from '../../harness/scenario/types.ts';
+import type { Recorder } from '../../harness/trace/recorder.ts';
+import { HarnessError } from '../../harness/util/errors.ts';
+import { check } from '../../harness/check/checker.ts';
+import type { Expectations } from '../../harness/check/expectations.ts';
+import { faultAt } from '../../harness/check/faults.ts';
+import { countHolds, matchesWildcard, parseWildcard } from '../../harness/check/many.ts';
+import { describeStorm, stormFigures } from '../../harness/check/storm.ts';
+import { describeTarget, resolveTarget, targetKey, targetOf, targetProblem } from '../../harness/scenario/targets.ts';
+import { normalise } from '../../harness/trace/normalise.ts';
+import type { Positioned, TraceEvent } from '../../harness/trace/types.ts';
+
+const SERVER = '198.19.9.10';
+const HOSTS = ['client1', 'client2', 'client3', 'client4'];
+const CUT = ['client1', 'client2'];
+
+type Status = { client: string; desired: string; events?: string[] };
+
+/** A mass-cut trace; `edit` may change an allocation's statuses (by role) before it is built. */
+function massTrace(
+  options: { lostRole?: string; noReconnectRole?: string; extra?: boolean; noProbeFor?: string; scores?: { original: number; replacement: number } } = {},
+): Positioned[] {
+  const ev: TraceEvent[] = [];
+  let t = 1_000_000;
+  let index = 100;
+  const tick = (ms = 100) => (t += ms);
+  ev.push({
+    kind: 'run',
+    t,
+    run: {
+      runId: 'r',
+      scenario: 'mass-disconnect',
+      startedAt: '2026-11-29T00:00:00Z',
+      nomad: { path: '/nomad', version: '1.6.0', source: 'test' },
+      lab: {
+        provider: 'netns',
+        name: 'h4-test',
+        id: 'x',
+        subnet: '198.19.9.0/24',
+        hosts: [{ name: 'server1', role: 'server', ip: SERVER }, ...HOSTS.map((h, i) => ({ name: h, role: 'client', ip: `198.19.9.${11 + i}` }))],
+      },
+      timers: { minHeartbeatTtl: 2, heartbeatGrace: 2 },
+      gitCommit: undefined,
+      job: 'mass',
+    },
+  });
+  ev.push({ kind: 'job-read', t: tick(), job: { ID: 'mass', TaskGroups: [{ Name: 'cache', Count: 4 }] } });
+  const node = (host: string, status: string) =>
+    ev.push({
+      kind: 'nomad',
+      t: tick(),
+      index: ++index,
+      topic: 'Node',
+      type: 'NodeStreamEvent',
+      key: host,
+      payload: { Node: { ID: `id-${host}`, Name: host, Status: status } },
+    });
+  const finals = new Map<string, Record<string, unknown>>();
+  const alloc = (id: string, slot: number, host: string, s: Status, createIndex: number, previous = '') => {
+    const a = {
+      ID: id,
+      Name: `mass.cache[${slot}]`,
+      NodeName: host,
+      ClientStatus: s.client,
+      DesiredStatus: s.desired,
+      CreateIndex: createIndex,
+      ModifyIndex: ++index,
+      PreviousAllocation: previous,
+      TaskStates: {
+        redis: {
+          Events: (s.events ?? []).map((Type, k) => ({ Type, Time: (t + k) * 1e6, DisplayMessage: Type === 'Reconnected' ? 'Client reconnected' : Type })),
+        },
+      },
+    };
+    ev.push({ kind: 'nomad', t: tick(), index, topic: 'Allocation', type: 'AllocationUpdated', key: id, payload: { Allocation: a } });
+    const score = options.scores ? (previous ? options.scores.replacement : options.scores.original) : undefined;
+    finals.set(id, { ...a, Job: { Version: 0 }, ...(score === undefined ? {} : { Metrics: { ScoreMetaData: [{ NormScore: score }] } }) });
+  };
+  const metric = (value: number) =>
+    ev.push({ kind: 'metric', t: tick(), host: 'server1', name: 'nomad.nomad.job_summary.unknown', labels: { job: 'mass', task_group: 'cache' }, value });
+  const ids = HOSTS.map((_, i) => `a${i}000000-0000-0000-0000-000000000000`);
+  const origRole = (i: number) => `cache[${i}]#1`;
+  for (const h of HOSTS) node(h, 'ready');
+  HOSTS.forEach((h, i) => alloc(ids[i]!, i, h, { client: 'running', desired: 'run' }, 50 + i));
+  metric(0);
+  // The cut: one group, an event per host, then each host's proof.
+  const argv = [['iptables', '-w', '-I', 'INPUT', '-s', SERVER, '-j', 'DROP']];
+  const began = tick();
+  for (const h of CUT) ev.push({ kind: 'fault', t: tick(10), fault: 'partition', host: h, argv, began, group: 'partition-1' });
+  for (const h of CUT) {
+    ev.push({ kind: 'iptables', t: tick(10), host: h, when: 'partitioned', rules: `-P INPUT ACCEPT\n-A INPUT -s ${SERVER}/32 -j DROP\n` });
+    if (options.noProbeFor !== h)
+      ev.push({ kind: 'reach', t: tick(10), host: h, target: `${SERVER}:4647`, after: 'partition', reached: false, detail: 'no answer within 2s' });
+  }
+  tick(3000);
+  CUT.forEach((h, i) => {
+    node(h, 'disconnected');
+    const role = origRole(i);
+    alloc(ids[i]!, i, h, { client: options.lostRole === role ? 'lost' : 'unknown', desired: options.lostRole === role ? 'stop' : 'run' }, 50 + i);
+    tick(1500);
+  });
+  metric(2);
+  const repl = CUT.map((_, i) => `b${i}000000-0000-0000-0000-000000000000`);
+  CUT.forEach((_, i) => alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'run' }, index + 1, ids[i]));
+  // The heal: one group.
+  const healBegan = tick(20_000);
+  for (const h of CUT)
+    ev.push({
+      kind: 'fault',
+      t: tick(10),
+      fault: 'heal',
+      host: h,
+      argv: [['iptables', '-w', '-D', 'INPUT', '-s', SERVER, '-j', 'DROP']],
+      began: healBegan,
+      group: 'heal-2',
+    });
+  for (const h of CUT) ev.push({ kind: 'reach', t: tick(10), host: h, target: `${SERVER}:4647`, after: 'heal', reached: true, detail: 'connected in 0.0s' });
+  tick(1000);
+  CUT.forEach((h, i) => {
+    node(h, 'initializing');
+    const role = origRole(i);
+    if (options.lostRole !== role)
+      alloc(ids[i]!, i, h, { client: 'running', desired: 'run', events: options.noReconnectRole === role ? [] : ['Reconnected'] }, 50 + i);
+    alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'stop' }, 0, ids[i]);
+    alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'complete', desired: 'stop' }, 0, ids[i]);
+    node(h, 'ready');
+  });
+  if (options.extra) alloc('c0000000-0000-0000-0000-000000000000', 0, 'client3', { client: 'running', desired: 'run' }, index + 1);
+  metric(0);
+  for (const a of finals.values()) ev.push({ kind: 'alloc-read', t: tick(), alloc: a as never });
+  return ev.map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
+}
+
+const SRC = 'test: a synthetic mass cut';
+const expectations: Expectations = {
+  transitions: [
+    { subject: { allocsOn: 'partitioned', count: 2 }, field: 'client', sequence: ['running', 'unknown', 'running'], source: SRC },
+    { subject: { nodes: 'partitioned', count: 2 }, field: 'node', sequence: ['ready', 'disconnected', { optional: 'initializing' }, 'ready'], source: SRC },
+    { subject: { alloc: 'cache[*]#2', count: { min: 0, max: 2 } }, field: 'client', sequence: ['running', 'complete'], source: SRC },
+  ],
+  never: [
+    { subject: { alloc: 'cache[*]#1', count: 4 }, field: 'client', value: 'lost', source: SRC },
+    { subject: { allocsOn: 'connected', count: 4 }, field: 'client', value: 'unknown', source: SRC },
+  ],
+  notBefore: [{ subject: { nodes: 'partitioned' }, field: 'node', value: 'disconnected', notBefore: 'partition', source: SRC }],
+  taskEvents: [{ allocsOn: 'partitioned', count: 2, type: 'Reconnected', after: 'heal', source: SRC }],
+  metrics: [{ name: 'nomad.nomad.job_summary.unknown', labels: { job: 'mass', task_group: 'cache' }, sequence: [0, 2, 0], source: SRC }],
+};
+
+const failing = (r: ReturnType<typeof check>) => r.reasons.filter((c) => c.verdict === 'fail');
+
+describe('fault targets', () => {
+  const view = {
+    hosts: [{ name: 'server1', role: 'server' }, ...HOSTS.map((name) => ({ name, role: 'client' }))],
+    nodeOfRole: (role: string) => (role === 'cache[0]#1' ? 'client3' : undefined),
+    holding: new Set(['client2', 'client3', 'client4']),
+  };
+  it('takes exactly one form from a step and names it', () => {
+    expect(targetOf({ clients: 2 })).toEqual({ clients: 2 });
+    expect(targetOf({ clientOf: 'cache[0]#1', host: 'client1' })).toBeUndefined();
+    expect(targetOf({})).toBeUndefined();
+    expect(describeTarget({ hosts: ['client1', 'client2'] })).toBe('client1, client2');
+    expect(targetKey({ clients: 25 })).not.toBe(targetKey({ clients: 24 }));
+  });
+  it('resolves each form to hosts in the lab order; clients: N takes the first N holding an allocation', () => {
+    expect(resolveTarget({ clientOf: 'cache[0]#1' }, view)).toEqual(['client3']);
+    expect(resolveTarget({ host: 'client4' }, view)).toEqual(['client4']);
+    expect(resolveTarget({ hosts: ['client4', 'client1'] }, view)).toEqual(['client1', 'client4']);
+    // client1 holds nothing: it is skipped, not cut for nothing.
+    expect(resolveTarget({ clients: 2 }, view)).toEqual(['client2', 'client3']);
+  });
+  it('says why a target names nothing', () => {
+    expect(resolveTarget({ clientOf: 'cache[9]#1' }, view)).toMatch(/no allocation cache\[9\]#1/);
+    expect(resolveTarget({ host: 'server1' }, view)).toMatch(/server1 is not a client/);
+    expect(resolveTarget({ hosts: ['client1', 'client1'] }, view)).toMatch(/twice/);
+    expect(resolveTarget({ clients: 4 }, view)).toMatch(/only 3 client\(s\) hold/);
+    expect(targetProblem({ clients: 51 }, 50)).toMatch(/the scenario's lab has 50/);
+    expect(targetProblem(undefined, 50)).toMatch(/exactly one/);
+    expect(targetProblem({ clients: 25 }, 50)).toBeUndefined();
+  });
+});
+
+describe('wildcard roles', () => {
+  it('match every slot of their group and generation, nothing else', () => {
+    expect(parseWildcard('cache[*]#2')).toEqual({ group: 'cache', n: 2 });
+    expect(parseWildcard('cache[0]#2')).toBeUndefined();
+    expect(matchesWildcard('cache[*]#2', 'cache[17]#2')).toBe(true);
+    expect(matchesWildcard('cache[*]#2', 'cache[17]#3')).toBe(false);
+    expect(matchesWildcard('cache[*]#2', 'web[1]#2')).toBe(false);
+    expect(countHolds(undefined, 0)).toBe(false);
+    expect(countHolds({ min: 0, max: 25 }, 0)).toBe(true);
+    expect(countHolds(25, 24)).toBe(false);
+  });
+});
+
+describe('expectations over many allocations', () => {
+  it('a mass cut that Nomad handled passes, each many-check naming its members', () => {
+    const r = check(massTrace(), expectations);
+    expect(r.reasons).toEqual([]);
+    expect(r.verdict).toBe('pass');
+    const unknowns = r.checks.find((c) => c.check === 'transitions: allocs on partitioned hosts client status')!;
+    expect(unknowns.detail).toMatch(
+      /^2 allocations on the hosts the run cut off \(expected exactly 2\), each held; running -> unknown -> running: cache\[0\]#1 .*cache\[1\]#1/,
+    );
+    expect(r.checks.find((c) => c.check.startsWith('task event: Reconnected on allocs on partitioned hosts'))?.verdict).toBe('pass');
+    // Every cut proven on its own host, though the two hosts' events interleave.
+    expect(r.checks.filter((c) => c.check.startsWith('fault: partition of')).map((c) => c.verdict)).toEqual(['pass', 'pass']);
+    expect(r.checks.find((c) => c.check === 'accounting: no unexpected allocation')?.verdict).toBe('pass');
+  });
+
+  it('a mass step counts once: heal#2 is the second heal step, not the second host', () => {
+    const n = normalise(massTrace());
+    expect(faultAt(n, 'heal')?.host).toBe('client1');
+    expect(faultAt(n, 'heal#2')).toBeUndefined();
+    expect(faultAt(n, 'partition#2')).toBeUndefined();
+  });
+
+  it('one of the cut allocations going lost fails, naming that allocation and its trace line', () => {
+    const r = check(massTrace({ lostRole: 'cache[1]#1' }), expectations);
+    expect(r.verdict).toBe('fail');
+    const unknowns = failing(r).find((c) => c.check === 'transitions: allocs on partitioned hosts client status')!;
+    expect(unknowns.detail).toMatch(
+      /^2 allocations .*; 1 of 2 failed: \[cache\[1\]#1\] alloc cache\[1\]#1 \(a1000000 on client2\): expected unknown after running, observed lost \(trace line \d+\)/,
+    );
+    expect(unknowns.detail).toMatch(/the other 1 held/);
+    const lost = failing(r).find((c) => c.check === 'invariant: alloc cache[*]#1 never lost')!;
+    expect(lost.detail).toMatch(/\[cache\[1\]#1\] .*observed lost \(trace line \d+\)/);
+  });
+
+  it('a missing Reconnected on one allocation fails, naming it', () => {
+    const r = check(massTrace({ noReconnectRole: 'cache[0]#1' }), expectations);
+    const ev = failing(r).find((c) => c.check.startsWith('task event: Reconnected on allocs on partitioned hosts'))!;
+    expect(ev.detail).toMatch(
+      /1 of 2 failed: \[cache\[0\]#1\] cache\[0\]#1 \(a0000000 on client1\): expected a Reconnected task event after the heal \(line \d+\)/,
+    );
+  });
+
+  it('a count not met fails and lists what matched', () => {
+    const r = check(massTrace(), { ...expectations, transitions: [{ ...expectations.transitions[0]!, subject: { allocsOn: 'partitioned', count: 3 } }] });
+    const c = failing(r).find((x) => x.check === 'transitions: allocs on partitioned hosts client status')!;
+    expect(c.detail).toMatch(/expected exactly 3 allocations on the hosts the run cut off, observed 2: cache\[0\]#1, cache\[1\]#1/);
+    // A wildcard that matches nothing fails by default (at least one), so a typo cannot pass.
+    const typo = check(massTrace(), { ...expectations, never: [{ subject: { alloc: 'cahce[*]#1' }, field: 'client', value: 'lost', source: SRC }] });
+    expect(failing(typo).some((x) => x.check === 'invariant: alloc cahce[*]#1 never lost' && /observed 0/.test(x.detail))).toBe(true);
+  });
+
+  it('an allocation no wildcard matches is unexpected; a replacement cache[*]#2 is not', () => {
+    const r = check(massTrace({ extra: true }), expectations);
+    expect(failing(r).map((c) => c.check)).toContain('accounting: unexpected allocation cache[0]#3');
+    expect(failing(r).some((c) => c.check.includes('cache[0]#2') || c.check.includes('cache[1]#2'))).toBe(false);
+  });
+
+  it('a cut that one host did not prove is unknown for that host only', () => {
+    const r = check(massTrace({ noProbeFor: 'client2' }), expectations);
+    expect(r.verdict).toBe('unknown');
+    expect(r.checks.find((c) => c.check === 'fault: partition of client1 took effect')?.verdict).toBe('pass');
+    expect(r.checks.find((c) => c.check === 'fault: partition of client2 took effect')?.verdict).toBe('unknown');
+  });
+});
+
+describe('a mass fault in figures', () => {
+  it('measures the detection spread, the reconnect storm and the settling from the trace', () => {
+    const trace = massTrace();
+    const f = stormFigures(trace, normalise(trace))!;
+    expect(f.hosts).toEqual(CUT);
+    expect(f.detected.map((d) => d.host)).toEqual(CUT);
+    // client2 was marked 1.7 s after client1 (client1's allocation event, the 1.5 s pause, client2's node event).
+    expect((f.detected[1]!.t - f.detected[0]!.t) / 1000).toBeCloseTo(1.7, 5);
+    expect(f.lastReady?.host).toBe('client2');
+    expect(f.lastReconnected?.role).toBe('cache[1]#1');
+    expect(f.countRunning?.count).toBe(4);
+    expect(f.settled).toBeGreaterThan(0);
+    expect(describeStorm(f).join('\n')).toMatch(/spread 1\.70s/);
+  });
+  it('says never when a node did not come back', () => {
+    const full = massTrace();
+    const readyAgain = full
+      .filter((e) => e.kind === 'nomad' && e.topic === 'Node' && e.key === 'client2' && (e.payload['Node'] as { Status: string }).Status === 'ready')
+      .at(-1)!;
+    const trace = full.filter((e) => e !== readyAgain);
+    const f = stormFigures(trace, normalise(trace))!;
+    expect(f.lastReady).toBeUndefined();
+    expect(f.settled).toBeUndefined();
+    expect(describeStorm(f).join('\n')).toMatch(/never \(a node did not turn ready\)/);
+  });
+  it('is nothing for a run without a mass fault', () => {
+    const single = massTrace().map((e) => (e.kind === 'fault' ? { ...e, group: undefined } : e));
+    expect(stormFigures(single, normalise(single))).toBeUndefined();
+  });
+});
+
+describe('scenario files with targets and many-subjects', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-many-'));
+  const load = (steps: string, expect = '') => {
+    const f = join(dir, `s${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(f, MINIMAL_SCENARIO.replace('  - do: run_job\n', `  - do: run_job\n${steps}`).replace('expect:\n', `expect:\n${expect}`));
+    return () => loadScenarioFile(f);
+  };
+  it('accepts each target form and the many-subjects', () => {
+    const s = load(
+      '  - do: partition\n    clients: 2\n  - do: heal\n    clients: 2\n  - do: partition\n    hosts: [client1]\n  - do: heal\n    host: client1\n',
+      '  never:\n    - { subject: { alloc: "cache[*]#1", count: 2 }, field: client, value: lost, source: a test }\n    - { subject: { allocsOn: partitioned, count: { min: 0, max: 2 } }, field: client, value: lost, source: a test }\n  taskEvents:\n    - { allocsOn: partitioned, type: Reconnected, after: heal, source: a test }\n',
+    )();
+    expect(s.steps.filter((x) => x.do === 'partition').map((x) => targetOf(x as never))).toEqual([{ clients: 2 }, { hosts: ['client1'] }]);
+  });
+  it('refuses two target forms at once, more clients than the lab has, and a count on a single role', () => {
+    expect(load('  - do: partition\n    clients: 1\n    host: client1\n')).toThrow(InvalidFileError);
+    expect(load('  - do: partition\n    clients: 3\n')).toThrow(/clients: 3, but the scenario's lab has 2 client/);
+    expect(load('', '  never:\n    - { subject: { alloc: "cache[0]#1", count: 2 }, field: client, value: lost, source: a test }\n')).toThrow(
+      /applies only to a many-subject/,
+    );
+    expect(load('', '  never:\n    - { subject: { alloc: "cache[x]#1" }, field: client, value: lost, source: a test }\n')).toThrow(InvalidFileError);
+  });
+});
+
+describe('the reconnect pick by score', () => {
+  const byScore: Expectations = { transitions: expectations.transitions.slice(0, 1), reconnectByScore: { source: SRC } };
+  const pick = (r: ReturnType<typeof check>) => r.checks.find((c) => c.check === 'reconnect: allocs on partitioned hosts kept or stopped by best score')!;
+  it('passes where the originals scored higher and were kept, their replacements stopped', () => {
+    const c = pick(check(massTrace({ scores: { original: 0.5, replacement: 0.3 } }), byScore));
+    expect(c.verdict).toBe('pass');
+    expect(c.detail).toMatch(/no live replacement scored higher while running \(scores cache\[0\]#1 0\.5000, cache\[0\]#2 0\.3000 \(running at line \d+\)\)/);
+  });
+  it('fails where a replacement scored higher and was running but the original was kept, naming both', () => {
+    const c = pick(check(massTrace({ scores: { original: 0.1, replacement: 0.3 } }), byScore));
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toMatch(
+      /2 of 2 failed: \[cache\[0\]#1\] alloc cache\[0\]#1 \(a0000000 on client1\): cache\[0\]#2 scored higher and was running .*expected cache\[0\]#1 stopped and cache\[0\]#2 kept, observed cache\[0\]#1 running\/run, cache\[0\]#2 complete\/stop/,
+    );
+  });
+});
+
+describe('partition and heal by target in the step interpreter', () => {
+  // A recorder with live allocations on some hosts, and a context that records what it was asked to cut and heal.
+  const drive = async (steps: Scenario['steps']) => {
+    const allocs = new Map([
+      ['a', { id: 'a', node: 'client2', client: 'running', desired: 'run' }],
+      ['b', { id: 'b', node: 'client3', client: 'running', desired: 'run' }],
+      ['c', { id: 'c', node: 'client4', client: 'running', desired: 'run' }],
+    ]);
+    const recorder = { allocs, nodes: new Map<string, string>(), byRole: () => undefined, describe: () => 'fake' } as unknown as Recorder;
+    const hosts = [{ name: 'server1', role: 'server' }, ...HOSTS.map((name) => ({ name, role: 'client' }))] as ScenarioContext['hosts'];
+    const done: string[] = [];
+    const ctx = {
+      hosts,
+      recorder,
+      nomadVersion: '1.6.0',
+      signal: new AbortController().signal,
+      trace: { add: () => undefined },
+      log: () => undefined,
+      step: async (_name: string, body: () => Promise<unknown>) => body(),
+      host: (name: string) => hosts.find((h) => h.name === name)!,
+      partition: async (h: { name: string }) => void done.push(`partition ${h.name}`),
+      heal: async (h: { name: string }) => void done.push(`heal ${h.name}`),
+      partitionMany: async (hs: Array<{ name: string }>) => {
+        done.push(`partition ${hs.map((h) => h.name).join(',')}`);
+        // A replacement lands on client1 meanwhile: `clients: 2` would now resolve to client1, client2.
+        allocs.set('d', { id: 'd', node: 'client1', client: 'running', desired: 'run' });
+      },
+      healMany: async (hs: Array<{ name: string }>) => void done.push(`heal ${hs.map((h) => h.name).join(',')}`),
+    } as unknown as ScenarioContext;
+    const scenario = { steps, expect: { transitions: [] } } as unknown as Scenario;
+    await runSteps(scenario, ctx);
+    return done;
+  };
+  it('cuts the first N hosts holding the job at once, and heals exactly those with the same form', async () => {
+    expect(
+      await drive([
+        { do: 'partition', clients: 2 },
+        { do: 'heal', clients: 2 },
+      ]),
+    ).toEqual(['partition client2,client3', 'heal client2,client3']);
+  });
+  it('takes hosts by name, and names the step and the cause when a target names nothing', async () => {
+    expect(
+      await drive([
+        { do: 'partition', hosts: ['client4', 'client1'] },
+        { do: 'heal', host: 'client4' },
+      ]),
+    ).toEqual(['partition client1,client4', 'heal client4']);
+    await expect(drive([{ do: 'partition', clients: 4 }])).rejects.toThrow(/step 1: partition of 4 clients: 4 clients asked for, but only 3 client\(s\) hold/);
+    await expect(drive([{ do: 'partition', host: 'client9' }])).rejects.toThrow(HarnessError);
+  });
+  it('holds a cutNodes condition only when every node the latest partition cut has that status', () => {
+    const r = {
+      nodes: new Map([
+        ['client1', 'disconnected'],
+        ['client2', 'ready'],
+      ]),
+    } as unknown as Recorder;
+    expect(holds({ cutNodes: 'disconnected' }, r, ['client1'])).toBe(true);
+    expect(holds({ cutNodes: 'disconnected' }, r, ['client1', 'client2'])).toBe(false);
+    // Nothing cut yet: nothing to hold for.
+    expect(holds({ cutNodes: 'disconnected' }, r, [])).toBe(false);
+  });
+});
