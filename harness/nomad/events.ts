@@ -98,7 +98,11 @@ export class EventStream {
 
   private async loop(): Promise<void> {
     const signal = this.controller.signal;
-    let connections = 0;
+    // Streams opened so far. A connection refused before its stream opened (a follower answering 403
+    // because it has not yet applied the ACL token the harness just wrote, a server that is down)
+    // delivered nothing, so it broke no continuity: the next stream to open is still the first, and
+    // its start is trusted as the first one's is. Only a stream after an opened one is a resume.
+    let opened = 0;
     while (!signal.aborted) {
       // One controller per connection: the idle timer ends this connection, not the stream.
       const connection = new AbortController();
@@ -110,9 +114,9 @@ export class EventStream {
         idle = setTimeout(() => connection.abort(new Error(`no data for ${this.idleMs / 1000}s (not even a keep-alive)`)), this.idleMs);
       };
       try {
-        if (connections++ > 0) this.resumedFrom = this.lastIndex + 1;
         touch();
         const response = await this.api.openStream(this.path(), connection.signal);
+        if (opened++ > 0) this.resumedFrom = this.lastIndex + 1;
         this.handlers.onStatus?.(`event stream connected to ${this.api.host}${this.lastIndex ? ` from index ${this.lastIndex + 1}` : ''}`);
         const decoder = new TextDecoder();
         let buffer = '';

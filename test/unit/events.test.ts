@@ -156,3 +156,42 @@ describe('EventStream: several servers', () => {
     expect(notes.some((n) => n.includes('connected to server2 from index 7'))).toBe(true);
   }, 10_000);
 });
+
+describe('EventStream: a stream that never opened', () => {
+  it('does not count a refused connection as a resume: the first stream that opens starts where the first was asked', async () => {
+    // A follower that has not yet applied the harness's ACL token refuses the stream (403); the next
+    // server opens it. Nothing was delivered before, so nothing can have been missed: no gap.
+    const refusing = createServer((_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('Permission denied');
+    });
+    const requests: string[] = [];
+    const serving = createServer((req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Asked for 15, the first event of these topics is at 17 (14..16 were writes of other topics).
+      // On the second connection, after a batch was delivered, the same jump is a possible gap.
+      if (requests.length === 1) {
+        res.write(`${JSON.stringify({ Index: 17, Events: [event(17)] })}\n`);
+        res.end();
+      } else res.write(`${JSON.stringify({ Index: 20, Events: [event(20)] })}\n`);
+    });
+    servers.push(refusing, serving);
+    for (const s of [refusing, serving]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const api = (s: ReturnType<typeof createServer>, name: string) => new NomadApi(`127.0.0.1:${(s.address() as AddressInfo).port}`, () => undefined, name);
+    const seen: number[] = [];
+    const resumes: Array<[number, number]> = [];
+    const stream = new EventStream([api(refusing, 'server2'), api(serving, 'server3')], ['Node'], {
+      onEvents: (i) => seen.push(i),
+      onResume: (a, f) => resumes.push([a, f]),
+    });
+    stream.start(14);
+    const deadline = Date.now() + 8000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await stream.stop();
+    expect(seen).toEqual([17, 20]);
+    expect(requests[0]).toContain('index=15');
+    // The refused connection is no resume; the stream after the one that ended is.
+    expect(resumes).toEqual([[18, 20]]);
+  }, 12_000);
+});
