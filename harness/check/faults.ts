@@ -12,17 +12,26 @@ import { isPartialPartition, onServer, partialPartitionTookEffect, serverFaultTo
 export const CUTS: readonly string[] = ['partition', 'kill-agent', 'pause-agent'];
 export const RESTORES: readonly string[] = ['heal', 'restart-agent', 'resume-agent'];
 
-/** `partition` or `heal`, optionally the n-th one: `heal#2` is the second restore of the run. */
+/**
+ * `partition` or `heal`, optionally the n-th one: `heal#2` is the second restore of the run. Or
+ * `server-kill` / `server-restart` (`#n` likewise): the n-th step that killed (restarted) servers,
+ * however many servers it acted on, for runs whose only faults are on servers (`servers: all`).
+ */
 export type FaultRef = string;
 
-export const FAULT_REF = /^(partition|heal)(?:#([1-9]\d*))?$/;
+export const FAULT_REF = /^(partition|heal|server-kill|server-restart)(?:#([1-9]\d*))?$/;
+
+/** The server fault each server ref counts. */
+const SERVER_REFS: Record<string, string> = { 'server-kill': 'kill-agent', 'server-restart': 'restart-agent' };
 
 export type FaultEvent = Positioned<Extract<TraceEvent, { kind: 'fault' }>>;
 
-/** The n-th fault that cut a client off ('partition') or restored it ('heal'), however it was done. */
+/** The n-th fault that cut a client off ('partition') or restored it ('heal'), however it was done; or the n-th server kill (restart) step. */
 export function faultAt(n: Normalised, ref: FaultRef): FaultEvent | undefined {
   const m = FAULT_REF.exec(ref);
   if (!m) return undefined;
+  const serverFault = SERVER_REFS[m[1]!];
+  if (serverFault !== undefined) return n.faults.filter((f) => f.fault === serverFault && onServer(n, f)).filter(firstOfGroup())[Number(m[2] ?? 1) - 1];
   const kinds = m[1] === 'partition' ? CUTS : RESTORES;
   // The run's cleanup heal is not a step of the scenario; a fault on a server cuts no client off.
   return n.faults.filter((f) => kinds.includes(f.fault) && f.detail !== 'cleanup' && !onServer(n, f)).filter(firstOfGroup())[Number(m[2] ?? 1) - 1];

@@ -85,13 +85,16 @@ function subjects(
   const n = normalise(trace);
   // A server's restart restores no client.
   const heals = n.faults.filter((f) => RESTORES.includes(f.fault) && f.detail !== 'cleanup' && !onServer(n, f));
+  // A run whose only faults are on servers (every server killed, then started again): what Nomad does
+  // "on reconnect" there happens after the servers' restart, so that stands in for the heal.
+  const heal = faultAt(n, 'heal') ?? (faultAt(n, 'partition') === undefined ? faultAt(n, 'server-restart') : undefined);
   return {
     n,
     original: n.byRole.get(roles.original),
     replacement: n.byRole.get(roles.replacement),
     cut: faultAt(n, 'partition'),
-    heal: faultAt(n, 'heal'),
-    lastHeal: heals.at(-1),
+    heal,
+    lastHeal: heals.at(-1) ?? heal,
   };
 }
 
@@ -524,6 +527,70 @@ const lostAfterLeaderChange: Mutation = {
   },
 };
 
+/**
+ * Every server killed and started again, no client cut off: the new leader judges the original's node
+ * by the heartbeats the dead servers missed (no failover_heartbeat_ttl), so the node goes disconnected
+ * and the original unknown, until the client's next heartbeat brings both back.
+ */
+const disconnectedAfterServersRestart: Mutation = {
+  name: 'disconnected-after-servers-restart',
+  what: "the original's node marked disconnected and the original unknown after every server's restart, then ready and running again",
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const { n, original } = subjects(trace, roles);
+    const restart = faultAt(n, 'server-restart');
+    if (!restart || faultAt(n, 'partition') !== undefined) return 'needs every server restarted, and no client cut off';
+    const last = original?.observations.filter((o) => o.t <= restart.t).at(-1);
+    if (!original || last?.client !== 'running') return 'needs an original running when the servers came back';
+    const allocTemplate = trace.find((e) => e.line === last.line);
+    const nodeTemplate = trace.find(
+      (e): e is NomadEvent => e.kind === 'nomad' && e.topic === 'Node' && (e.payload['Node'] as { Name?: string } | undefined)?.Name === original.node,
+    );
+    if (allocTemplate?.kind !== 'nomad' || !nodeTemplate) return 'needs a streamed event of the original and of its node';
+    const top = Math.max(0, ...trace.flatMap((e) => (e.kind === 'nomad' ? [e.index] : e.kind === 'alloc-read' ? [e.alloc.ModifyIndex] : [])));
+    const node = (status: string, dt: number, k: number) => {
+      const c = clone(nodeTemplate);
+      c.t = restart.t + dt;
+      c.index = top + k;
+      c.type = 'NodeStreamEvent';
+      const x = c.payload['Node'] as { Status?: string; ModifyIndex?: number };
+      x.Status = status;
+      x.ModifyIndex = c.index;
+      return c;
+    };
+    const alloc = (client: string, dt: number, k: number) => {
+      const c = clone(allocTemplate);
+      c.t = restart.t + dt;
+      c.index = top + k;
+      const a = allocOf(c);
+      a.ClientStatus = client;
+      a.ModifyIndex = c.index;
+      return c;
+    };
+    const injected = [
+      node('disconnected', 12_000, 1),
+      alloc('unknown', 12_100, 2),
+      node('initializing', 15_000, 3),
+      alloc('running', 15_100, 4),
+      node('ready', 16_000, 5),
+    ];
+    const rewritten = rewriteAlloc(
+      trace,
+      original.id,
+      (a, _e, final) => {
+        if (final) a.ModifyIndex = top + 4;
+      },
+      () => false,
+    );
+    const out: Array<Positioned | TraceEvent> = [...rewritten];
+    for (const c of injected) {
+      const at = out.findIndex((e) => e.t > c.t);
+      out.splice(at < 0 ? out.length : at, 0, c);
+    }
+    return renumber(out);
+  },
+};
+
 /** The client never appends the Reconnected task event. */
 const reconnectedMissing: Mutation = {
   name: 'reconnected-missing',
@@ -592,6 +659,35 @@ const streamGap: Mutation = {
   },
 };
 
+/**
+ * Every server killed: the stream, resumed on a restarted server, started past the index it asked for
+ * (the new broker's buffer did not reach back) and the re-read found a node changed since; the
+ * recorder notes the gap. What the outage hid cannot be judged.
+ */
+const streamGapServersDown: Mutation = {
+  name: 'stream-gap-servers-down',
+  what: 'the event stream resumed after the servers restart past the index it asked for, a node changed in between (the recorder notes the gap)',
+  killedAs: 'unknown',
+  apply(trace) {
+    const n = normalise(trace);
+    const kill = faultAt(n, 'server-kill');
+    const restart = faultAt(n, 'server-restart');
+    if (!kill || !restart || faultAt(n, 'partition') !== undefined) return 'needs every server killed and restarted, and no client cut off';
+    const from = Math.max(0, ...trace.flatMap((e) => (e.kind === 'nomad' && e.t < kill.t ? [e.index] : []))) + 1;
+    const at = trace.findIndex((e) => e.t > restart.t);
+    const gap: TraceEvent = {
+      kind: 'gap',
+      t: restart.t + 1,
+      fromIndex: from,
+      toIndex: from + 2,
+      detail: `asked for index ${from}, the stream resumed at ${from + 3}; changed since: node of the original at index ${from + 1}`,
+    };
+    const out: Array<Positioned | TraceEvent> = [...trace];
+    out.splice(at < 0 ? out.length : at, 0, gap);
+    return renumber(out);
+  },
+};
+
 export const MUTATIONS: readonly Mutation[] = [
   extraAllocation,
   duplicateReplacement,
@@ -606,10 +702,12 @@ export const MUTATIONS: readonly Mutation[] = [
   lostInsteadOfUnknown,
   unknownToLostEarly,
   lostAfterLeaderChange,
+  disconnectedAfterServersRestart,
   reconnectedMissing,
   oneOfManyLost,
   unknownGaugeStuck,
   streamGap,
+  streamGapServersDown,
 ];
 
 /** Re-exported for the report of a mutant: the task events of an allocation payload. */

@@ -123,9 +123,12 @@ export function serverFaultTookEffect(trace: Positioned[], n: Normalised, f: Fau
       source: FAULT_SOURCE,
     });
     if (ok && wasLeader) {
-      // Servers out of the cluster at this point: killed or paused and not back since.
+      // Servers out of the cluster at this point: killed or paused and not back since, and the others
+      // the same step killed or paused (`servers: all` kills one after another: the leader first may
+      // be followed by the rest before any election could end).
       const down = new Set<string>();
-      for (const x of n.faults.filter((x) => x.line <= f.line && servers.some((s) => s.name === x.host))) {
+      const sameStep = (x: FaultEvent) => f.group !== undefined && x.group === f.group;
+      for (const x of n.faults.filter((x) => (x.line <= f.line || sameStep(x)) && servers.some((s) => s.name === x.host))) {
         if (x.fault === 'kill-agent' || x.fault === 'pause-agent') down.add(x.host);
         if (x.fault === 'restart-agent' || x.fault === 'resume-agent') down.delete(x.host);
       }

@@ -206,11 +206,12 @@ export function serverFaults(d: ServerFaultDeps) {
     if (d.leader instanceof LeaderApi) await d.leader.resolve(why);
   };
 
-  const act = async (host: LabHost, action: AgentAction) => {
+  /** `group`: one id on every server's event of a step that acted on several (`servers: all`). */
+  const act = async (host: LabHost, action: AgentAction, group: string | undefined) => {
     const began = Date.now();
     const { argv, wasRunning, goneAfter } = await lab.agent(host, action);
     const detail = !wasRunning && action !== 'restart' ? 'agent was not running' : goneAfter === false ? 'agent still running after the kill' : undefined;
-    trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail, began });
+    trace.add({ kind: 'fault', t: Date.now(), fault: `${action}-agent`, host: host.name, argv, detail, began, ...(group === undefined ? {} : { group }) });
     log(`${action} agent on server ${host.name}${argv.length ? '' : ' (it was not running)'}${detail ? `: ${detail}` : ''}`);
     if (action === 'kill' || action === 'pause') (action === 'kill' ? killed : paused).add(host.name);
     if (action === 'restart') killed.delete(host.name);
@@ -345,7 +346,10 @@ export function serverFaults(d: ServerFaultDeps) {
       const { hosts, leader } = await select(step);
       await d.readDeployments(`before the ${action} of ${hosts.map((h) => h.name).join(', ')}`);
       const began = Date.now();
-      for (const h of hosts) await act(h, action);
+      // The checker tells one step on every server from separate steps by this id: the servers a
+      // step killed together are all down when it judges whether a quorum was left to elect a leader.
+      const group = hosts.length > 1 ? `servers-${action}-${began.toString(36)}` : undefined;
+      for (const h of hosts) await act(h, action, group);
       if ((action === 'kill' || action === 'pause') && leader !== undefined && hosts.some((h) => h.name === leader)) await awaitElection([leader]);
       if (action === 'restart' || action === 'resume') await proveBack(hosts, began);
     },

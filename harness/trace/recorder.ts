@@ -228,10 +228,24 @@ export class Recorder {
     }
   }
 
+  /**
+   * After a failed scrape the values held may be a dead leader's (every server killed, then started
+   * again: the same host may lead, afresh): forget them, so the next scrape records what the leader
+   * says then, and a metric condition holds only on a value read since.
+   */
+  private forgetGauges(): void {
+    if (this.series.size === 0) return;
+    this.trace.add({ kind: 'note', t: this.now(), message: `job_summary gauges forgotten: the scrape of ${this.leader.host} failed` });
+    this.series.clear();
+  }
+
   /** job_summary gauges of this job from the leader, recorded when a value changes. */
   async scrape(): Promise<void> {
     const t = this.now();
-    const text = await this.leader.metricsPrometheus();
+    const text = await this.leader.metricsPrometheus().catch((error: unknown) => {
+      this.forgetGauges();
+      throw error;
+    });
     // A new leader publishes the gauges afresh (nomad/leader.go: the leader only): forget the old
     // leader's values, so the live view and the trace show what the new one says, from its first scrape.
     if (this.scrapedFrom !== undefined && this.scrapedFrom !== this.leader.host) {

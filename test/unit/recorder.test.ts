@@ -92,3 +92,38 @@ describe('recorder: gaps in the event stream', () => {
     expect(events.some((e) => e.kind === 'note' && e.message.includes('nothing missed'))).toBe(true);
   });
 });
+
+describe('recorder: gauges after a failed scrape', () => {
+  it('forgets what it held when the leader cannot be read, and records the next value read, even an equal one', async () => {
+    let up = true;
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      if (!up) {
+        res.writeHead(500);
+        res.end('down');
+        return;
+      }
+      res.end('nomad_nomad_job_summary_running{job="job",task_group="cache",namespace="default"} 2\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const api = new NomadApi(`127.0.0.1:${(server.address() as AddressInfo).port}`, () => undefined, 'server1');
+    const dir = mkdtempSync(join(tmpdir(), 'nomad-lab-recorder-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const trace = new TraceWriter(dir);
+    const recorder = new Recorder(trace, api, 'job');
+    const labels = { job: 'job', task_group: 'cache' };
+    const metrics = () => trace.events.filter((e) => e.kind === 'metric');
+
+    await recorder.scrape();
+    await recorder.scrape();
+    expect(metrics()).toHaveLength(1); // unchanged: recorded once
+    up = false;
+    await expect(recorder.scrape()).rejects.toThrow();
+    expect(recorder.metric('nomad.nomad.job_summary.running', labels)).toBeUndefined();
+    expect(trace.events.some((e) => e.kind === 'note' && e.message.includes('gauges forgotten'))).toBe(true);
+    up = true;
+    await recorder.scrape();
+    expect(recorder.metric('nomad.nomad.job_summary.running', labels)).toBe(2);
+    expect(metrics()).toHaveLength(2); // the same value, read again after the failure
+  });
+});

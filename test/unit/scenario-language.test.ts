@@ -44,6 +44,7 @@ describe('scenario files', () => {
       'mass-disconnect',
       'no-replacement',
       'partial-partition',
+      'servers-down',
       'spread',
     ]);
     for (const s of all) {

@@ -228,6 +228,69 @@ describe('a leader killed while a client is cut off (leader-kill-cut-pass, a rea
   });
 });
 
+describe('every server killed, then started again (servers-down-pass, a real run)', () => {
+  const dir = fixture('servers-down-pass');
+  const trace = readTrace(join(dir, 'trace.ndjson'));
+  const n = normalise(trace);
+  const scenario = findScenario('servers-down');
+  const kills = n.faults.filter((f) => f.fault === 'kill-agent');
+  const restarts = n.faults.filter((f) => f.fault === 'restart-agent');
+  const mutant = (name: string) => {
+    const m = MUTATIONS.find((x) => x.name === name)!.apply(trace, scenario.roles, scenario.expect);
+    expect(typeof m, name).not.toBe('string');
+    return check(m as Positioned[], scenario.expect);
+  };
+
+  it('one step each: every server killed, then every one restarted, under one group id per step', () => {
+    expect(kills.map((f) => f.host).sort()).toEqual(['server1', 'server2', 'server3']);
+    expect(new Set(kills.map((f) => f.group)).size).toBe(1);
+    expect(kills[0]!.group).toBeDefined();
+    expect(new Set(restarts.map((f) => f.group)).size).toBe(1);
+    expect(restarts[0]!.group).not.toBe(kills[0]!.group);
+  });
+  it('server-kill and server-restart name the first server of each step; partition and heal name nothing', () => {
+    expect(faultAt(n, 'server-kill')).toBe(kills[0]);
+    expect(faultAt(n, 'server-kill#2')).toBeUndefined();
+    expect(faultAt(n, 'server-restart')).toBe(restarts[0]);
+    expect(faultAt(n, 'partition')).toBeUndefined();
+    expect(faultAt(n, 'heal')).toBeUndefined();
+  });
+  it('re-checks to pass, and no new leader is owed: the step left no quorum', () => {
+    expect(recheck(dir).verdict).toBe('pass');
+    expect(tookEffect(trace).filter((o) => o.check.startsWith('server: a new leader'))).toEqual([]);
+  });
+  // The leader as the first server the step killed (in this run it was the second): had the kills been
+  // separate steps, two servers would be left after it, a quorum that owes a new leader.
+  const leaderFirst = (t: Positioned[]) =>
+    t.map((e) => (e.kind === 'leader' && e.line < kills[0]!.line ? ({ ...e, leader: kills[0]!.host } as Positioned) : e));
+  it('the leader killed first with the others in one step: no new leader owed', () => {
+    const t = leaderFirst(trace);
+    expect(tookEffect(t).find((o) => o.check === `fault: kill-agent on server ${kills[0]!.host} took effect`)!.detail).toMatch(/the leader/);
+    expect(tookEffect(t).filter((o) => o.check.startsWith('server: a new leader'))).toEqual([]);
+  });
+  it('the same kills as separate steps (no group id): a new leader is owed after the first, none came: a fail', () => {
+    const t = leaderFirst(trace).map((e) => (e.kind === 'fault' && e.fault === 'kill-agent' ? ({ ...e, group: undefined } as Positioned) : e));
+    expect(tookEffect(t).find((o) => o.check.startsWith('server: a new leader'))).toMatchObject({ verdict: 'fail' });
+  });
+  it("a leader that judges nodes by the missed heartbeats after the restart: a fail, by the node's and the allocation's invariants", () => {
+    const failed = mutant('disconnected-after-servers-restart')
+      .checks.filter((c) => c.verdict === 'fail')
+      .map((c) => c.check);
+    expect(failed).toEqual(expect.arrayContaining(['invariant: alloc cache[0]#1 never unknown', 'invariant: node of cache[0]#1 never disconnected']));
+  });
+  it("the original's task restarted after the servers came back: a fail, by no-restart", () => {
+    const failed = mutant('original-restarted')
+      .checks.filter((c) => c.verdict === 'fail')
+      .map((c) => c.check);
+    expect(failed).toContain('no restart: cache[0]#1 re-attached after the server-kill');
+  });
+  it('a stream that resumed past the index it asked for after the restart, a node changed meanwhile: unknown, never a pass', () => {
+    const result = mutant('stream-gap-servers-down');
+    expect(result.verdict).toBe('unknown');
+    expect(result.checks.find((c) => c.check === 'recording: no gap in the event stream')).toMatchObject({ verdict: 'unknown' });
+  });
+});
+
 describe('LeaderApi (two stand-in servers on loopback addresses)', () => {
   // Each answers /v1/status/leader with what `leader` holds, and its own name as the metrics text.
   const serve = async (ip: string, name: string, leader: { is: string }) => {
