@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { bringDown, labRequest, upOwned } from '../lab/labs.ts';
-import { readState } from '../lab/store.ts';
+import { isLeftover, ownedByThisProcess, readLab, readState, type StoredLab } from '../lab/store.ts';
 import { MAX_CLIENTS } from '../lab/topology.ts';
 import { ExitCode, HarnessError, UsageError } from '../util/errors.ts';
 import { info, out } from '../util/log.ts';
@@ -110,12 +110,33 @@ function agentRss(lab: string): number[] {
 
 const quiet = () => undefined;
 
-/** One lab per count, in turn: up, memory, down. Teardown runs whatever happened; a leak ends the bench. */
+/**
+ * Refuses a lab of that name that is there already and not a leftover of a killed run (pure but for
+ * the liveness of its owner): another command's lab, or one `lab up` kept. Measured, it would be
+ * "reused" in 0 s, figures without meaning; torn down after, it would be destroyed under its owner.
+ */
+export function refuseExistingLab(name: string, existing: StoredLab | undefined): void {
+  if (existing === undefined || isLeftover(existing)) return;
+  const whose = existing.persistent ? "kept up (lab up, or a run's --keep)" : `owned by a running command (process ${existing.owner.pid}, ${existing.phase})`;
+  throw new UsageError(
+    `lab ${name} exists already, ${whose}: bench measures labs it brings up itself, and does not tear down another's`,
+    `give another --lab, or bring that one down first: nomad-lab lab down --lab ${name}`,
+  );
+}
+
+/** Whether the lab is this process's to tear down: it brought it up, and did not keep it (as downOwned). */
+export const ownedForTeardown = (state: StoredLab | undefined): boolean => state !== undefined && ownedByThisProcess(state) && !state.persistent;
+
+/**
+ * One lab per count, in turn: up, memory, down. A lab of that name there already is refused, and
+ * teardown, whatever happened, takes only a lab this process brought up; a leak ends the bench.
+ */
 export async function runScale(counts: readonly number[], lab: string, signal: AbortSignal): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
   for (const clients of counts) {
     signal.throwIfAborted();
     const request = labRequest({ lab, clients: String(clients), servers: '1' });
+    refuseExistingLab(request.name, readLab(request.name));
     const before = loadAverage();
     const started = Date.now();
     const phases: Record<string, number> = {};
@@ -123,16 +144,25 @@ export async function runScale(counts: readonly number[], lab: string, signal: A
     let ready = 0;
     try {
       const up = await upOwned(request, { signal, log: quiet });
+      if (up.reused) {
+        // Kept up by another command between the check above and now: not ours to measure or remove.
+        await up.driver.close();
+        refuseExistingLab(request.name, readLab(request.name));
+        throw new UsageError(`lab ${request.name} was up already: bench --scale measures labs it brings up itself`, `give another --lab`);
+      }
       phases['up'] = (Date.now() - started) / 1000;
       ready = loadAverage();
       await up.driver.close();
       for (const [phase, seconds] of up.phases) phases[phase] = seconds;
       rss = agentRss(request.name);
     } finally {
-      const t = Date.now();
-      const down = await bringDown(request.name, { force: true, log: quiet });
-      phases['down'] = (Date.now() - t) / 1000;
-      if (!down.ok) throw new HarnessError(`lab ${request.name} (${clients} clients) leaked: ${down.lines.join('; ')}`);
+      // Another command's lab (one that made upOwned fail as in use, or one reused) stays as it is.
+      if (ownedForTeardown(readLab(request.name))) {
+        const t = Date.now();
+        const down = await bringDown(request.name, { force: true, log: quiet });
+        phases['down'] = (Date.now() - t) / 1000;
+        if (!down.ok) throw new HarnessError(`lab ${request.name} (${clients} clients) leaked: ${down.lines.join('; ')}`);
+      }
     }
     // The provider's phases first (network, ansible, agents started, clients ready), then up and down.
     const ordered = Object.fromEntries([

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { benchCatalog, catalogBenchOptions, type CatalogBenchFlags } from '../bench/catalog.ts';
-import { benchScale, scaleBenchOptions, type ScaleBenchFlags } from '../bench/scale.ts';
+import { benchScale, ownedForTeardown, refuseExistingLab, scaleBenchOptions, type ScaleBenchFlags } from '../bench/scale.ts';
+import { readLab } from '../lab/store.ts';
 import { MAX_CLIENTS } from '../lab/topology.ts';
 import { bringDown, labRequest, upOwned } from '../lab/labs.ts';
 import { pinnedBinaryPath } from '../nomad/binary.ts';
@@ -54,6 +55,9 @@ export function benchCommand(): Command {
       for (let i = 1; i <= runs; i++) {
         const started = Date.now();
         let inventoryLab: string | undefined;
+        // A lab of that name that another command holds, or one kept up, is not the bench's to measure or remove.
+        refuseExistingLab(netns.name, readLab(netns.name));
+        if (flags.ssh) refuseExistingLab('bench-inv', readLab('bench-inv'));
         try {
           const up = await upOwned(netns, { signal, log: quiet });
           await up.driver.close();
@@ -72,11 +76,14 @@ export function benchCommand(): Command {
             figures.add('inventory: stop (jobs, agents over SSH)', (Date.now() - t) / 1000);
           }
         } finally {
-          if (inventoryLab !== undefined) await bringDown(inventoryLab, { force: true, log: quiet });
-          const t = Date.now();
-          const down = await bringDown(netns.name, { force: true, log: quiet });
-          figures.add('lab down (teardown to clean leak audit)', (Date.now() - t) / 1000);
-          if (!down.ok) throw new HarnessError(`run ${i} leaked: ${down.lines.join('; ')}`);
+          // Only what this process brought up: a refused or failed up leaves another's lab alone.
+          if (inventoryLab !== undefined && ownedForTeardown(readLab(inventoryLab))) await bringDown(inventoryLab, { force: true, log: quiet });
+          if (ownedForTeardown(readLab(netns.name))) {
+            const t = Date.now();
+            const down = await bringDown(netns.name, { force: true, log: quiet });
+            figures.add('lab down (teardown to clean leak audit)', (Date.now() - t) / 1000);
+            if (!down.ok) throw new HarnessError(`run ${i} leaked: ${down.lines.join('; ')}`);
+          }
         }
         info(`run ${i}/${runs}: ${[...figures.byPhase].map(([k, v]) => `${k} ${v.at(-1)!.toFixed(2)}s`).join(', ')}`);
       }

@@ -9,7 +9,7 @@ import { loadScenarioFile, scenarioNames } from '../scenario/load.ts';
 import { findScenario, listScenarios } from '../scenario/catalog.ts';
 import { orderScenarios, summarizeCatalog } from '../scenario/catalog-run.ts';
 import { runBatch } from '../scenario/batch.ts';
-import { defaultParallel, machineShape } from '../scenario/parallel.ts';
+import { defaultParallel, largestLab, machineShape } from '../scenario/parallel.ts';
 import { newRunId } from '../scenario/run.ts';
 import { checkAccess, checkSideBySide, labRequest, runsSideBySide, type LabSelection } from '../lab/labs.ts';
 import { markdownSummary } from '../report/markdown.ts';
@@ -54,7 +54,7 @@ export function scenarioCommand(): Command {
     .option('--fresh-labs', 'with several runs: a new lab for every run (by default a lab is reused while the topology fits)')
     .option(
       '--parallel <n>',
-      'with several runs: n netns labs at once (<lab>-1 ..., default sc-catalog-1 ...), one queue of runs, results in order (default: one lab per core, at most one per GiB of available memory, at most 4; 1: one run after another)',
+      'with several runs: n netns labs at once (<lab>-1 ..., default sc-catalog-1 ...), one queue of runs, results in order (default: one lab per core, at most as many as the available memory holds of the largest lab, 512 MiB and 100 MiB per agent, at most 4; 1: one run after another)',
     )
     .option('--reports <dir>', 'where run directories go (default: reports/)')
     .option('--json', 'print the results as JSON on stdout (verdict, exit code, run directory per run)')
@@ -91,7 +91,11 @@ export function scenarioCommand(): Command {
       const request = labRequest(flags);
       checkAccess(request);
       const plan = Array.from({ length: repeat }, (_, r) => scenarios.map((s) => ({ scenario: s, round: r + 1 }))).flat();
-      const parallel = parallelOf(flags.parallel, request, plan.length);
+      const agents = largestLab(
+        scenarios.map((sc) => sc.lab),
+        flags.servers === undefined ? undefined : Number(flags.servers),
+      );
+      const parallel = parallelOf(flags.parallel, request, plan.length, agents);
       const nomad = await nomadFlag(flags, info, signal);
       const started = Date.now();
       const entries = await runBatch(plan, {
@@ -147,9 +151,10 @@ export function scenarioCommand(): Command {
 
 /**
  * How many labs at once: `--parallel` as given (refused above 1 where labs cannot stand side by
- * side), else for several runs on netns labs the machine's default (said on stderr), else 1.
+ * side), else for several runs on netns labs the machine's default for labs of `agents` agents (the
+ * plan's largest; said on stderr), else 1.
  */
-function parallelOf(flag: string | undefined, request: ReturnType<typeof labRequest>, runs: number): number {
+function parallelOf(flag: string | undefined, request: ReturnType<typeof labRequest>, runs: number, agents: number): number {
   if (flag !== undefined) {
     const n = numberFlag('parallel', flag, 1, 16, true);
     checkSideBySide(request, n);
@@ -157,7 +162,7 @@ function parallelOf(flag: string | undefined, request: ReturnType<typeof labRequ
   }
   // Hosts that are there already, and a subnet given for one lab, keep the runs one after another.
   if (runs <= 1 || !runsSideBySide(request) || request.config.spec.subnet !== undefined) return 1;
-  const chosen = defaultParallel(machineShape());
+  const chosen = defaultParallel(machineShape(), agents);
   const n = Math.min(chosen.labs, runs);
   if (n > 1) info(`${n} labs at once (the machine's default: ${chosen.why}); --parallel 1 runs one after another`);
   return n;

@@ -9,13 +9,27 @@ import { defaultSubnet, formatIpv4, LAB_RANGE, parseCidr } from '../lab/topology
 import { UsageError } from '../util/errors.ts';
 
 export const GIB = 1024 ** 3;
+export const MIB = 1024 ** 2;
 /**
- * What one lab of the catalog needs, measured: a server and two or three clients hold about 150-250
- * MiB each, plus the tasks, Ansible's run and the harness's recorder. A GiB leaves room to spare.
+ * What one agent of a lab needs, a safe figure: measured, a client of mass-disconnect holds about 67
+ * MiB (VmRSS, `bench --scale`), a server under a catalog run more; 100 MiB leaves room for both.
  */
-export const BYTES_PER_LAB = GIB;
+export const BYTES_PER_AGENT = 100 * MIB;
+/** What a lab needs beside its agents: the tasks, Ansible's run, the harness's recorder. */
+export const BYTES_PER_LAB_BASE = 512 * MIB;
 /** Never more labs than this by default: past it, runs wait on the CPU and timer bounds start to slip. */
 export const MAX_DEFAULT_LABS = 4;
+
+/** The memory one lab of `agents` agents (servers and clients) needs: the base and 100 MiB per agent. */
+export const bytesPerLab = (agents: number): number => BYTES_PER_LAB_BASE + Math.max(1, agents) * BYTES_PER_AGENT;
+
+/**
+ * The agents of the largest lab a plan needs (servers + clients of each scenario to run, the
+ * servers as `--servers` overrides them): every worker lab may have to hold it. Pure.
+ */
+export function largestLab(labs: ReadonlyArray<{ servers: number; clients: number }>, serversFlag?: number): number {
+  return Math.max(1, ...labs.map((l) => (serversFlag ?? l.servers) + l.clients));
+}
 
 export interface MachineShape {
   cores: number;
@@ -25,17 +39,20 @@ export interface MachineShape {
 
 /**
  * The default number of labs side by side: one per core (a catalog run loads about one core while
- * agents start and Nomad reschedules), no more than the available memory holds at BYTES_PER_LAB
- * each, and at most MAX_DEFAULT_LABS; never fewer than one.
+ * agents start and Nomad reschedules), no more than the available memory holds of the plan's
+ * largest lab (`agents`: its servers and clients; bytesPerLab: 512 MiB and 100 MiB per agent, so a
+ * catalog lab of 5 agents about 1 GiB, mass-disconnect's 51 about 5.5 GiB), and at most
+ * MAX_DEFAULT_LABS; never fewer than one.
  */
-export function defaultParallel(machine: MachineShape): { labs: number; why: string } {
+export function defaultParallel(machine: MachineShape, agents: number): { labs: number; why: string } {
   const byCores = Math.max(1, Math.floor(machine.cores));
-  const byMemory = Math.max(1, Math.floor(machine.availableBytes / BYTES_PER_LAB));
+  const perLab = bytesPerLab(agents);
+  const byMemory = Math.max(1, Math.floor(machine.availableBytes / perLab));
   const labs = Math.min(byCores, byMemory, MAX_DEFAULT_LABS);
-  const gib = (machine.availableBytes / GIB).toFixed(1);
+  const gib = (x: number) => (x / GIB).toFixed(1);
   return {
     labs,
-    why: `one lab per core (${byCores}), at most one per GiB of available memory (${gib} GiB), at most ${MAX_DEFAULT_LABS}`,
+    why: `one lab per core (${byCores}), at most one per ${gib(perLab)} GiB of available memory (${gib(machine.availableBytes)} GiB; the largest lab has ${agents} agents), at most ${MAX_DEFAULT_LABS}`,
   };
 }
 
@@ -68,9 +85,10 @@ export function workerLabs(base: string, n: number): WorkerLab[] {
   const names = Array.from({ length: n }, (_, k) => `${base}-${k + 1}`);
   const tooLong = names.find((name) => !isName('lab', name));
   if (tooLong !== undefined) {
+    // Said without "--parallel N": the number may be the machine's default, a flag the user never gave.
     throw new UsageError(
-      `--parallel ${n} names its labs ${base}-1 ... ${base}-${n}, and ${tooLong} is not a lab name (${NAMES.lab.rule})`,
-      `give a --lab of at most ${NAMES.lab.max - 1 - String(n).length} characters, or --parallel 1 (one lab, named as given)`,
+      `${n} labs side by side are named ${base}-1 ... ${base}-${n}, and ${tooLong} is not a lab name (${NAMES.lab.rule})`,
+      `give a --lab of at most ${NAMES.lab.max - 1 - String(n).length} characters, or --parallel 1 to run one after another on one lab, named as given`,
     );
   }
   const range = parseCidr(LAB_RANGE)!;

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkSideBySide, labRequest } from '../../harness/lab/labs.ts';
 import { defaultSubnet, parseCidr, cidrContains, LAB_RANGE } from '../../harness/lab/topology.ts';
-import { defaultParallel, GIB, InOrder, runPool, runTag, workerLabs, type Take } from '../../harness/scenario/parallel.ts';
+import { bytesPerLab, defaultParallel, GIB, InOrder, largestLab, MIB, runPool, runTag, workerLabs, type Take } from '../../harness/scenario/parallel.ts';
+import { findScenario, listScenarios } from '../../harness/scenario/catalog.ts';
 import { UsageError } from '../../harness/util/errors.ts';
 import { tempLabRoot } from './lab-root.ts';
 
@@ -12,18 +13,52 @@ const { inventory } = tempLabRoot('parallel');
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('defaultParallel', () => {
-  it('takes one lab per core, bounded by a GiB of available memory each and by 4, never fewer than one', () => {
-    expect(defaultParallel({ cores: 2, availableBytes: 22 * GIB }).labs).toBe(2);
-    expect(defaultParallel({ cores: 16, availableBytes: 64 * GIB }).labs).toBe(4);
-    expect(defaultParallel({ cores: 8, availableBytes: 3.5 * GIB }).labs).toBe(3);
-    expect(defaultParallel({ cores: 8, availableBytes: 0.5 * GIB }).labs).toBe(1);
-    expect(defaultParallel({ cores: 1, availableBytes: 64 * GIB }).labs).toBe(1);
-    expect(defaultParallel({ cores: 0, availableBytes: 0 }).labs).toBe(1);
+  it('takes one lab per core, bounded by the memory of the largest lab each and by 4, never fewer than one', () => {
+    // A catalog lab of 5 agents (3 servers, 2 clients) needs about 1 GiB.
+    expect(defaultParallel({ cores: 2, availableBytes: 22 * GIB }, 5).labs).toBe(2);
+    expect(defaultParallel({ cores: 16, availableBytes: 64 * GIB }, 5).labs).toBe(4);
+    expect(defaultParallel({ cores: 8, availableBytes: 3.5 * GIB }, 5).labs).toBe(3);
+    expect(defaultParallel({ cores: 8, availableBytes: 0.5 * GIB }, 5).labs).toBe(1);
+    expect(defaultParallel({ cores: 1, availableBytes: 64 * GIB }, 5).labs).toBe(1);
+    expect(defaultParallel({ cores: 0, availableBytes: 0 }, 5).labs).toBe(1);
+  });
+
+  it('takes fewer labs for a plan with a large lab: mass-disconnect (51 agents) on 4 cores and 8 GiB gets one', () => {
+    const machine = { cores: 4, availableBytes: 8 * GIB };
+    const catalog = listScenarios().filter((s) => s.name !== 'mass-disconnect');
+    const small = largestLab(catalog.map((s) => s.lab));
+    const withMass = largestLab([...catalog, findScenario('mass-disconnect')].map((s) => s.lab));
+    expect(small).toBe(6); // edge: 3 servers, 3 clients
+    expect(withMass).toBe(51);
+    expect(defaultParallel(machine, small).labs).toBe(4);
+    expect(defaultParallel(machine, withMass).labs).toBe(1);
+    // 51 agents at 100 MiB and the base: about 5.5 GiB a lab, so 16 GiB holds two.
+    expect(bytesPerLab(51)).toBe(512 * MIB + 51 * 100 * MIB);
+    expect(defaultParallel({ cores: 4, availableBytes: 16 * GIB }, withMass).labs).toBe(2);
+  });
+
+  it('counts the servers as --servers gives them', () => {
+    expect(
+      largestLab([
+        { servers: 1, clients: 2 },
+        { servers: 3, clients: 2 },
+      ]),
+    ).toBe(5);
+    expect(
+      largestLab(
+        [
+          { servers: 1, clients: 2 },
+          { servers: 3, clients: 2 },
+        ],
+        1,
+      ),
+    ).toBe(3);
+    expect(largestLab([])).toBe(1);
   });
 
   it('says why, with the figures it used', () => {
-    expect(defaultParallel({ cores: 2, availableBytes: 22 * GIB }).why).toBe(
-      'one lab per core (2), at most one per GiB of available memory (22.0 GiB), at most 4',
+    expect(defaultParallel({ cores: 2, availableBytes: 22 * GIB }, 5).why).toBe(
+      'one lab per core (2), at most one per 1.0 GiB of available memory (22.0 GiB; the largest lab has 5 agents), at most 4',
     );
   });
 });
@@ -53,6 +88,9 @@ describe('workerLabs', () => {
   it('refuses a base whose worker names would not be lab names, with the longest base that fits', () => {
     expect(() => workerLabs('a'.repeat(31), 2)).toThrow(UsageError);
     expect(() => workerLabs('a'.repeat(31), 2)).toThrow(/aaaa-1 \.\.\. a+-2/);
+    // The number may be the machine's default: the message must not speak of a flag the user never gave.
+    expect(() => workerLabs('a'.repeat(31), 2)).toThrow(/^2 labs side by side are named/);
+    expect(() => workerLabs('a'.repeat(31), 2)).not.toThrow(/--parallel 2/);
     expect(workerLabs('a'.repeat(30), 2).map((l) => l.lab.length)).toEqual([32, 32]);
   });
 });

@@ -2,7 +2,9 @@
 // readiness timeout and one-line summary for 100 clients (lab/cluster.ts), and `bench --scale`'s client
 // counts, VmRSS parsing, memory figures and table (bench/scale.ts).
 import { describe, expect, it } from 'vitest';
-import { formatScale, parseClientCounts, rssFigures, vmRssKiB, type ScaleRow } from '../../harness/bench/scale.ts';
+import { formatScale, ownedForTeardown, parseClientCounts, refuseExistingLab, rssFigures, vmRssKiB, type ScaleRow } from '../../harness/bench/scale.ts';
+import { identify } from '../../harness/exec/procs.ts';
+import { selfIdentity, type StoredLab } from '../../harness/lab/store.ts';
 import { readinessSummary, readyTimeoutMs } from '../../harness/lab/cluster.ts';
 import { MAX_ADDRESSABLE_CLIENTS, MAX_CLIENTS, planLab } from '../../harness/lab/topology.ts';
 import { eachBounded } from '../../harness/util/bounded.ts';
@@ -115,5 +117,43 @@ describe('bench --scale', () => {
     expect(lines[0]).toMatch(/^clients +network +ansible +agents started +clients ready +up +down +RSS\/agent mean +max +total +load before\/ready$/);
     expect(lines[1]).toMatch(/^25 +1\.0s +2\.0s +3\.0s +4\.0s +12\.3s +5\.0s +68\.4 MiB +68\.4 MiB +0\.07 GiB +0\.5\/3\.3$/);
     expect(lines[2]).toMatch(/^100 +.* 30\.0s /);
+  });
+});
+
+describe('bench --scale and a lab of that name there already', () => {
+  const me = selfIdentity();
+  // A pid above the kernel's pid_max: never a live process.
+  const gone = { pid: 4_194_400, startTicks: 1 };
+  const lab = (owner: { pid: number; startTicks: number }, persistent: boolean, phase: StoredLab['phase'] = 'up') =>
+    ({ version: 1, provider: 'netns', phase, owner, persistent, plan: { name: 'bench-scale' } }) as unknown as StoredLab;
+
+  it("refuses another running command's lab, and one `lab up` kept (it would be reused in 0 s), with what to do", () => {
+    // Another live process: the one that started this test runner.
+    const other = identify(process.ppid)!;
+    expect(() => refuseExistingLab('bench-scale', lab(other, false, 'creating'))).toThrow(UsageError);
+    expect(() => refuseExistingLab('bench-scale', lab(other, false))).toThrow(new RegExp(`owned by a running command \\(process ${other.pid}, up\\)`));
+    expect(() => refuseExistingLab('bench-scale', lab(gone, true))).toThrow(/kept up/);
+    expect(() => refuseExistingLab('bench-scale', lab(gone, true))).toThrow(UsageError);
+    // The refusal names the way out.
+    try {
+      refuseExistingLab('bench-scale', lab(gone, true));
+    } catch (error) {
+      expect((error as UsageError).hint).toMatch(/lab down --lab bench-scale/);
+    }
+  });
+
+  it('lets a leftover of a killed run through (the sweep cleans it), and no lab at all', () => {
+    expect(() => refuseExistingLab('bench-scale', lab(gone, false))).not.toThrow();
+    expect(() => refuseExistingLab('bench-scale', undefined)).not.toThrow();
+  });
+
+  it('tears down only a lab this process brought up and did not keep', () => {
+    expect(ownedForTeardown(lab(me, false))).toBe(true);
+    expect(ownedForTeardown(lab(me, false, 'creating'))).toBe(true);
+    expect(ownedForTeardown(lab({ ...me, startTicks: me.startTicks + 1 }, false))).toBe(false);
+    expect(ownedForTeardown(lab(identify(process.ppid)!, false))).toBe(false);
+    expect(ownedForTeardown(lab(me, true))).toBe(false);
+    expect(ownedForTeardown(lab(gone, true))).toBe(false);
+    expect(ownedForTeardown(undefined)).toBe(false);
   });
 });
