@@ -40,8 +40,17 @@ export function judgeProbe(p: { sent: number; dropped: number; expectedRate: num
 
 export function linkFaultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] {
   const out: Outcome[] = [];
-  for (const f of n.faults.filter((x) => x.fault === 'degrade')) out.push(degradeTookEffect(trace, n, f), ...reconnectsAfterLoss(n, f));
+  const lostAfter = lostAfterNs(trace);
+  for (const f of n.faults.filter((x) => x.fault === 'degrade')) out.push(degradeTookEffect(trace, n, f), ...reconnectsAfterLoss(n, f, lostAfter));
   return out;
+}
+
+/** The job's lost_after (or max_client_disconnect) in ns, from its read-back (as checker.ts reads it). */
+function lostAfterNs(trace: Positioned[]): number | undefined {
+  const read = trace.find((e) => e.kind === 'job-read');
+  if (!read || read.kind !== 'job-read') return undefined;
+  const groups = (read.job['TaskGroups'] ?? []) as Array<{ MaxClientDisconnect?: number | null; Disconnect?: { LostAfter?: number } | null }>;
+  return groups.map((g) => g.Disconnect?.LostAfter || g.MaxClientDisconnect || 0).find((v) => v > 0);
 }
 
 /**
@@ -51,26 +60,62 @@ export function linkFaultsTookEffect(trace: Positioned[], n: Normalised): Outcom
  * often the node went disconnected (a pass when never: nothing to judge), else one per allocation.
  * From the degrade until the next fault on that host other than its restore (a heartbeat sent during
  * the loss may miss its deadline just after the restore).
+ *
+ * A missed heartbeat may also show as `down`: that is a FAIL when the job sets lost_after (or
+ * max_client_disconnect) and the node held an allocation that was to keep running, for then Nomad
+ * marks it disconnected, not down (NOMAD-FACTS 0.1, nomad/heartbeat.go disconnectState). A node that
+ * was initializing (mid-reconnect) goes down all the same, and so does one without such a setting or
+ * allocation: those downs are reported, not failed.
  */
-function reconnectsAfterLoss(n: Normalised, f: Fault): Outcome[] {
+function reconnectsAfterLoss(n: Normalised, f: Fault, lostAfter: number | undefined): Outcome[] {
   const source = 'NOMAD-FACTS 1.5: on reconnect the client re-attaches, appending Reconnected; seed: "Reconnected  Client reconnected"';
+  const downSource = 'NOMAD-FACTS 0.1: with lost_after (max_client_disconnect) set, a node holding an allocation to keep goes disconnected, not down';
   const from = f.began ?? f.t;
   const until = n.faults.find((x) => x.line > f.line && x.host === f.host && x.fault !== 'restore')?.t ?? Infinity;
   const inside = (t: number) => t >= from && t < until;
   const node = n.nodes.get(f.host);
-  const cuts = (node?.observations ?? []).filter((o, i, all) => o.status === 'disconnected' && inside(o.t) && all[i - 1]?.status !== 'disconnected');
+  const observations = node?.observations ?? [];
+  const cuts = observations.filter((o, i, all) => o.status === 'disconnected' && inside(o.t) && all[i - 1]?.status !== 'disconnected');
   const name = `link: ${f.host} under ${f.detail?.replace(/:.*/, '') ?? 'a link profile'}`;
-  if (cuts.length === 0)
+  // Each time the node went down, with the status it came from and an allocation it held to keep running.
+  const downs = observations.flatMap((o, i, all) => {
+    if (o.status !== 'down' || !inside(o.t) || all[i - 1]?.status === 'down') return [];
+    const held = n.allocs.find((a) => {
+      const last = a.observations.filter((x) => x.t <= o.t).at(-1);
+      return a.node === f.host && last !== undefined && last.desired === 'run' && ['pending', 'running', 'unknown'].includes(last.client);
+    });
+    return [{ o, from: all[i - 1]?.status, held }];
+  });
+  const wrong = lostAfter !== undefined ? downs.filter((d) => d.from !== 'initializing' && d.held !== undefined) : [];
+  const out: Outcome[] = wrong.map((d) => ({
+    check: `${name}: disconnected, not down`,
+    kind: 'nomad',
+    verdict: 'fail',
+    detail: `${f.host} went down at trace line ${d.o.line} (from ${d.from ?? 'nothing seen'}) while holding ${d.held!.role} (desired run), with lost_after ${lostAfter! / 1e9}s set: a node that misses its heartbeat then goes disconnected`,
+    source: downSource,
+  }));
+  if (cuts.length === 0 && downs.length === 0)
     return [
       {
         check: `${name}: never disconnected`,
         kind: 'nomad',
         verdict: 'pass',
-        detail: `${f.host} stayed ${node?.observations.filter((o) => inside(o.t)).at(-1)?.status ?? 'as it was'}: no heartbeat missed, no reconnect to judge`,
+        detail: `${f.host} stayed ${observations.filter((o) => inside(o.t)).at(-1)?.status ?? 'as it was'}: no heartbeat missed, no reconnect to judge`,
         source,
       },
     ];
-  const out: Outcome[] = [];
+  if (cuts.length === 0) {
+    if (out.length === 0)
+      out.push({
+        check: `${name}: went down`,
+        kind: 'nomad',
+        verdict: 'pass',
+        detail: `${f.host} went down ${downs.length} time(s) (first at trace line ${downs[0]!.o.line}, from ${downs[0]!.from ?? 'nothing seen'}): ${lostAfter === undefined ? 'the job sets no lost_after, so a missed heartbeat is a down' : downs[0]!.from === 'initializing' ? 'a node that misses a heartbeat while initializing goes down' : 'it held no allocation to keep running'}`,
+        source: downSource,
+      });
+    return out;
+  }
+  const judged = out.length;
   for (const a of n.allocs.filter((x) => x.node === f.host)) {
     const unknown = a.observations.find((o) => o.client === 'unknown' && inside(o.t));
     if (!unknown) continue;
@@ -84,7 +129,7 @@ function reconnectsAfterLoss(n: Normalised, f: Fault): Outcome[] {
       source,
     });
   }
-  if (out.length === 0)
+  if (out.length === judged)
     out.push({
       check: `${name}: went disconnected`,
       kind: 'nomad',

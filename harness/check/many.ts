@@ -7,6 +7,7 @@
 import type { AllocView, Normalised } from '../trace/normalise.ts';
 import type { Count, ManySubject, Subject } from './expectations.ts';
 import { CUTS } from './faults.ts';
+import { onServer } from './server-faults.ts';
 import type { CheckOutcome, Outcome } from './outcome.ts';
 
 /** `cache[*]#2` -> group and n; undefined when the role is not a wildcard. */
@@ -28,11 +29,13 @@ export function isManySubject(s: Subject): s is ManySubject {
 
 /**
  * The hosts the run cut off (by a partition, an agent kill or pause; not the run's cleanup), each with
- * the time it was first cut, in the order of the cuts.
+ * the time it was first cut, in the order of the cuts. A kill or pause of a server cuts no client off,
+ * so faults on servers are left out. A partial partition (a client cut from some servers only) counts:
+ * the client lost the servers it used, and what Nomad does about its allocations is the point.
  */
 export function cutHosts(n: Normalised): Map<string, number> {
   const cut = new Map<string, number>();
-  for (const f of n.faults) if (CUTS.includes(f.fault) && f.detail !== 'cleanup' && !cut.has(f.host)) cut.set(f.host, f.t);
+  for (const f of n.faults) if (CUTS.includes(f.fault) && f.detail !== 'cleanup' && !onServer(n, f) && !cut.has(f.host)) cut.set(f.host, f.t);
   return cut;
 }
 

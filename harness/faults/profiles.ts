@@ -48,6 +48,15 @@ export function loadProfileFile(file: string): LinkProfile {
       '/direction',
       `is ${data.direction}, but a delay can only be added to packets the client sends (direction: output); the round trip to the servers is delayed all the same`,
     );
+  // The proof of a delay is that connects take at least 0.8 × (delay − jitter): with no delay, or a jitter
+  // as large as it, that bound is 0 and the proof could not fail.
+  if (data.delay !== undefined) {
+    const delayMs = parseDuration(data.delay);
+    const jitterMs = data.jitter !== undefined ? parseDuration(data.jitter) : 0;
+    if (delayMs <= 0) problem('/delay', 'is 0: a delay of nothing would assert nothing');
+    else if (jitterMs >= delayMs)
+      problem('/jitter', `is ${data.jitter}, not less than the delay of ${data.delay}: the connects' delay could then be 0, and its proof could not fail`);
+  }
   if (data.flap !== undefined) {
     for (const k of ['up', 'down'] as const)
       if (parseDuration(data.flap[k]) < 500) problem(`/flap/${k}`, 'is shorter than 500ms: the harness could not apply and prove each cut in time');

@@ -6,7 +6,7 @@
 // was resolved, a killed agent gone, a restarted one back (it answers, it rejoined, a leader exists),
 // a partial cut's rules and reach probes to every server. Selector parsing and choice are pure.
 import type { AgentAction, ExecOptions, LabDriver, LabHost } from '../lab/driver.ts';
-import { LeaderApi, leaderHostOf } from '../nomad/leader.ts';
+import { agreedLeader, LeaderApi, leaderHostOf, type LeaderAnswer } from '../nomad/leader.ts';
 import type { NomadApi } from '../nomad/api.ts';
 import type { TraceWriter } from '../trace/writer.ts';
 import { HarnessError } from '../util/errors.ts';
@@ -151,11 +151,62 @@ export function sentSince(before: readonly RpcConnection[], now: readonly RpcCon
 /** `ss` listing, with TCP info, of the host's established TCP connections to a port. */
 export const rpcConnectionsArgv = (port = SERVER_RPC_PORT): string[] => ['ss', '-H', '-t', '-n', '-i', 'state', 'established', 'dport', '=', `:${port}`];
 
+/**
+ * Whether a restarted (or resumed) server is back in the cluster (pure): it and every other live
+ * server name one leader (`answers`, one per live server), and that leader's /v1/status/peers lists
+ * it and its /v1/agent/members has it alive (`view`, asked of the agreed leader). Asking the
+ * restarted server alone would pass one that bootstrapped afresh and named itself leader: a split
+ * brain, two clusters.
+ */
+export function rejoinVerdict(
+  host: { name: string; ip: string },
+  answers: readonly LeaderAnswer[],
+  view: { leader: string; peers: readonly string[]; members: ReadonlyArray<{ Addr: string; Status: string }> } | undefined,
+): { ok: boolean; detail: string } {
+  const own = answers.find((a) => a.server === host.name);
+  if (own?.leader === undefined) return { ok: false, detail: `${host.name}: ${own?.detail ?? 'not asked'}` };
+  const agreed = agreedLeader(answers);
+  if ('why' in agreed) return { ok: false, detail: `${host.name} names ${own.leader} as leader, but ${agreed.why}` };
+  if (view === undefined || view.leader !== agreed.leader) {
+    return { ok: false, detail: `every live server names ${agreed.leader} as leader; its peers and members are not known` };
+  }
+  const listed = view.peers.some((p) => p.replace(/^\[?(.*?)\]?:\d+$/, '$1') === host.ip);
+  const member = view.members.find((m) => m.Addr === host.ip);
+  return {
+    ok: listed && member?.Status === 'alive',
+    detail: `every live server (${answers.map((a) => a.server).join(', ')}) names ${agreed.leader} as leader; ${agreed.leader}'s /v1/status/peers ${listed ? 'lists' : 'does NOT list'} ${host.ip} (${view.peers.join(', ') || 'none'}); its /v1/agent/members has ${host.name} ${member?.Status ?? 'not at all'}`,
+  };
+}
+
 /** How long a killed leader's survivors get to elect a new one, and a restarted server to rejoin. */
 export const ELECTION_TIMEOUT_MS = 30_000;
 export const REJOIN_TIMEOUT_MS = 60_000;
-/** How long the harness watches a partially cut client for its failover to a server it still reaches. */
+/**
+ * How long the harness watches a partially cut client for its failover to a server it still reaches,
+ * when the scenario gives no bound of its own (`failoverWithin`): a harness bound, so a miss is a note.
+ */
 export const FAILOVER_WATCH_MS = 90_000;
+
+/**
+ * What a failover watch leaves in the trace. A failover seen is a wait that held. Not seen: a FAIL (a
+ * wait that did not hold) only when the scenario asked for it (`failoverWithin`) and its bound passed;
+ * stopped by the heal or the run's end, or past the harness's own bound, it is a note saying so (the
+ * scenario's awaits judge what Nomad did: partial-partition.yaml awaits the reconnect itself). Pure.
+ */
+export function failoverRecord(o: {
+  seen: boolean;
+  stoppedBy: 'heal' | 'cleanup' | undefined;
+  askedWithinMs: number | undefined;
+}): { kind: 'await'; ok: boolean } | { kind: 'note'; why: string } {
+  if (o.seen) return { kind: 'await', ok: true };
+  if (o.stoppedBy === 'cleanup') return { kind: 'note', why: 'not seen before the run ended' };
+  if (o.stoppedBy === 'heal') return { kind: 'note', why: 'not seen before the heal, which ended the watch (the partition it watched was gone)' };
+  if (o.askedWithinMs !== undefined) return { kind: 'await', ok: false };
+  return {
+    kind: 'note',
+    why: `not seen within the harness's ${FAILOVER_WATCH_MS / 1000}s watch (its own bound, not the scenario's: the scenario gives no failoverWithin)`,
+  };
+}
 
 export interface ServerFaultDeps {
   lab: LabDriver;
@@ -277,56 +328,65 @@ export function serverFaults(d: ServerFaultDeps) {
     await follow(`the leader ${gone.join(', ')} was killed`);
   };
 
-  /** A restarted (or resumed) server: its agent answers, it names a leader, and that leader's peers list it. */
+  /**
+   * A restarted (or resumed) server: its agent answers, every live server names the same leader (a
+   * server that bootstrapped afresh and leads itself is a split brain, not a rejoin), and that
+   * leader's peers list it and its gossip has it alive (rejoinVerdict).
+   */
   /** `started`: when the restart (resume) began; the time back is counted from there. */
   const proveBack = async (hosts: LabHost[], started: number) => {
     const seen = new Map<string, { ok: boolean; answered: boolean; detail: string }>(
       hosts.map((h) => [h.name, { ok: false, answered: false, detail: 'no answer yet' }]),
     );
-    const check = async (h: LabHost) => {
-      const was = seen.get(h.name)!;
-      if (was.ok) return;
+    /** Who one server follows; `answered`: its agent runs ("No cluster leader" is an answer too). */
+    const ask = async (s: LabHost): Promise<LeaderAnswer & { answered: boolean }> => {
       const answer = await lab
-        .api(h)
+        .api(s)
         .leader()
         .then(
           (a) => ({ a }),
           (e: unknown) => ({ e: e instanceof Error ? e.message : String(e) }),
         );
-      if ('e' in answer) {
-        // "No cluster leader" is an answer of the agent: it runs, it has not joined yet.
-        const answered = was.answered || /answered/.test(answer.e);
-        seen.set(h.name, { ok: false, answered, detail: answer.e });
-        return;
-      }
+      if ('e' in answer) return { server: s.name, leader: undefined, answered: /answered/.test(answer.e), detail: answer.e };
       const leader = leaderHostOf(answer.a, servers);
-      if (leader === undefined) {
-        seen.set(h.name, { ok: false, answered: true, detail: `${h.name} answers but names no leader (${JSON.stringify(answer.a)})` });
+      return {
+        server: s.name,
+        leader,
+        answered: true,
+        detail: leader === undefined ? `answers but names no leader (${JSON.stringify(answer.a)})` : `follows ${leader}`,
+      };
+    };
+    const check = async (h: LabHost, answers: ReadonlyArray<LeaderAnswer & { answered: boolean }>) => {
+      const was = seen.get(h.name)!;
+      if (was.ok) return;
+      const own = answers.find((a) => a.server === h.name)!;
+      if (own.leader === undefined) {
+        seen.set(h.name, { ok: false, answered: was.answered || own.answered, detail: `${h.name}: ${own.detail}` });
         return;
       }
-      const host = servers.find((s) => s.name === leader)!;
-      const peers = await lab
-        .api(host)
-        .get<string[]>('/v1/status/peers')
-        .catch(() => [] as string[]);
-      const listed = peers.some((p) => p.replace(/^\[?(.*?)\]?:\d+$/, '$1') === h.ip);
-      // The Raft configuration keeps a dead server listed; gossip tells whether it is alive again.
-      const members = await lab
-        .api(host)
-        .get<{ Members?: Array<{ Name: string; Addr: string; Status: string }> }>('/v1/agent/members')
-        .then((m) => m.Members ?? [])
-        .catch(() => []);
-      const member = members.find((m) => m.Addr === h.ip);
-      const alive = member?.Status === 'alive';
-      seen.set(h.name, {
-        ok: listed && alive,
-        answered: true,
-        detail: `${h.name} names ${leader} as leader; ${leader}'s /v1/status/peers ${listed ? 'lists' : 'does NOT list'} ${h.ip} (${peers.join(', ') || 'none'}); its /v1/agent/members has ${h.name} ${member?.Status ?? 'not at all'}`,
-      });
+      const agreed = agreedLeader(answers);
+      const host = 'leader' in agreed ? servers.find((s) => s.name === agreed.leader) : undefined;
+      const view = host && {
+        leader: host.name,
+        peers: await lab
+          .api(host)
+          .get<string[]>('/v1/status/peers')
+          .catch(() => [] as string[]),
+        // The Raft configuration keeps a dead server listed; gossip tells whether it is alive again.
+        members: await lab
+          .api(host)
+          .get<{ Members?: Array<{ Name: string; Addr: string; Status: string }> }>('/v1/agent/members')
+          .then((m) => m.Members ?? [])
+          .catch(() => []),
+      };
+      seen.set(h.name, { ...rejoinVerdict(h, answers, view), answered: true });
     };
     await pollUntil(
       async () => {
-        await Promise.all(hosts.map(check));
+        // Every server not killed or paused now, asked once a round: all of them must follow one leader.
+        const live = servers.filter((s) => hosts.some((h) => h.name === s.name) || (!killed.has(s.name) && !paused.has(s.name)));
+        const answers = await Promise.all(live.map(ask));
+        await Promise.all(hosts.map((h) => check(h, answers)));
         return [...seen.values()].every((s) => s.ok);
       },
       { timeoutMs: REJOIN_TIMEOUT_MS, intervalsMs: [250, 500], signal: d.signal },
@@ -355,7 +415,7 @@ export function serverFaults(d: ServerFaultDeps) {
     },
 
     /** Cuts a client off from some servers only; the others must stay reachable. */
-    async partitionFrom(host: LabHost, from: ServerSet, mode: PartitionMode): Promise<void> {
+    async partitionFrom(host: LabHost, from: ServerSet, mode: PartitionMode, failoverWithinMs?: number): Promise<void> {
       const exec = (a: string[], o?: ExecOptions) => lab.exec(host, a, o);
       const listing = await exec(rpcConnectionsArgv(), { check: false });
       const connections = listing.exitCode === 0 ? rpcConnectionsIn(listing.stdout, servers) : [];
@@ -382,7 +442,7 @@ export function serverFaults(d: ServerFaultDeps) {
       for (const r of await Promise.all(servers.map((s) => reach(exec, s.ip))))
         trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'partition', ...r });
       log(`partitioned ${host.name} from ${picked.map((s) => s.name).join(', ')}: ${argv.map((a) => a.join(' ')).join('; ')}`);
-      watches.set(host.name, watchFailover(host, picked, kept, connections, began));
+      watches.set(host.name, watchFailover(host, picked, kept, connections, began, failoverWithinMs));
     },
 
     /** Whether the host's current partition is a partial one (its heal is this module's). */
@@ -397,7 +457,7 @@ export function serverFaults(d: ServerFaultDeps) {
       await applyAll(exec, argv);
       trace.add({ kind: 'fault', t: Date.now(), fault: 'heal', host: host.name, argv });
       const watch = watches.get(host.name);
-      watch?.stop.abort();
+      watch?.stop.abort('heal');
       await watch?.done;
       watches.delete(host.name);
       trace.add({
@@ -428,16 +488,17 @@ export function serverFaults(d: ServerFaultDeps) {
 
   /**
    * Watches a partially cut client until it holds an RPC connection to a server it still reaches:
-   * its failover, recorded as a wait (a probe that held, or one that did not before the heal).
+   * its failover, recorded as failoverRecord says (a wait, or a note when there is nothing to judge).
    */
-  function watchFailover(host: LabHost, cut: LabHost[], kept: LabHost[], before: RpcConnection[], began: number) {
+  function watchFailover(host: LabHost, cut: LabHost[], kept: LabHost[], before: RpcConnection[], began: number, askedWithinMs: number | undefined) {
     const stop = new AbortController();
     const keptNames = kept.map((s) => s.name);
     const what = `${host.name} fails over to a server it still reaches (${keptNames.join(', ')}): RPC traffic to it after the cut`;
+    const boundMs = askedWithinMs ?? FAILOVER_WATCH_MS;
     const done = (async () => {
       let seen = 'no listing yet';
       let ok = false;
-      while (!stop.signal.aborted && !d.signal.aborted && Date.now() - began < FAILOVER_WATCH_MS) {
+      while (!stop.signal.aborted && !d.signal.aborted && Date.now() - began < boundMs) {
         const r = await lab.exec(host, rpcConnectionsArgv(), { check: false }).catch(() => undefined);
         if (r && r.exitCode === 0) {
           const sent = sentSince(before, rpcConnectionsIn(r.stdout, servers), keptNames);
@@ -449,18 +510,20 @@ export function serverFaults(d: ServerFaultDeps) {
         }
         await pause(250, stop.signal);
       }
-      // Stopped by the run's cleanup (the run ended before its heal): nothing to judge.
-      if (!ok && stop.signal.reason === 'cleanup') {
-        trace.add({ kind: 'note', t: Date.now(), message: `${what}: not seen before the run ended (${seen})` });
+      const stoppedBy = stop.signal.aborted ? (stop.signal.reason === 'heal' ? 'heal' : 'cleanup') : d.signal.aborted ? 'cleanup' : undefined;
+      const record = failoverRecord({ seen: ok, stoppedBy, askedWithinMs });
+      if (record.kind === 'note') {
+        trace.add({ kind: 'note', t: Date.now(), message: `${what}: ${record.why} (${seen})` });
+        log(`${what}: ${record.why} (${seen})`);
         return;
       }
       trace.add({
         kind: 'await',
         t: Date.now(),
         what,
-        ok,
+        ok: record.ok,
         elapsedMs: Date.now() - began,
-        deadlineMs: FAILOVER_WATCH_MS,
+        deadlineMs: boundMs,
         lastSeen: `${seen} (more than ${RPC_TRAFFIC_BYTES} bytes: RPCs, not keep-alives); cut from ${cut.map((s) => s.name).join(', ')}`,
       });
       log(`${what}: ${ok ? `after ${((Date.now() - began) / 1000).toFixed(1)}s` : 'NOT seen'} (${seen})`);

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunResult } from '../exec/local.ts';
 import type { NomadApi } from '../nomad/api.ts';
+import { agreedLeader, leaderHostOf, type LeaderAnswer } from '../nomad/leader.ts';
 import { HarnessError } from '../util/errors.ts';
 import { pollUntil } from '../util/poll.ts';
 import { readToken, type TokenKind } from './acl.ts';
@@ -27,6 +28,9 @@ export interface AgentOutcome {
 
 /** How long a killed agent may take to disappear before the kill counts as not having worked. */
 export const KILL_GRACE_MS = 5_000;
+
+/** How long the cleanup waits for servers it restarted to name a leader before it leaves the lab as it is. */
+export const CLEANUP_LEADER_WAIT_MS = 30_000;
 
 /** A lab host as a scenario sees it. */
 export interface LabHost {
@@ -68,8 +72,11 @@ export interface LabDriver {
   writeAllocFile(host: LabHost, allocId: string, task: string, path: string, content: string): Promise<string>;
   /** Copies every agent's log into `dir` as <host>.log (best effort: the run's report must not fail on it). */
   collectLogs(dir: string): Promise<void>;
-  /** Continues every agent this driver paused and starts the ones it killed (the run's cleanup). */
-  resumePaused(): Promise<void>;
+  /**
+   * Continues every agent this driver paused and starts the ones it killed (the run's cleanup); best
+   * effort, never throws for a lab that stays slow. `log` hears what is worth saying (no leader yet).
+   */
+  resumePaused(log?: (line: string) => void): Promise<void>;
   /** Ends connections; the lab itself stays as it is. */
   close(): Promise<void>;
 }
@@ -171,17 +178,54 @@ export class NetnsDriver implements LabDriver {
     }
   }
 
-  async resumePaused(): Promise<void> {
+  async resumePaused(log: (line: string) => void = () => undefined): Promise<void> {
     for (const pid of this.paused) signalProcess(pid, 'SIGCONT');
     this.paused.clear();
     // A run that stopped between a kill and its restart (a killed server above all) must not leave
     // the lab short of an agent for the next run on it: start the ones still gone, as the SSH driver does.
+    const restarted: LabHost[] = [];
     for (const name of this.killed) {
       const host = this.plan.hosts.find((h) => h.name === name);
       const record = readState(this.plan.name)?.agents.find((a) => a.host === name);
-      if (host && record && !isOurAgent(record)) await this.agent(host, 'restart');
+      if (host && record && !isOurAgent(record)) {
+        await this.agent(host, 'restart');
+        if (host.role === 'server') restarted.push(host);
+      }
     }
     this.killed.clear();
+    if (restarted.length > 0) await this.awaitLeader(restarted, log);
+  }
+
+  /**
+   * After the cleanup restarted servers: waits (at most CLEANUP_LEADER_WAIT_MS) until they all name
+   * one leader, so that a lab left up for the next run of a batch is not handed over mid-election.
+   * Best effort: a lab still without a leader is said, not thrown (the next run's own waits judge it).
+   */
+  private async awaitLeader(restarted: readonly LabHost[], log: (line: string) => void): Promise<void> {
+    const servers = this.plan.hosts.filter((h) => h.role === 'server');
+    let last: ReturnType<typeof agreedLeader> = { why: 'not asked yet' };
+    const started = Date.now();
+    const known = await pollUntil(
+      async () => {
+        const answers = await Promise.all(
+          restarted.map(async (h): Promise<LeaderAnswer> => {
+            try {
+              const answer = await this.api(h).leader();
+              return { server: h.name, leader: leaderHostOf(answer, servers), detail: `answered ${JSON.stringify(answer)}` };
+            } catch (error) {
+              return { server: h.name, leader: undefined, detail: error instanceof Error ? error.message : String(error) };
+            }
+          }),
+        );
+        last = agreedLeader(answers);
+        return 'leader' in last;
+      },
+      { timeoutMs: CLEANUP_LEADER_WAIT_MS, intervalsMs: [250, 500, 1000] },
+    ).catch(() => false);
+    const names = restarted.map((h) => h.name).join(', ');
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (known && 'leader' in last) log(`cleanup: restarted ${names}; leader ${last.leader} after ${seconds}s`);
+    else log(`cleanup: restarted ${names}, but no leader within ${seconds}s (${'why' in last ? last.why : 'no answer'}); the lab may still be electing one`);
   }
 
   async close(): Promise<void> {}

@@ -33,14 +33,70 @@ export function leaderHostOf(answer: string, servers: ReadonlyArray<{ name: stri
   return servers.find((s) => s.ip === m[1])?.name;
 }
 
+/** One server's answer to "who leads": the lab host it names (undefined: none, or no answer), and what it said. */
+export interface LeaderAnswer {
+  server: string;
+  leader: string | undefined;
+  detail: string;
+}
+
+/**
+ * The leader every answer names, or why there is none (pure). One server that names no leader, or
+ * another one (a restarted server that bootstrapped afresh and leads a cluster of its own beside the
+ * old one: a split brain), is enough: a leader that only some servers follow is not the cluster's.
+ */
+export function agreedLeader(answers: readonly LeaderAnswer[]): { leader: string } | { why: string } {
+  if (answers.length === 0) return { why: 'no server was asked' };
+  const silent = answers.filter((a) => a.leader === undefined);
+  if (silent.length > 0) return { why: silent.map((a) => `${a.server}: ${a.detail}`).join('; ') };
+  const named = [...new Set(answers.map((a) => a.leader!))];
+  if (named.length > 1) {
+    return { why: `the servers name different leaders (${answers.map((a) => `${a.server} follows ${a.leader}`).join(', ')})` };
+  }
+  return { leader: named[0]! };
+}
+
+/** Methods that only read: asked again of another server, they change nothing. */
+/**
+ * Methods that may be sent twice (RFC 9110 §9.2.2): reads, and PUT and DELETE, whose second copy
+ * leaves the same state (a job deleted twice is deleted; the second may answer 404, which is an
+ * answer, not a double action). POST (a job registered, an allocation stopped) is not.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/** Connection errors that mean the request was never sent: nothing reached the server. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The `code` of an error or of any error in its chain of causes (undici puts it a level or two down). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+/**
+ * Whether a failed request may be sent again to another server (pure). An idempotent one (a read, a
+ * job deleted), always. A POST (a job registered, an allocation stopped) only when the connection
+ * was refused or never made: an error after the request went out (a reset, a timeout, a 500 from a
+ * leader losing its leadership) leaves unknown whether it committed, and a second copy could act twice.
+ */
+export function mayRetry(method: string, error: unknown): boolean {
+  if (IDEMPOTENT.has(method.toUpperCase())) return true;
+  return errorCodes(error).some((code) => NEVER_SENT.has(code));
+}
+
 /** How often, at most, the follower asks whether the leader is still the one it talks to. */
 export const LEADER_RECHECK_MS = 1_000;
 
 /**
  * A NomadApi whose requests go to the current leader. Before a request it asks its current server
  * who leads (at most once a second); a request that fails is retried once on the new leader when
- * asking the servers finds one. Methods that open a stream or build other clients use the server
- * of the moment.
+ * asking the servers finds one, and only when sending it twice is safe (mayRetry: a read, or a
+ * write that never left). Methods that open a stream or build other clients use the server of the
+ * moment.
  */
 export class LeaderApi extends NomadApi {
   private target: FollowedServer;
@@ -73,23 +129,23 @@ export class LeaderApi extends NomadApi {
   }
 
   override request<T>(method: string, path: string, body: unknown, timeoutMs = 5000, onHeaders?: (headers: Headers) => void): Promise<T> {
-    return this.follow((api) => api.request<T>(method, path, body, timeoutMs, onHeaders));
+    return this.follow(method, (api) => api.request<T>(method, path, body, timeoutMs, onHeaders));
   }
 
   override getIndexed<T>(path: string, timeoutMs = 5000): Promise<{ value: T; index: number }> {
-    return this.follow((api) => api.getIndexed<T>(path, timeoutMs));
+    return this.follow('GET', (api) => api.getIndexed<T>(path, timeoutMs));
   }
 
   override metricsPrometheus(): Promise<string> {
-    return this.follow((api) => api.metricsPrometheus());
+    return this.follow('GET', (api) => api.metricsPrometheus());
   }
 
   override status(path: string): Promise<number> {
-    return this.follow((api) => api.status(path));
+    return this.follow('GET', (api) => api.status(path));
   }
 
   override openStream(path: string, signal: AbortSignal): Promise<Response> {
-    return this.follow((api) => api.openStream(path, signal));
+    return this.follow('GET', (api) => api.openStream(path, signal));
   }
 
   /**
@@ -123,11 +179,13 @@ export class LeaderApi extends NomadApi {
     return false;
   }
 
-  private async follow<T>(call: (api: NomadApi) => Promise<T>): Promise<T> {
+  private async follow<T>(method: string, call: (api: NomadApi) => Promise<T>): Promise<T> {
     if (this.now() - this.checkedAt >= LEADER_RECHECK_MS) await this.resolve('periodic check of who leads');
     try {
       return await call(this.target.api);
     } catch (error) {
+      // A write that reached a dying leader may have committed there: sent again it would run twice.
+      if (!mayRetry(method, error)) throw error;
       // Asked once more, now: a dead leader (or one that lost its leadership) is not the answer.
       if (!(await this.resolve(`${this.target.name} failed a request: ${error instanceof Error ? error.message : String(error)}`))) throw error;
       return call(this.target.api);

@@ -332,6 +332,7 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
         trace.add({ kind: 'reach', t: Date.now(), host: host.name, after: 'heal', ...r });
       log(`healed ${host.name}`);
     },
+    partitionedNow: () => [...partitioned].map((h) => h.name),
     partitionMany(hosts, mode = 'input') {
       if (hosts.length === 1) return this.partition(hosts[0]!, mode);
       return massPartition({ lab, trace, log, serverIps, partitioned, modes, readDeployments }, hosts, mode);
@@ -341,7 +342,7 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       return massHeal({ lab, trace, log, serverIps, partitioned, modes, readDeployments }, hosts);
     },
     serverAgent: (step) => servers.agent(step),
-    partitionFrom: (host, from, mode = 'input') => servers.partitionFrom(host, from, mode),
+    partitionFrom: (host, from, mode = 'input', failoverWithinMs) => servers.partitionFrom(host, from, mode, failoverWithinMs),
     async agent(host, action) {
       await readDeployments(`before the ${action} of the agent on ${host.name}`);
       const began = Date.now();
@@ -388,8 +389,8 @@ export function scenarioContext(deps: ContextDeps): ScenarioContext {
       log,
       serverIps,
       links: deps.cuts.links,
-      partition: (host, mode) => base.partition(host, mode),
-      heal: (host) => base.heal(host),
+      partition: (hosts, mode) => base.partitionMany(hosts, mode),
+      heal: (hosts) => base.healMany(hosts),
       sleepUntil: (at, what) => base.sleepUntil(at, what),
       readDeployments,
     }),

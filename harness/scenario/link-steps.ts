@@ -27,8 +27,9 @@ export interface LinkDeps {
   log: (message: string) => void;
   serverIps: string[];
   links: Map<string, AppliedLink>;
-  partition(host: LabHost, mode: PartitionMode): Promise<void>;
-  heal(host: LabHost): Promise<void>;
+  /** Cuts or heals every host at once (one host: the context's single partition or heal). */
+  partition(hosts: LabHost[], mode: PartitionMode): Promise<void>;
+  heal(hosts: LabHost[]): Promise<void>;
   sleepUntil(at: number, what: string): Promise<void>;
   readDeployments(when: string): Promise<void>;
 }
@@ -123,17 +124,20 @@ export function linkActions(d: LinkDeps): Pick<ScenarioContext, 'checkLinkBacken
       d.log(`restored ${host.name}: ${await probe(host, effect, 'restore')}`);
     },
 
-    async flap(host, profile) {
+    // Several hosts flap in step: each cycle is one mass partition and one mass heal (a group of the
+    // trace, so partition#k is the k-th cycle whatever the number of hosts).
+    async flap(hosts, profile) {
       const effect = effectOf(profile);
       const flap = effect.flap!;
+      const names = hosts.map((h) => h.name).join(', ');
       for (let k = 1; k <= flap.times; k++) {
         const cutAt = Date.now();
-        d.trace.add({ kind: 'note', t: cutAt, message: `flap ${k} of ${flap.times} (profile ${profile.name}): ${host.name} down for ${flap.downMs / 1000}s` });
-        await d.partition(host, effect.direction);
-        await d.sleepUntil(cutAt + flap.downMs, `the link of ${host.name} has been down ${flap.downMs / 1000}s (flap ${k} of ${flap.times})`);
+        d.trace.add({ kind: 'note', t: cutAt, message: `flap ${k} of ${flap.times} (profile ${profile.name}): ${names} down for ${flap.downMs / 1000}s` });
+        await d.partition(hosts, effect.direction);
+        await d.sleepUntil(cutAt + flap.downMs, `the link of ${names} has been down ${flap.downMs / 1000}s (flap ${k} of ${flap.times})`);
         const healAt = Date.now();
-        await d.heal(host);
-        await d.sleepUntil(healAt + flap.upMs, `the link of ${host.name} has been up ${flap.upMs / 1000}s (flap ${k} of ${flap.times})`);
+        await d.heal(hosts);
+        await d.sleepUntil(healAt + flap.upMs, `the link of ${names} has been up ${flap.upMs / 1000}s (flap ${k} of ${flap.times})`);
       }
     },
   };

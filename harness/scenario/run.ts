@@ -275,7 +275,7 @@ async function healAll(driver: LabDriver | undefined, cuts: Cuts, trace: TraceWr
   const lab = driver;
   let problem: string | undefined;
   for (const stop of cuts.stoppers ?? []) await stop().catch((error: unknown) => log(`cleanup stop failed: ${describeError(error)}`));
-  await lab.resumePaused().catch((error: unknown) => log(`cleanup resume failed: ${describeError(error)}`));
+  await lab.resumePaused(log).catch((error: unknown) => log(`cleanup resume failed: ${describeError(error)}`));
   const ips = lab.hosts.filter((h) => h.role === 'server').map((s) => s.ip);
   for (const host of cuts.partitioned) {
     const left = await healFully((a, o) => lab.exec(host, a, o), ips).catch((error: unknown) => [`(heal failed: ${describeError(error)})`]);

@@ -1,7 +1,7 @@
 // Interprets a scenario's steps against a lab: roles resolved to allocations and clients at run
 // time (placement is the scheduler's choice), waits on the recorder's live view, faults through the
 // context. Conditions and "hopeless" are pure functions of the live view.
-import { HarnessError } from '../util/errors.ts';
+import { describeError, HarnessError } from '../util/errors.ts';
 import type { NomadJob } from '../nomad/api.ts';
 import type { Recorder } from '../trace/recorder.ts';
 import { applies } from '../check/versioned.ts';
@@ -164,7 +164,9 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
   const targetHosts = (target: Target | undefined, i: number, heal: boolean) => {
     if (target === undefined) throw new HarnessError(`step ${i + 1}: give exactly one of clientOf, host, hosts, clients`);
     const remembered = heal && isMany(target) ? cutBy.get(targetKey(target)) : undefined;
-    const names = remembered ?? resolveTarget(target, targetView(ctx));
+    // A partition's `clients: N` takes hosts not cut off already (a heal's takes what it is to heal).
+    const view = !heal && 'clients' in target ? { ...targetView(ctx), cut: new Set(ctx.partitionedNow()) } : targetView(ctx);
+    const names = remembered ?? resolveTarget(target, view);
     if (typeof names === 'string') throw new HarnessError(`step ${i + 1}: ${heal ? 'heal' : 'partition'} of ${describeTarget(target)}: ${names}`);
     return names.map((h) => ctx.host(h));
   };
@@ -246,7 +248,8 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           const target = targetOf(step);
           if (target !== undefined && 'clientOf' in target && step.from !== undefined) {
             // Cut from some servers only: the node is not meant to go anywhere (no `cut` for conditions).
-            return ctx.partitionFrom(clientHost(target.clientOf, i), step.from, step.mode);
+            const within = step.failoverWithin === undefined ? undefined : parseDuration(step.failoverWithin);
+            return ctx.partitionFrom(clientHost(target.clientOf, i), step.from, step.mode, within);
           }
           if (target !== undefined && 'clientOf' in target) {
             cut = [clientHost(target.clientOf, i).name];
@@ -322,23 +325,26 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
           const target = targetOf(step);
           const hosts = linkHosts(target, i);
           const profile = loadProfile(step.profile);
+          // Every host at once: a flap cuts and heals them together, cycle by cycle, and a loss or delay is
+          // on all of them before the `for` clock starts (one after another, the first would be degraded
+          // longer than `for`, and a flap's second host would wait out all of the first's cycles).
           if (profile.flap !== undefined) {
-            for (const h of hosts) await ctx.flap(h, profile);
+            await ctx.flap(hosts, profile);
             return;
           }
-          for (const h of hosts) await ctx.degrade(h, profile);
+          await onEveryHost(hosts, `the degrade (profile ${profile.name})`, (h) => ctx.degrade(h, profile));
           if (step.for === undefined) {
             degradedBy.set(targetKey(target!), hosts);
             return;
           }
           await ctx.sleepUntil(Date.now() + parseDuration(step.for), `the ${profile.name} profile has been on for ${step.for}`);
-          for (const h of hosts) await ctx.restore(h);
+          await onEveryHost(hosts, `the restore (profile ${profile.name})`, (h) => ctx.restore(h));
           return;
         }
         case 'restore': {
           const target = targetOf(step);
           const hosts = (target === undefined ? undefined : degradedBy.get(targetKey(target))) ?? linkHosts(target, i);
-          for (const h of hosts) await ctx.restore(h);
+          await onEveryHost(hosts, 'the restore', (h) => ctx.restore(h));
           return;
         }
         case 'capture':
@@ -346,4 +352,15 @@ export async function runSteps(scenario: Scenario, ctx: ScenarioContext): Promis
       }
     });
   }
+}
+
+/**
+ * Runs `body` on every host at once and waits for all of them, so that none is left half done unseen;
+ * a failure names each host that failed and why.
+ */
+export async function onEveryHost(hosts: LabHost[], what: string, body: (host: LabHost) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(hosts.map(body));
+  const failed = results.flatMap((r, k) => (r.status === 'rejected' ? [`${hosts[k]!.name}: ${describeError(r.reason)}`] : []));
+  if (failed.length === 1 && hosts.length === 1) throw (results[0] as PromiseRejectedResult).reason;
+  if (failed.length > 0) throw new HarnessError(`${what} failed on ${failed.length} of ${hosts.length} host(s): ${failed.join('; ')}`);
 }

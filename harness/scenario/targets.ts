@@ -21,6 +21,11 @@ export interface TargetView {
   nodeOfRole(role: string): string | undefined;
   /** Lab host names holding a live allocation of the job (desired run, not terminal). */
   holding: ReadonlySet<string>;
+  /**
+   * For a partition: lab host names the run holds cut off now. `clients: N` skips them: their
+   * allocations still count as held (unknown), but cutting them again would double their rules.
+   */
+  cut?: ReadonlySet<string>;
 }
 
 /** The one target form a step gives, or undefined when it gives none or several. */
@@ -57,7 +62,8 @@ const clientNames = (view: TargetView) => view.hosts.filter((h) => h.role === 'c
 /**
  * The host names a target names, in the lab's host order, or a sentence saying why it names none.
  * `clients: N` takes the first N client hosts holding a live allocation of the job: deterministic for a
- * given placement (the lab's order is client1, client2, ...), and never a host with nothing to cut off.
+ * given placement (the lab's order is client1, client2, ...), and never a host with nothing to cut off,
+ * nor one a partition of the run holds cut off already (`view.cut`).
  */
 export function resolveTarget(t: Target, view: TargetView): string[] | string {
   const clients = clientNames(view);
@@ -72,9 +78,10 @@ export function resolveTarget(t: Target, view: TargetView): string[] | string {
     if (new Set(named).size !== named.length) return `hosts ${named.join(', ')} name a host twice`;
     return clients.filter((h) => named.includes(h));
   }
-  const holding = clients.filter((h) => view.holding.has(h));
+  const cut = clients.filter((h) => view.cut?.has(h));
+  const holding = clients.filter((h) => view.holding.has(h) && !cut.includes(h));
   if (holding.length < t.clients)
-    return `${t.clients} clients asked for, but only ${holding.length} client(s) hold a live allocation of the job (${holding.join(', ') || 'none'})`;
+    return `${t.clients} clients asked for, but only ${holding.length} client(s) hold a live allocation of the job (${holding.join(', ') || 'none'})${cut.length > 0 ? ` and are not cut off already (cut: ${cut.join(', ')})` : ''}`;
   return holding.slice(0, t.clients);
 }
 

@@ -40,7 +40,8 @@ type StepAction =
   | { do: 'await'; for: string; all: Condition[]; within: string }
   /** `mode`: which packets the client drops (input: from the servers, the seed's rule and the default). */
   /** Targets (targets.ts): `clientOf` a role, `host`, `hosts`, or `clients: N`; several hosts are cut at once. */
-  | ({ do: 'partition'; mode?: PartitionMode; from?: ServerSet } & TargetFields)
+  /** `failoverWithin` (with `from`): the client must fail over to a server it still reaches that soon. */
+  | ({ do: 'partition'; mode?: PartitionMode; from?: ServerSet; failoverWithin?: string } & TargetFields)
   /** The same target form as the partition heals exactly the hosts it cut. */
   | ({ do: 'heal' } & TargetFields)
   /**
@@ -120,8 +121,10 @@ export interface ScenarioContext {
   awaitDeployment(job: NomadJob): Promise<boolean>;
   partition(host: LabHost, mode?: PartitionMode): Promise<void>;
   heal(host: LabHost): Promise<void>;
+  /** The names of the hosts a partition of this run holds cut off now (full or partial, not yet healed). */
+  partitionedNow(): string[];
   /** Cuts a client off from some servers only (`from`); its heal removes exactly those rules. */
-  partitionFrom(host: LabHost, from: ServerSet, mode?: PartitionMode): Promise<void>;
+  partitionFrom(host: LabHost, from: ServerSet, mode?: PartitionMode, failoverWithinMs?: number): Promise<void>;
   /** Kills, restarts, pauses or resumes the servers a step names (the leader resolved when it runs). */
   serverAgent(step: ServerAgentStep): Promise<void>;
   /**
@@ -139,7 +142,8 @@ export interface ScenarioContext {
   checkLinkBackends(profiles: LinkProfile[]): Promise<void>;
   degrade(host: LabHost, profile: LinkProfile): Promise<void>;
   restore(host: LabHost): Promise<void>;
-  flap(host: LabHost, profile: LinkProfile): Promise<void>;
+  /** Flaps every host's link together: each cycle cuts them all at once, then heals them all at once. */
+  flap(hosts: LabHost[], profile: LinkProfile): Promise<void>;
   agent(host: LabHost, action: AgentAction): Promise<void>;
   /** Writes a file into a task's directory of an allocation (on its client). */
   writeFile(allocId: string, node: string, task: string, path: string, content: string): Promise<void>;

@@ -4,6 +4,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { partitionArgv } from '../../harness/faults/partition.ts';
 import { ansibleDir, ansiblePlaybook, has, scratchDir, writeInventory } from './support.ts';
 
 const scratch = scratchDir('playbooks');
@@ -91,4 +93,18 @@ describe.skipIf(!(await has('ansible-playbook')))('playbooks', () => {
       expect(out).toContain(`client1: nomad_service_manager is supervised`);
     }, 60_000);
   }
+});
+
+describe('heal.yml', () => {
+  it("removes every rule the harness's partition modes insert: INPUT from each server and OUTPUT to it", () => {
+    const play = (parse(readFileSync(join(scenariosDir, 'heal.yml'), 'utf8')) as Array<{ tasks: Array<Record<string, unknown>> }>)[0]!;
+    const removed = play.tasks
+      .map((t) => t['ansible.builtin.iptables'] as Record<string, string> | undefined)
+      .filter((m) => m !== undefined && m['state'] === 'absent' && m['jump'] === 'DROP')
+      .map((m) => `${m!['chain']} ${m!['source'] !== undefined ? '-s' : m!['destination'] !== undefined ? '-d' : '?'}`);
+    // Mode both inserts every kind of rule: one per chain, with its address flag (iptables -I <chain> -s|-d <ip> -j DROP).
+    const inserted = partitionArgv(['192.0.2.11'], 'both').map((argv) => `${argv[3]} ${argv[4]}`);
+    expect(inserted).toEqual(['INPUT -s', 'OUTPUT -d']);
+    expect(removed.sort()).toEqual(inserted.sort());
+  });
 });

@@ -26,6 +26,11 @@ import { loadScenarioFile } from '../../harness/scenario/load.ts';
 import { partitionRulesIn } from '../../harness/lab/iptables.ts';
 import { normalise } from '../../harness/trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../../harness/trace/types.ts';
+import { runSteps } from '../../harness/scenario/steps.ts';
+import { linkActions, type LinkDeps } from '../../harness/scenario/link-steps.ts';
+import type { Scenario, ScenarioContext } from '../../harness/scenario/types.ts';
+import type { Recorder } from '../../harness/trace/recorder.ts';
+import type { LabHost } from '../../harness/lab/driver.ts';
 
 // As iptables 1.8 prints them (checked in a namespace on this machine).
 const LISTING = [
@@ -243,6 +248,70 @@ describe('the checker on a degrade', () => {
   });
 });
 
+describe('a node under a degraded link', () => {
+  /** degradeTrace with a job (lost_after 1h unless `lostAfter: false`), client1's allocation, and its node's statuses during the loss. */
+  function withNode(statuses: string[], o: { lostAfter?: boolean } = {}): Positioned[] {
+    const [degrade, ...rest] = degradeTrace();
+    let index = 10;
+    const node = (t: number, status: string): TraceEvent => ({
+      kind: 'nomad',
+      t,
+      index: ++index,
+      topic: 'Node',
+      type: 'NodeStreamEvent',
+      key: 'client1',
+      payload: { Node: { ID: 'id-client1', Name: 'client1', Status: status } },
+    });
+    const alloc: TraceEvent = {
+      kind: 'nomad',
+      t: 500,
+      index: ++index,
+      topic: 'Allocation',
+      type: 'AllocationUpdated',
+      key: 'a0',
+      payload: {
+        Allocation: {
+          ID: 'a0',
+          Name: 'spread.cache[0]',
+          NodeName: 'client1',
+          ClientStatus: 'running',
+          DesiredStatus: 'run',
+          CreateIndex: 5,
+          ModifyIndex: index,
+        },
+      },
+    };
+    const job: TraceEvent = {
+      kind: 'job-read',
+      t: 100,
+      job: { ID: 'spread', TaskGroups: [{ Name: 'cache', Count: 1, MaxClientDisconnect: o.lostAfter === false ? null : 3600e9 }] },
+    };
+    const events = [job, node(400, 'ready'), alloc, degrade!, ...statuses.map((st, i) => node(2000 + i * 1000, st)), ...rest] as TraceEvent[];
+    return events.map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
+  }
+  const nomadOutcomes = (trace: Positioned[]) => linkFaultsTookEffect(trace, normalise(trace)).filter((x) => x.kind === 'nomad');
+
+  it('fails a node that went down, not disconnected, while lost_after was set and it held an allocation, naming the line', () => {
+    const trace = withNode(['down']);
+    const downLine = trace.find((e) => e.kind === 'nomad' && e.topic === 'Node' && (e.payload as { Node: { Status: string } }).Node.Status === 'down')!.line;
+    const out = nomadOutcomes(trace);
+    expect(out).toContainEqual(expect.objectContaining({ check: 'link: client1 under profile lossy-30: disconnected, not down', verdict: 'fail' }));
+    expect(out.find((x) => x.verdict === 'fail')!.detail).toContain(`went down at trace line ${downLine} (from ready) while holding cache[0]#1`);
+    expect(out.map((x) => x.check)).not.toContain('link: client1 under profile lossy-30: never disconnected');
+  });
+
+  it('reports, without failing, a down without lost_after or from initializing; a node that stayed ready was never disconnected', () => {
+    expect(nomadOutcomes(withNode(['down'], { lostAfter: false }))).toEqual([
+      expect.objectContaining({ check: 'link: client1 under profile lossy-30: went down', verdict: 'pass', detail: expect.stringContaining('no lost_after') }),
+    ]);
+    const mid = nomadOutcomes(withNode(['disconnected', 'initializing', 'down']));
+    expect(mid.filter((x) => x.verdict === 'fail')).toEqual([]);
+    expect(nomadOutcomes(withNode([]))).toEqual([
+      expect.objectContaining({ check: 'link: client1 under profile lossy-30: never disconnected', verdict: 'pass' }),
+    ]);
+  });
+});
+
 describe('link profiles', () => {
   it('every profile in profiles/ loads, and its effect is parsed', () => {
     expect(profileNames().length).toBeGreaterThanOrEqual(3);
@@ -267,6 +336,13 @@ describe('link profiles', () => {
     expect(() => loadProfileFile(write('p', `name: p\n${head}direction: both\nloss: 10%\nflap: { up: 3s, down: 8s, times: 3 }\n`))).toThrow(/p\.yaml/);
     expect(() => loadProfileFile(write('p', `name: p\n${head}direction: output\njitter: 10ms\nloss: 10%\n`))).toThrow(/p\.yaml/);
     expect(() => loadProfileFile(write('q', `name: p\n${head}direction: both\nloss: 10%\n`))).toThrow(/q\.yaml:1: \/name .*q\.yaml/);
+    // A delay proof of at least 0.8 × (delay − jitter) must be able to fail.
+    expect(() => loadProfileFile(write('p', `name: p\n${head}direction: output\ndelay: 0ms\n`))).toThrow(/p\.yaml:\d+: \/delay is 0/);
+    expect(() => loadProfileFile(write('p', `name: p\n${head}direction: output\ndelay: 100ms\njitter: 100ms\n`))).toThrow(
+      /p\.yaml:\d+: \/jitter is 100ms, not less than the delay/,
+    );
+    expect(() => loadProfileFile(write('p', `name: p\n${head}direction: output\ndelay: 100ms\njitter: 150ms\n`))).toThrow(/\/jitter/);
+    expect(loadProfileFile(write('p', `name: p\n${head}direction: output\ndelay: 100ms\njitter: 99ms\n`)).jitter).toBe('99ms');
     expect(() => loadProfile('no-such-profile')).toThrow(/no link profile "no-such-profile".*/);
   });
 });
@@ -309,5 +385,77 @@ describe('degrade steps in a scenario file', () => {
     expect(() => load('  - { do: degrade, clientOf: "cache[0]#1", profile: flap-15-30, for: 10s }')).toThrow(/\/steps\/2\/for profile flap-15-30 is a flap/);
     expect(() => load('  - { do: degrade, profile: lossy-30 }')).toThrow(/\/steps\/2 names no target or several/);
     expect(() => load('  - { do: restore, clientOf: "cache[0]#1", host: client1 }')).toThrow(/\/steps\/2 names no target or several/);
+  });
+});
+
+describe('a degrade on several hosts', () => {
+  const hosts = [
+    { name: 'server1', role: 'server' },
+    { name: 'client1', role: 'client' },
+    { name: 'client2', role: 'client' },
+  ] as LabHost[];
+  /** Runs the steps against a context that records when each host's degrade starts and ends (each takes 20ms). */
+  const drive = async (steps: Scenario['steps']) => {
+    const done: string[] = [];
+    const slow = (what: string) => async (h: LabHost) => {
+      done.push(`${what} ${h.name}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      done.push(`${what} ${h.name} done`);
+    };
+    const ctx = {
+      hosts,
+      recorder: { allocs: new Map(), nodes: new Map(), byRole: () => undefined, describe: () => 'fake' } as unknown as Recorder,
+      nomadVersion: '1.6.0',
+      signal: new AbortController().signal,
+      trace: { add: () => undefined },
+      log: () => undefined,
+      step: async (_name: string, body: () => Promise<unknown>) => body(),
+      host: (name: string) => hosts.find((h) => h.name === name)!,
+      checkLinkBackends: async () => undefined,
+      degrade: slow('degrade'),
+      restore: slow('restore'),
+      flap: async (hs: LabHost[]) => void done.push(`flap ${hs.map((h) => h.name).join(',')}`),
+      sleepUntil: async (_at: number, what: string) => void done.push(`sleep: ${what}`),
+    } as unknown as ScenarioContext;
+    await runSteps({ steps, expect: { transitions: [] } } as unknown as Scenario, ctx);
+    return done;
+  };
+
+  it('degrades every host at once, starts the `for` clock once all are degraded, then restores them all at once', async () => {
+    expect(await drive([{ do: 'degrade', hosts: ['client1', 'client2'], profile: 'lossy-30', for: '60s' }] as Scenario['steps'])).toEqual([
+      'degrade client1',
+      'degrade client2',
+      'degrade client1 done',
+      'degrade client2 done',
+      'sleep: the lossy-30 profile has been on for 60s',
+      'restore client1',
+      'restore client2',
+      'restore client1 done',
+      'restore client2 done',
+    ]);
+  });
+
+  it('flaps every host in one call', async () => {
+    expect(await drive([{ do: 'degrade', hosts: ['client1', 'client2'], profile: 'flap-15-30' }] as Scenario['steps'])).toEqual(['flap client1,client2']);
+  });
+
+  it('a flap cuts and heals all its hosts together in each cycle', async () => {
+    const done: string[] = [];
+    const names = (hs: LabHost[]) => hs.map((h) => h.name).join(',');
+    const deps = {
+      trace: { add: () => undefined },
+      partition: async (hs: LabHost[]) => void done.push(`cut ${names(hs)}`),
+      heal: async (hs: LabHost[]) => void done.push(`heal ${names(hs)}`),
+      sleepUntil: async () => undefined,
+    } as unknown as LinkDeps;
+    await linkActions(deps).flap(hosts.slice(1), loadProfile('flap-15-30'));
+    expect(done).toEqual([
+      'cut client1,client2',
+      'heal client1,client2',
+      'cut client1,client2',
+      'heal client1,client2',
+      'cut client1,client2',
+      'heal client1,client2',
+    ]);
   });
 });

@@ -15,7 +15,7 @@ import { HarnessError } from '../../harness/util/errors.ts';
 import { check } from '../../harness/check/checker.ts';
 import type { Expectations } from '../../harness/check/expectations.ts';
 import { faultAt } from '../../harness/check/faults.ts';
-import { countHolds, matchesWildcard, parseWildcard } from '../../harness/check/many.ts';
+import { countHolds, cutHosts, expandMany, matchesWildcard, parseWildcard } from '../../harness/check/many.ts';
 import { describeStorm, stormFigures } from '../../harness/check/storm.ts';
 import { describeTarget, resolveTarget, targetKey, targetOf, targetProblem } from '../../harness/scenario/targets.ts';
 import { normalise } from '../../harness/trace/normalise.ts';
@@ -179,6 +179,9 @@ describe('fault targets', () => {
     expect(resolveTarget({ hosts: ['client4', 'client1'] }, view)).toEqual(['client1', 'client4']);
     // client1 holds nothing: it is skipped, not cut for nothing.
     expect(resolveTarget({ clients: 2 }, view)).toEqual(['client2', 'client3']);
+    // Hosts a partition holds cut off already are skipped; the other forms still name them.
+    expect(resolveTarget({ clients: 2 }, { ...view, cut: new Set(['client2']) })).toEqual(['client3', 'client4']);
+    expect(resolveTarget({ host: 'client2' }, { ...view, cut: new Set(['client2']) })).toEqual(['client2']);
   });
   it('says why a target names nothing', () => {
     expect(resolveTarget({ clientOf: 'cache[9]#1' }, view)).toMatch(/no allocation cache\[9\]#1/);
@@ -224,6 +227,21 @@ describe('expectations over many allocations', () => {
     expect(faultAt(n, 'heal')?.host).toBe('client1');
     expect(faultAt(n, 'heal#2')).toBeUndefined();
     expect(faultAt(n, 'partition#2')).toBeUndefined();
+  });
+
+  it('counts the clients cut off, not a server killed, and a client cut from some servers only', () => {
+    const base = massTrace();
+    const run = base[0] as Positioned<Extract<TraceEvent, { kind: 'run' }>>;
+    // A second server (198.19.9.9) the cut leaves reachable: the clients' cut is then a partial partition.
+    const hosts = [{ name: 'server2', role: 'server', ip: '198.19.9.9' }, ...run.run.lab.hosts];
+    const withServer2: Positioned = { ...run, run: { ...run.run, lab: { ...run.run.lab, hosts } } };
+    // `kill_agent server: leader` before the clients' cut: a fault on a server.
+    const kill: TraceEvent = { kind: 'fault', t: run.t + 1, fault: 'kill-agent', host: 'server1', argv: [['kill', '-KILL', '1234']] };
+    const trace = [withServer2, kill, ...base.slice(1)].map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
+    const n = normalise(trace);
+    expect([...cutHosts(n).keys()]).toEqual(['client1', 'client2']);
+    expect(expandMany(n, { nodes: 'partitioned' }).members).toEqual([{ host: 'client1' }, { host: 'client2' }]);
+    expect(expandMany(n, { allocsOn: 'partitioned' }).members).toEqual([{ alloc: 'cache[0]#1' }, { alloc: 'cache[1]#1' }]);
   });
 
   it('one of the cut allocations going lost fails, naming that allocation and its trace line', () => {
@@ -352,9 +370,11 @@ describe('partition and heal by target in the step interpreter', () => {
     const recorder = { allocs, nodes: new Map<string, string>(), byRole: () => undefined, describe: () => 'fake' } as unknown as Recorder;
     const hosts = [{ name: 'server1', role: 'server' }, ...HOSTS.map((name) => ({ name, role: 'client' }))] as ScenarioContext['hosts'];
     const done: string[] = [];
+    const cut = new Set<string>();
     const ctx = {
       hosts,
       recorder,
+      partitionedNow: () => [...cut],
       nomadVersion: '1.6.0',
       signal: new AbortController().signal,
       trace: { add: () => undefined },
@@ -365,10 +385,14 @@ describe('partition and heal by target in the step interpreter', () => {
       heal: async (h: { name: string }) => void done.push(`heal ${h.name}`),
       partitionMany: async (hs: Array<{ name: string }>) => {
         done.push(`partition ${hs.map((h) => h.name).join(',')}`);
+        for (const h of hs) cut.add(h.name);
         // A replacement lands on client1 meanwhile: `clients: 2` would now resolve to client1, client2.
         allocs.set('d', { id: 'd', node: 'client1', client: 'running', desired: 'run' });
       },
-      healMany: async (hs: Array<{ name: string }>) => void done.push(`heal ${hs.map((h) => h.name).join(',')}`),
+      healMany: async (hs: Array<{ name: string }>) => {
+        done.push(`heal ${hs.map((h) => h.name).join(',')}`);
+        for (const h of hs) cut.delete(h.name);
+      },
     } as unknown as ScenarioContext;
     const scenario = { steps, expect: { transitions: [] } } as unknown as Scenario;
     await runSteps(scenario, ctx);
@@ -381,6 +405,23 @@ describe('partition and heal by target in the step interpreter', () => {
         { do: 'heal', clients: 2 },
       ]),
     ).toEqual(['partition client2,client3', 'heal client2,client3']);
+  });
+  it('a second partition of `clients: N` takes hosts the first did not cut (the fake places a replacement on client1 at the first cut); after the heal they count again', async () => {
+    expect(
+      await drive([
+        { do: 'partition', clients: 1 },
+        { do: 'partition', clients: 1 },
+        { do: 'heal', clients: 1 },
+        { do: 'partition', clients: 2 },
+      ]),
+    ).toEqual(['partition client2', 'partition client1', 'heal client1', 'partition client1,client3']);
+    // After the first cut all four hold the job (a replacement landed on client1), two of them cut: clients: 3 finds two.
+    await expect(
+      drive([
+        { do: 'partition', clients: 2 },
+        { do: 'partition', clients: 3 },
+      ]),
+    ).rejects.toThrow(/only 2 client\(s\) hold a live allocation of the job \(client1, client4\) and are not cut off already \(cut: client2, client3\)/);
   });
   it('takes hosts by name, and names the step and the cause when a target names nothing', async () => {
     expect(

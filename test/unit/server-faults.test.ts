@@ -15,9 +15,10 @@ import {
   serverSelector,
   serverStepProblems,
   serversInUse,
+  rejoinVerdict,
   type RpcConnection,
 } from '../../harness/faults/servers.ts';
-import { LeaderApi, leaderHostOf, type LeaderChange } from '../../harness/nomad/leader.ts';
+import { agreedLeader, LeaderApi, leaderHostOf, mayRetry, type LeaderAnswer, type LeaderChange } from '../../harness/nomad/leader.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -341,6 +342,145 @@ describe('LeaderApi (two stand-in servers on loopback addresses)', () => {
       expect(changes.at(-1)).toMatchObject({ leader: 'server1', previous: 'server2', why: 'periodic check of who leads' });
       c.server.close();
     } finally {
+      b.server.close();
+    }
+  });
+});
+
+describe('a restarted server proven back (rejoinVerdict): every live server names one leader', () => {
+  const follows = (server: string, leader: string | undefined): LeaderAnswer => ({
+    server,
+    leader,
+    detail: leader ? `follows ${leader}` : 'answered 500: No cluster leader',
+  });
+  const view = (leader: string, peers: string[], status = 'alive') => ({
+    leader,
+    peers,
+    members: [{ Addr: '198.19.69.11', Status: status }],
+  });
+  const all = ['198.19.69.11:4647', '198.19.69.12:4647', '198.19.69.13:4647'];
+
+  it('passes when all live servers follow one leader whose peers list the restarted one, alive', () => {
+    const answers = [follows('server1', 'server2'), follows('server2', 'server2'), follows('server3', 'server2')];
+    expect(agreedLeader(answers)).toEqual({ leader: 'server2' });
+    expect(rejoinVerdict(servers[0]!, answers, view('server2', all))).toMatchObject({ ok: true });
+  });
+
+  it('a restarted server that bootstrapped afresh and leads itself (split brain) is not back', () => {
+    const answers = [follows('server1', 'server1'), follows('server2', 'server2'), follows('server3', 'server2')];
+    expect(agreedLeader(answers)).toMatchObject({ why: expect.stringMatching(/different leaders.*server1 follows server1/) });
+    // Its own view would have passed: it names itself, and lists itself among its peers.
+    const verdict = rejoinVerdict(servers[0]!, answers, view('server1', ['198.19.69.11:4647']));
+    expect(verdict.ok).toBe(false);
+    expect(verdict.detail).toMatch(/server1 names server1 as leader, but the servers name different leaders/);
+  });
+
+  it('one live server without a leader, or the leader not listing it, or gossip not alive: not back', () => {
+    expect(rejoinVerdict(servers[0]!, [follows('server1', 'server2'), follows('server2', undefined)], view('server2', all)).ok).toBe(false);
+    expect(rejoinVerdict(servers[0]!, [follows('server1', undefined), follows('server2', 'server2')], view('server2', all)).detail).toMatch(
+      /^server1: answered 500/,
+    );
+    const agreed = [follows('server1', 'server2'), follows('server2', 'server2')];
+    expect(rejoinVerdict(servers[0]!, agreed, view('server2', all.slice(1))).detail).toMatch(/does NOT list 198\.19\.69\.11/);
+    expect(rejoinVerdict(servers[0]!, agreed, view('server2', all, 'failed')).ok).toBe(false);
+    // A view of another server than the agreed leader proves nothing.
+    expect(rejoinVerdict(servers[0]!, agreed, view('server3', all)).ok).toBe(false);
+    expect(rejoinVerdict(servers[0]!, agreed, undefined).ok).toBe(false);
+    expect(agreedLeader([])).toMatchObject({ why: 'no server was asked' });
+  });
+});
+
+describe('LeaderApi retries only what is safe to send twice', () => {
+  it('mayRetry: reads always; writes only when the connection was never made', () => {
+    const refused = new Error('POST http://x/v1/jobs failed: connect ECONNREFUSED', {
+      cause: Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }),
+    });
+    const reset = new Error('POST http://x/v1/jobs failed: other side closed', {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    });
+    const answered = new Error('POST http://x/v1/jobs answered 500: rpc error: leadership lost while committing log');
+    expect(mayRetry('GET', reset)).toBe(true);
+    expect(mayRetry('GET', answered)).toBe(true);
+    expect(mayRetry('POST', refused)).toBe(true);
+    expect(mayRetry('POST', reset)).toBe(false);
+    expect(mayRetry('POST', answered)).toBe(false);
+    // DELETE and PUT are idempotent (RFC 9110): a second copy changes nothing more.
+    expect(mayRetry('DELETE', reset)).toBe(true);
+    expect(mayRetry('PUT', new Error('timeout'))).toBe(true);
+  });
+
+  // Two stand-in servers. server1 "commits" a request and dies before it answers (the socket is cut);
+  // by then server2 leads. Each records the requests it received.
+  const serve = async (ip: string, name: string, leader: { is: string }, onDying?: () => void) => {
+    const received: string[] = [];
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/v1/status/leader') return void res.end(JSON.stringify(leader.is));
+      received.push(`${req.method} ${req.url}`);
+      if (onDying) {
+        onDying();
+        req.socket.destroy();
+        return;
+      }
+      res.end(JSON.stringify({ EvalID: name }));
+    });
+    await new Promise<void>((r) => server.listen(0, ip, r));
+    const api = new NomadApi(`${ip}:${(server.address() as AddressInfo).port}`, () => undefined, name);
+    return { server, received, followed: { name, ip, api } };
+  };
+
+  it('a POST cut off at a dying leader is not replayed on the new one; a DELETE and a read are; a POST refused outright is', async () => {
+    const leader = { is: '127.0.0.4:4647' };
+    const a = await serve('127.0.0.4', 'server1', leader, () => (leader.is = '127.0.0.5:4647'));
+    const b = await serve('127.0.0.5', 'server2', leader);
+    const api = new LeaderApi(
+      [a.followed, b.followed],
+      a.followed,
+      () => undefined,
+      () => 0,
+    );
+    try {
+      await expect(api.request('POST', '/v1/jobs', { Job: {} })).rejects.toThrow(/POST .*\/v1\/jobs failed/);
+      expect(a.received).toEqual(['POST /v1/jobs']);
+      expect(b.received).toEqual([]);
+      // A DELETE cut off the same way is idempotent: asked again of the new leader.
+      leader.is = '127.0.0.4:4647';
+      const deleting = new LeaderApi(
+        [a.followed, b.followed],
+        a.followed,
+        () => undefined,
+        () => 0,
+      );
+      expect(await deleting.request('DELETE', '/v1/job/web?purge=true', undefined)).toEqual({ EvalID: 'server2' });
+      expect(b.received).toEqual(['DELETE /v1/job/web?purge=true']);
+      b.received.length = 0;
+      // A read cut off the same way is asked again of the new leader.
+      leader.is = '127.0.0.4:4647';
+      const again = new LeaderApi(
+        [a.followed, b.followed],
+        a.followed,
+        () => undefined,
+        () => 0,
+      );
+      expect(await again.request('GET', '/v1/jobs', undefined)).toEqual({ EvalID: 'server2' });
+      expect(b.received).toEqual(['GET /v1/jobs']);
+      // A write to a server that is gone (connection refused): never sent, so sent to the new leader.
+      // A port that had a listener and no connection: refused for sure (no pooled socket to reuse).
+      const c = await serve('127.0.0.6', 'server3', leader);
+      await new Promise<void>((r) => c.server.close(() => r()));
+      leader.is = '127.0.0.5:4647';
+      const third = new LeaderApi(
+        [c.followed, b.followed],
+        c.followed,
+        () => undefined,
+        () => 0,
+      );
+      expect(await third.request('POST', '/v1/jobs', { Job: {} })).toEqual({ EvalID: 'server2' });
+      expect(b.received).toEqual(['GET /v1/jobs', 'POST /v1/jobs']);
+      expect(c.received).toEqual([]);
+      expect(a.received).toHaveLength(3);
+    } finally {
+      a.server.close();
       b.server.close();
     }
   });
