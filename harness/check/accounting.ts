@@ -31,9 +31,13 @@ export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>)
   // slot: an original; a replacement linked (PreviousAllocation) to an allocation of its slot that
   // nothing else replaced (NextAllocation is one ID: Nomad replaces an allocation once); or, unlinked,
   // the placement for the slot's previous allocation lost while pending, which Nomad places as a lost
-  // placement, not a reschedule, without a link (NOMAD-FACTS 1.3; seen in mass-disconnect runs). A
-  // second allocation linked to the same one, or an unlinked one with no lost allocation before it,
-  // is no replacement: unexpected.
+  // placement, not a reschedule, without a link (NOMAD-FACTS 1.3; seen in mass-disconnect runs), or
+  // already unknown when it was made: with 25 nodes disconnected at once, an evaluation other than
+  // the one that marked the allocation unknown can place its replacement as a missing slot, unlinked
+  // (mass-disconnect under 4 labs side by side, run 20261129-221931-21de: cache[42]#2 made at index
+  // 420, two after cache[42]#1 went unknown, stopped on the reconnect as "not needed"). A second
+  // allocation linked to the same one, or an unlinked one whose predecessor in the slot was neither
+  // lost nor unknown by then, or that something else already replaced, is no replacement: unexpected.
   const patterns = [...named].filter((r) => parseWildcard(r) !== undefined);
   const linked = new Map<string, number>();
   for (const a of n.allocs) if (a.previous) linked.set(a.previous, (linked.get(a.previous) ?? 0) + 1);
@@ -45,11 +49,12 @@ export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>)
     a.final?.ClientStatus === 'lost' ||
     (a.final?.AllocStates ?? []).some((st) => st.Field === 0 && st.Value === 'lost') ||
     /\blost\b/.test(a.final?.DesiredDescription ?? '');
+  const unknownBy = (a: AllocView, index: number) => a.observations.some((o) => o.client === 'unknown' && o.index <= index);
   const replaces = (a: AllocView) => {
     const prev = a.previous ? n.byId.get(a.previous) : undefined;
     if (a.previous) return prev !== undefined && prev.group === a.group && prev.index === a.index && linked.get(prev.id) === 1;
     const before = n.allocs.find((b) => b.group === a.group && b.index === a.index && b.n === a.n - 1);
-    return before !== undefined && !linked.has(before.id) && lostBy(before, a.createIndex);
+    return before !== undefined && !linked.has(before.id) && (lostBy(before, a.createIndex) || unknownBy(before, a.createIndex));
   };
   const byPattern = (a: AllocView) => patterns.some((p) => matchesWildcard(p, a.role)) && (a.n === 1 || replaces(a));
   const extra = n.allocs.filter((a) => !named.has(a.role) && !byPattern(a));
