@@ -1,6 +1,6 @@
 // What a reconnect must look like: the strict reconnect steps (#15808) and an allocation re-attached,
 // not restarted. Pure.
-import { transitions, type Normalised } from '../trace/normalise.ts';
+import { transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
 import { inRange } from '../util/versions.ts';
 import type { NoRestartExpectation, StrictReconnectExpectation } from './expectations.ts';
 import { faultAt } from './faults.ts';
@@ -90,15 +90,28 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
     });
   }
   const from = disconnected.index;
-  const placed = n.allocs.filter((x) => x.node === node.host && x.createIndex > from && x.createIndex < ready.index);
+  const within = n.allocs.filter((x) => x.node === node.host && x.createIndex > from && x.createIndex < ready.index);
+  // The plan applier's documented race (nomad/plan_apply.go v1.6.0 l.727-729, evaluateNodePlan: "a
+  // potential race between when we do this check and when the Raft commit happens"): a plan checked
+  // against the optimistic snapshot of the previous plan, taken before the node's status update, can
+  // commit a placement on the node in the first plan result after it went disconnected. The next plan
+  // sees the node disconnected. Only that one plan result is the race; a placement in any later one is
+  // Nomad placing on a node it knows is disconnected or reconnecting: a FAIL.
+  const firstPlan = n.planResults.find((i) => i > from);
+  const raced = within.filter((x) => x.createIndex === firstPlan && firstPlan < (init?.index ?? ready.index));
+  const placed = within.filter((x) => !raced.includes(x));
+  const list = (xs: AllocView[]) => xs.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ');
+  const racedNote = raced.length
+    ? `; ${list(raced)} placed in the first plan result after the disconnect (index ${from}), the plan applier's race (plan_apply.go evaluateNodePlan), not counted`
+    : '';
   out.push({
     check: name('gets no allocation between disconnected and ready'),
     kind: 'nomad',
     verdict: placed.length === 0 ? 'pass' : 'fail',
     detail:
       placed.length === 0
-        ? `nothing placed on ${node.host} between index ${from} and ${ready.index}`
-        : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${placed.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ')}`,
+        ? `nothing placed on ${node.host} between index ${from} and ${ready.index}${racedNote}`
+        : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${list(placed)}${racedNote}`,
     source: e.source,
   });
   return out;

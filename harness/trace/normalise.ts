@@ -83,6 +83,8 @@ export interface Normalised {
   faults: Array<Positioned<Extract<TraceEvent, { kind: 'fault' }>>>;
   steps: Array<Positioned<Extract<TraceEvent, { kind: 'step' }>>>;
   awaits: Array<Positioned<Extract<TraceEvent, { kind: 'await' }>>>;
+  /** Raft indexes of the plan results the stream showed (events of type PlanResult), ascending. */
+  planResults: number[];
   first: number;
   last: number;
 }
@@ -223,6 +225,7 @@ export function normalise(trace: Positioned[]): Normalised {
     faults: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'fault' }>> => e.kind === 'fault'),
     steps: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'step' }>> => e.kind === 'step'),
     awaits: trace.filter((e): e is Positioned<Extract<TraceEvent, { kind: 'await' }>> => e.kind === 'await'),
+    planResults: [...new Set(nomadEvents.filter((e) => e.type === 'PlanResult').map((e) => e.index))].sort((a, b) => a - b),
     first: Math.min(...times),
     last: Math.max(...times),
   };

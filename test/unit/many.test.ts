@@ -296,6 +296,59 @@ describe('expectations over many allocations', () => {
     expect(after.verdict).toBe('pass');
   });
 
+  it("a placement on a cut node in the first plan result after its disconnect is the plan applier's race; in a later one it fails strict reconnect", () => {
+    // nomad/plan_apply.go v1.6.0 l.727-729; seen in run 20261129-222258-2692 (cache[3]#2 on client1
+    // at index 414, client1 disconnected at 413). Built from massTrace: client1's disconnect, then a
+    // placement on client1 as a PlanResult, either the very next plan result or after another one.
+    const strict: Expectations = { ...expectations, strictReconnect: [{ allocsOn: 'partitioned', count: 2, source: SRC }] };
+    const withPlacement = (later: boolean): Positioned[] => {
+      const base = massTrace();
+      const at = base.findIndex(
+        (e) =>
+          e.kind === 'nomad' &&
+          e.topic === 'Node' &&
+          (e.payload['Node'] as { Name: string; Status: string }).Name === 'client1' &&
+          (e.payload['Node'] as { Status: string }).Status === 'disconnected',
+      );
+      const disc = base[at] as Positioned<Extract<TraceEvent, { kind: 'nomad' }>>;
+      const plan = (index: number, id: string, node: string, slot: number): TraceEvent => ({
+        kind: 'nomad',
+        t: disc.t + 1,
+        index,
+        topic: 'Allocation',
+        type: 'PlanResult',
+        key: id,
+        payload: {
+          Allocation: {
+            ID: id,
+            Name: `mass.cache[${slot}]`,
+            NodeName: node,
+            ClientStatus: 'lost',
+            DesiredStatus: 'stop',
+            CreateIndex: index,
+            ModifyIndex: index,
+          },
+        },
+      });
+      const extra: TraceEvent[] = later
+        ? [
+            plan(disc.index + 0.25, 'd1000000-0000-0000-0000-000000000000', 'client3', 2),
+            plan(disc.index + 0.5, 'd2000000-0000-0000-0000-000000000000', 'client1', 3),
+          ]
+        : [plan(disc.index + 0.5, 'd2000000-0000-0000-0000-000000000000', 'client1', 3)];
+      const events: TraceEvent[] = [...base.slice(0, at + 1), ...extra, ...base.slice(at + 1)].map(({ line: _line, ...e }) => e as TraceEvent);
+      return events.map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
+    };
+    const strictOf = (r: ReturnType<typeof check>) => r.reasons.filter((c) => c.check.startsWith('strict reconnect'));
+    const raced = strictOf(check(withPlacement(false), strict));
+    expect(
+      raced.every((c) => c.verdict === 'pass'),
+      JSON.stringify(raced),
+    ).toBe(true);
+    const later = strictOf(check(withPlacement(true), strict));
+    expect(later.some((c) => c.verdict === 'fail' && c.detail.includes('placed on client1 while it reconnected'))).toBe(true);
+  });
+
   it('a cut that one host did not prove is unknown for that host only', () => {
     const r = check(massTrace({ noProbeFor: 'client2' }), expectations);
     expect(r.verdict).toBe('unknown');
