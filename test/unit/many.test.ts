@@ -336,7 +336,7 @@ describe('expectations over many allocations', () => {
             plan(disc.index + 0.5, 'd2000000-0000-0000-0000-000000000000', 'client1', 3),
           ]
         : [plan(disc.index + 0.5, 'd2000000-0000-0000-0000-000000000000', 'client1', 3)];
-      const events: TraceEvent[] = [...base.slice(0, at + 1), ...extra, ...base.slice(at + 1)].map(({ line: _line, ...e }) => e as TraceEvent);
+      const events: TraceEvent[] = [...base.slice(0, at + 1), ...extra, ...base.slice(at + 1)];
       return events.map((e, i) => ({ ...e, line: i + 1 }) as Positioned);
     };
     const strictOf = (r: ReturnType<typeof check>) => r.reasons.filter((c) => c.check.startsWith('strict reconnect'));
