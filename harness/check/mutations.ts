@@ -41,6 +41,12 @@ const clone = <T>(x: T): T => structuredClone(x);
 /** Lines renumbered in array order, as a trace file read back would have them. */
 const renumber = (events: Array<Positioned | TraceEvent>): Positioned[] => events.map((e, i) => ({ ...(e as TraceEvent), line: i + 1 }) as Positioned);
 
+/** Inserts an event where its time puts it: before the first event that comes after it. */
+function insertInTime(events: Array<Positioned | TraceEvent>, c: TraceEvent): void {
+  const at = events.findIndex((e) => e.t > c.t);
+  events.splice(at < 0 ? events.length : at, 0, c);
+}
+
 const isAllocEvent = (e: Positioned, id?: string): e is NomadEvent =>
   e.kind === 'nomad' && e.topic === 'Allocation' && (id === undefined || (e.payload['Allocation'] as AllocPayload | undefined)?.ID === id);
 
@@ -520,9 +526,8 @@ const lostAfterLeaderChange: Mutation = {
       },
       (e) => e.t > kill.t,
     );
-    const at = rewritten.findIndex((e) => e.t > c.t);
     const out: Array<Positioned | TraceEvent> = [...rewritten];
-    out.splice(at < 0 ? out.length : at, 0, c);
+    insertInTime(out, c);
     return renumber(out);
   },
 };
@@ -583,10 +588,7 @@ const disconnectedAfterServersRestart: Mutation = {
       () => false,
     );
     const out: Array<Positioned | TraceEvent> = [...rewritten];
-    for (const c of injected) {
-      const at = out.findIndex((e) => e.t > c.t);
-      out.splice(at < 0 ? out.length : at, 0, c);
-    }
+    for (const c of injected) insertInTime(out, c);
     return renumber(out);
   },
 };
