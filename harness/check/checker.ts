@@ -1,5 +1,6 @@
 // The checker: a pure function of (trace, expectations) -> verdict (outcome.ts says how checks make
 // one). Reasons name the role, the expected and observed values, and where in the trace.
+import { lostAfterSeconds } from './job-read.ts';
 import { normalise, transitions, type AllocView, type Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { finalCounts, unexpectedAllocations } from './accounting.ts';
@@ -78,15 +79,6 @@ function valuesOf(n: Normalised, subject: Subject, field: Field): { label: strin
 const parseSeconds = (d: string): number => parseDuration(d) / 1000;
 
 const showSeq = (values: Array<{ value: string }>) => values.map((v) => v.value).join(' -> ') || '(nothing)';
-
-/** The job's lost_after (or max_client_disconnect) in seconds, from the read-back in the trace. */
-export function lostAfterSeconds(trace: Positioned[]): number | undefined {
-  const read = trace.find((e) => e.kind === 'job-read');
-  if (!read || read.kind !== 'job-read') return undefined;
-  const groups = (read.job['TaskGroups'] ?? []) as Array<{ MaxClientDisconnect?: number | null; Disconnect?: { LostAfter?: number } | null }>;
-  const ns = groups.map((g) => g.Disconnect?.LostAfter || g.MaxClientDisconnect || 0).find((v) => v > 0);
-  return ns === undefined ? undefined : ns / 1e9;
-}
 
 /** A group's reschedule delay in seconds, from the read-back in the trace. */
 export function rescheduleDelaySeconds(trace: Positioned[], group: string): number | undefined {

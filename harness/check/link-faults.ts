@@ -8,6 +8,7 @@ import type { Normalised } from '../trace/normalise.ts';
 import type { Positioned, TraceEvent } from '../trace/types.ts';
 import { lossRuleListed, plausibleFailures } from '../faults/links.ts';
 import { parseDuration } from '../util/duration.ts';
+import { lostAfterSeconds } from './job-read.ts';
 import type { Outcome } from './outcome.ts';
 
 type Fault = Positioned<Extract<TraceEvent, { kind: 'fault' }>>;
@@ -40,17 +41,9 @@ export function judgeProbe(p: { sent: number; dropped: number; expectedRate: num
 
 export function linkFaultsTookEffect(trace: Positioned[], n: Normalised): Outcome[] {
   const out: Outcome[] = [];
-  const lostAfter = lostAfterNs(trace);
+  const lostAfter = lostAfterSeconds(trace);
   for (const f of n.faults.filter((x) => x.fault === 'degrade')) out.push(degradeTookEffect(trace, n, f), ...reconnectsAfterLoss(n, f, lostAfter));
   return out;
-}
-
-/** The job's lost_after (or max_client_disconnect) in ns, from its read-back (as checker.ts reads it). */
-function lostAfterNs(trace: Positioned[]): number | undefined {
-  const read = trace.find((e) => e.kind === 'job-read');
-  if (!read || read.kind !== 'job-read') return undefined;
-  const groups = (read.job['TaskGroups'] ?? []) as Array<{ MaxClientDisconnect?: number | null; Disconnect?: { LostAfter?: number } | null }>;
-  return groups.map((g) => g.Disconnect?.LostAfter || g.MaxClientDisconnect || 0).find((v) => v > 0);
 }
 
 /**
@@ -91,7 +84,7 @@ function reconnectsAfterLoss(n: Normalised, f: Fault, lostAfter: number | undefi
     check: `${name}: disconnected, not down`,
     kind: 'nomad',
     verdict: 'fail',
-    detail: `${f.host} went down at trace line ${d.o.line} (from ${d.from ?? 'nothing seen'}) while holding ${d.held!.role} (desired run), with lost_after ${lostAfter! / 1e9}s set: a node that misses its heartbeat then goes disconnected`,
+    detail: `${f.host} went down at trace line ${d.o.line} (from ${d.from ?? 'nothing seen'}) while holding ${d.held!.role} (desired run), with lost_after ${lostAfter!}s set: a node that misses its heartbeat then goes disconnected`,
     source: downSource,
   }));
   if (cuts.length === 0 && downs.length === 0)
