@@ -29,14 +29,17 @@ export function lifeOf(n: Normalised, a: AllocView): string {
 export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>): Outcome[] {
   // A wildcard role (`cache[*]#2`) names every allocation it matches that is what Nomad makes of a
   // slot: an original; a replacement linked (PreviousAllocation) to an allocation of its slot that
-  // nothing else replaced (NextAllocation is one ID: Nomad replaces an allocation once); or, unlinked,
+  // nothing else replaced (NextAllocation is one ID: Nomad replaces an allocation once per absence),
+  // or that came back running and went unknown again, its earlier replacements stopped by then (a new
+  // disconnect: the reconnect kept the original, the next disconnect replaces it again, linked to it
+  // once more: lossy-link, run 20261130-001402-262d, cache[0]#2 and #3 both linked to cache[0]#1); or, unlinked,
   // the placement for the slot's previous allocation lost while pending, which Nomad places as a lost
   // placement, not a reschedule, without a link (NOMAD-FACTS 1.3; seen in mass-disconnect runs), or
   // already unknown when it was made: with 25 nodes disconnected at once, an evaluation other than
   // the one that marked the allocation unknown can place its replacement as a missing slot, unlinked
   // (mass-disconnect under 4 labs side by side, run 20261129-221931-21de: cache[42]#2 made at index
   // 420, two after cache[42]#1 went unknown, stopped on the reconnect as "not needed"). A second
-  // allocation linked to the same one, or an unlinked one whose predecessor in the slot was neither
+  // allocation linked to the same one with no reconnect between them, or an unlinked one whose predecessor in the slot was neither
   // lost nor unknown by then, or that something else already replaced, is no replacement: unexpected.
   const patterns = [...named].filter((r) => parseWildcard(r) !== undefined);
   const linked = new Map<string, number>();
@@ -50,9 +53,22 @@ export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>)
     (a.final?.AllocStates ?? []).some((st) => st.Field === 0 && st.Value === 'lost') ||
     /\blost\b/.test(a.final?.DesiredDescription ?? '');
   const unknownBy = (a: AllocView, index: number) => a.observations.some((o) => o.client === 'unknown' && o.index <= index);
+  // The client status an allocation last had at or before a Raft index, by the stream.
+  const statusAt = (a: AllocView, index: number) => a.observations.filter((o) => o.index <= index).at(-1)?.client;
+  // `a` replaces `prev`: the first allocation linked to it, or a later one made after a reconnect: every
+  // replacement before it (linked to the same one) stopped by a's creation, `prev` running again after
+  // the last of them was made, and unknown when a was made.
+  const replacesAgain = (a: AllocView, prev: AllocView): boolean => {
+    const earlier = n.allocs.filter((b) => b.previous === prev.id && b.n < a.n).sort((x, y) => x.n - y.n);
+    const last = earlier.at(-1);
+    if (!last) return true; // the first replacement of prev
+    if (!earlier.every((b) => b.observations.some((o) => o.desired === 'stop' && o.index <= a.createIndex))) return false;
+    const backAfter = prev.observations.some((o) => o.client === 'running' && o.index > last.createIndex && o.index < a.createIndex);
+    return backAfter && statusAt(prev, a.createIndex) === 'unknown';
+  };
   const replaces = (a: AllocView) => {
     const prev = a.previous ? n.byId.get(a.previous) : undefined;
-    if (a.previous) return prev !== undefined && prev.group === a.group && prev.index === a.index && linked.get(prev.id) === 1;
+    if (a.previous) return prev !== undefined && prev.group === a.group && prev.index === a.index && replacesAgain(a, prev);
     const before = n.allocs.find((b) => b.group === a.group && b.index === a.index && b.n === a.n - 1);
     return before !== undefined && !linked.has(before.id) && (lostBy(before, a.createIndex) || unknownBy(before, a.createIndex));
   };
