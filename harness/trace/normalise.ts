@@ -43,6 +43,8 @@ export interface NodeObservation {
   t: number;
   index: number;
   status: string;
+  /** The message of the node's latest event in this update, from the stream (e.g. "Node heartbeat missed"). */
+  event?: string;
 }
 
 export interface NodeView {
@@ -143,10 +145,11 @@ export function normalise(trace: Positioned[]): Normalised {
       });
       raw.set(a.ID, entry);
     } else if (e.topic === 'Node') {
-      const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string } | undefined;
+      const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string; Events?: Array<{ Message?: string }> | null } | undefined;
       if (!n?.ID || !n.Name || !n.Status) continue;
       const view = nodes.get(n.Name) ?? { id: n.ID, host: n.Name, observations: [] };
-      view.observations.push({ line: e.line, t: e.t, index: e.index, status: n.Status });
+      const event = n.Events?.at(-1)?.Message;
+      view.observations.push({ line: e.line, t: e.t, index: e.index, status: n.Status, ...(event ? { event } : {}) });
       nodes.set(n.Name, view);
     }
   }

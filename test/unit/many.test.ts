@@ -37,6 +37,13 @@ function massTrace(
     scores?: { original: number; replacement: number };
     /** Slot 0's replacement without its PreviousAllocation link (made after its original went unknown). */
     unlinked?: boolean;
+    /** client1's reconnect passes through `down`, this long after `initializing`, then `ready` with this event. */
+    timerRace?: { downAfterMs: number; readyEvent: string };
+    /**
+     * Slot 0 replaced a second time, linked to the original again: after the heal, once the original came
+     * back and went unknown again (`afterReconnect`), or at the cut, beside the first one stopped (`duplicate`).
+     */
+    replacedAgain?: 'afterReconnect' | 'duplicate';
   } = {},
 ): Positioned[] {
   const ev: TraceEvent[] = [];
@@ -64,15 +71,15 @@ function massTrace(
     },
   });
   ev.push({ kind: 'job-read', t: tick(), job: { ID: 'mass', TaskGroups: [{ Name: 'cache', Count: 4 }] } });
-  const node = (host: string, status: string) =>
+  const node = (host: string, status: string, event?: string, ms = 100) =>
     ev.push({
       kind: 'nomad',
-      t: tick(),
+      t: tick(ms),
       index: ++index,
       topic: 'Node',
       type: 'NodeStreamEvent',
       key: host,
-      payload: { Node: { ID: `id-${host}`, Name: host, Status: status } },
+      payload: { Node: { ID: `id-${host}`, Name: host, Status: status, ...(event ? { Events: [{ Message: 'Node registered' }, { Message: event }] } : {}) } },
     });
   const finals = new Map<string, Record<string, unknown>>();
   const alloc = (id: string, slot: number, host: string, s: Status, createIndex: number, previous = '') => {
@@ -122,6 +129,11 @@ function massTrace(
   const repl = CUT.map((_, i) => `b${i}000000-0000-0000-0000-000000000000`);
   const prevOf = (i: number) => (options.unlinked === true && i === 0 ? '' : ids[i]);
   CUT.forEach((_, i) => alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'run' }, index + 1, prevOf(i)));
+  const again = 'e0000000-0000-0000-0000-000000000000';
+  if (options.replacedAgain === 'duplicate') {
+    alloc(repl[0]!, 0, HOSTS[2]!, { client: 'running', desired: 'stop' }, 0, ids[0]);
+    alloc(again, 0, HOSTS[3]!, { client: 'running', desired: 'run' }, index + 1, ids[0]);
+  }
   // The heal: one group.
   const healBegan = tick(20_000);
   for (const h of CUT)
@@ -138,13 +150,29 @@ function massTrace(
   tick(1000);
   CUT.forEach((h, i) => {
     node(h, 'initializing');
+    const race = i === 0 ? options.timerRace : undefined;
+    if (race) {
+      node(h, 'down', 'Node heartbeat missed', race.downAfterMs);
+      node(h, 'ready', race.readyEvent);
+    }
     const role = origRole(i);
     if (options.lostRole !== role)
       alloc(ids[i]!, i, h, { client: 'running', desired: 'run', events: options.noReconnectRole === role ? [] : ['Reconnected'] }, 50 + i);
     alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'stop' }, 0, prevOf(i));
     alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'complete', desired: 'stop' }, 0, prevOf(i));
-    node(h, 'ready');
+    if (!race) node(h, 'ready');
   });
+  if (options.replacedAgain === 'afterReconnect') {
+    // client1 drops off once more: the original unknown again and replaced again, linked to it again.
+    tick(5000);
+    node('client1', 'disconnected');
+    alloc(ids[0]!, 0, 'client1', { client: 'unknown', desired: 'run' }, 50);
+    alloc(again, 0, HOSTS[2]!, { client: 'running', desired: 'run' }, index, ids[0]);
+    node('client1', 'initializing');
+    alloc(ids[0]!, 0, 'client1', { client: 'running', desired: 'run', events: ['Reconnected'] }, 50);
+    alloc(again, 0, HOSTS[2]!, { client: 'complete', desired: 'stop' }, 0, ids[0]);
+    node('client1', 'ready');
+  }
   if (options.extra) alloc('c0000000-0000-0000-0000-000000000000', 0, 'client3', { client: 'running', desired: 'run' }, index + 1);
   metric(0);
   for (const a of finals.values()) ev.push({ kind: 'alloc-read', t: tick(), alloc: a as never });
@@ -347,6 +375,42 @@ describe('expectations over many allocations', () => {
     ).toBe(true);
     const later = strictOf(check(withPlacement(true), strict));
     expect(later.some((c) => c.verdict === 'fail' && c.detail.includes('placed on client1 while it reconnected'))).toBe(true);
+  });
+
+  it("a reconnect through down by Nomad's heartbeat-timer race passes strict reconnect with a note; any other way to ready first fails", () => {
+    // nomad/heartbeat.go disconnectState (an expiry that finds the node initializing marks it down) and
+    // node_endpoint.go UpdateStatus (down -> ready is not held); seen in run 20261130-001057-6243.
+    const strict: Expectations = { ...expectations, strictReconnect: [{ allocsOn: 'partitioned', count: 2, source: SRC }] };
+    const strictOf = (options: Parameters<typeof massTrace>[0]) =>
+      check(massTrace(options), strict).checks.find((c) => c.check.startsWith('strict reconnect'))!;
+    const raced = strictOf({ timerRace: { downAfterMs: 30, readyEvent: 'Node reregistered by heartbeat' } });
+    expect(raced.verdict, raced.detail).toBe('pass');
+    expect(raced.detail).toMatch(
+      /ready came through down \(index \d+, line \d+, 30 ms after initializing, "Node heartbeat missed"\), Nomad's heartbeat-timer race/,
+    );
+    // A down long after initializing is a timer that expired for real (the client stopped heartbeating).
+    const late = strictOf({ timerRace: { downAfterMs: 3000, readyEvent: 'Node reregistered by heartbeat' } });
+    expect(late.verdict).toBe('fail');
+    expect(late.detail).toMatch(/cache\[0\]#1 running again at index \d+ .*; client1 ready at index \d+/);
+    // Ready by any other event than the re-registration from down is not the race.
+    expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: 'Node heartbeat received' } }).verdict).toBe('fail');
+    expect(strictOf({}).verdict).toBe('pass');
+  });
+
+  it('a second replacement linked to the same original is expected after a reconnect, unexpected beside the first', () => {
+    // lossy-link, run 20261130-001402-262d: two disconnects, cache[0]#2 and #3 both linked to cache[0]#1.
+    const more: Expectations = {
+      ...expectations,
+      transitions: [
+        ...expectations.transitions,
+        { subject: { alloc: 'cache[*]#3', count: { min: 0, max: 2 } }, field: 'desired', sequence: ['run'], source: SRC },
+      ],
+    };
+    const accounting = (options: Parameters<typeof massTrace>[0]) => check(massTrace(options), more).checks.filter((c) => c.check.startsWith('accounting'));
+    expect(accounting({ replacedAgain: 'afterReconnect' }).map((c) => c.verdict)).toEqual(['pass']);
+    const dup = accounting({ replacedAgain: 'duplicate' });
+    expect(dup.map((c) => [c.check, c.verdict])).toEqual([['accounting: unexpected allocation cache[0]#3', 'fail']]);
+    expect(dup[0]!.detail).toMatch(/PreviousAllocation cache\[0\]#1/);
   });
 
   it('a cut that one host did not prove is unknown for that host only', () => {
