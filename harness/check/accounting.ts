@@ -29,18 +29,19 @@ export function lifeOf(n: Normalised, a: AllocView): string {
 export function unexpectedAllocations(n: Normalised, named: ReadonlySet<string>): Outcome[] {
   // A wildcard role (`cache[*]#2`) names every allocation it matches that is what Nomad makes of a
   // slot: an original; a replacement linked (PreviousAllocation) to an allocation of its slot that
-  // nothing else replaced (NextAllocation is one ID: Nomad replaces an allocation once per absence),
-  // or that came back running and went unknown again, its earlier replacements stopped by then (a new
-  // disconnect: the reconnect kept the original, the next disconnect replaces it again, linked to it
-  // once more: lossy-link, run 20261130-001402-262d, cache[0]#2 and #3 both linked to cache[0]#1); or, unlinked,
+  // nothing else replaced before (Nomad replaces an allocation once per absence), or that came back
+  // running and went unknown again, its earlier replacements stopped by then (a new disconnect: the
+  // reconnect kept the original, the next disconnect replaces it again, linked to it once more:
+  // lossy-link, run 20261130-001402-262d, cache[0]#2 and #3 both linked to cache[0]#1); or, unlinked,
   // the placement for the slot's previous allocation lost while pending, which Nomad places as a lost
   // placement, not a reschedule, without a link (NOMAD-FACTS 1.3; seen in mass-disconnect runs), or
   // already unknown when it was made: with 25 nodes disconnected at once, an evaluation other than
   // the one that marked the allocation unknown can place its replacement as a missing slot, unlinked
   // (mass-disconnect under 4 labs side by side, run 20261129-221931-21de: cache[42]#2 made at index
   // 420, two after cache[42]#1 went unknown, stopped on the reconnect as "not needed"). A second
-  // allocation linked to the same one with no reconnect between them, or an unlinked one whose predecessor in the slot was neither
-  // lost nor unknown by then, or that something else already replaced, is no replacement: unexpected.
+  // allocation linked to the same one with no reconnect between them, or an unlinked one whose
+  // predecessor in the slot was neither lost nor unknown by then, or that something else already
+  // replaced, is no replacement: unexpected.
   const patterns = [...named].filter((r) => parseWildcard(r) !== undefined);
   const linked = new Map<string, number>();
   for (const a of n.allocs) if (a.previous) linked.set(a.previous, (linked.get(a.previous) ?? 0) + 1);

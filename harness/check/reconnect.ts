@@ -118,7 +118,11 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
   return out;
 }
 
-/** How soon after `initializing` a `down` counts as the timer race below: a timer reset by the client's status update fires a TTL (>= 1 s) later. */
+/**
+ * How soon after `initializing` a `down` counts as the timer race below. A timer that expires for real
+ * was reset by the client's status update and fires a TTL + grace later (at least 4 s in the labs:
+ * min_heartbeat_ttl 2 s, heartbeat_grace 2 s); the race's `down` came 28 ms after.
+ */
 export const TIMER_RACE_MS = 1000;
 
 /**
@@ -128,8 +132,8 @@ export const TIMER_RACE_MS = 1000;
  * v1.6.0 disconnectState l.187, "Exit if the node is already down or just initializing", unchanged in
  * 2.0.5), and the client's next heartbeat takes it from `down` straight to `ready` ("Node reregistered by
  * heartbeat"): UpdateStatus holds back only initializing and disconnected nodes (nomad/node_endpoint.go
- * v1.6.0 l.593-629). Seen once in 54 runs under 4 labs side by side (mass-disconnect, run
- * 20261130-001057-6243: client11 initializing, down 28 ms later, ready 160 ms after that, its
+ * v1.6.0 l.593-629). Seen once in some 20 mass-disconnect runs (25 reconnects each; run
+ * 20261130-001057-6243, 4 labs side by side: client11 initializing, down 28 ms later, ready 160 ms after that, its
  * allocation's update 843 ms later). Returns the note for the check's detail when the node's history
  * between `initializing` and `ready` is exactly that: a `down` by "Node heartbeat missed" within
  * TIMER_RACE_MS of initializing, then `ready` by "Node reregistered by heartbeat"; else undefined.
