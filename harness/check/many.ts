@@ -128,7 +128,8 @@ export function foldOutcomes(
     }
   }
   const seen = [...groups].map(([what, who]) => `${what}: ${who.join(', ')}`).join(' | ');
-  return { check, kind: 'nomad', verdict: 'pass', detail: `${matched}, each held; ${seen}`, source };
+  const notes = judged.flatMap((j) => j.outcomes.flatMap((o) => (o.notes ?? []).map((x) => `[${memberName(j.member)}] ${x}`)));
+  return { check, kind: 'nomad', verdict: 'pass', detail: `${matched}, each held; ${seen}`, source, ...(notes.length ? { notes } : {}) };
 }
 
 /** An allocation's best placement score (Nomad's Metrics.MaxNormScore()), from its final read. */

@@ -23,6 +23,11 @@ export interface CheckOutcome {
   source: string;
   /** Absent in results written before kinds existed; read as `nomad`. */
   kind?: CheckKind;
+  /**
+   * What Nomad did that the check names and does not count: a race of Nomad's own, in the exact shape
+   * its source explains (check/reconnect.ts). Shown with the check even when it passes.
+   */
+  notes?: string[];
 }
 
 export type Outcome = CheckOutcome & { kind: CheckKind };

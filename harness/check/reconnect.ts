@@ -86,8 +86,9 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
       check: name(`turns ready only after ${e.alloc} is running again`),
       kind: 'nomad',
       verdict: runningAgain.index < ready.index || raced ? 'pass' : 'fail',
-      detail: `${e.alloc} running again at index ${runningAgain.index} (line ${runningAgain.line}); ${node.host} ready at index ${ready.index} (line ${ready.line})${raced ?? ''}`,
+      detail: `${e.alloc} running again at index ${runningAgain.index} (line ${runningAgain.line}); ${node.host} ready at index ${ready.index} (line ${ready.line})${raced ? `; ${raced}` : ''}`,
       source: e.source,
+      ...(raced ? { notes: [`${node.host}: ${raced}`] } : {}),
     });
   }
   const from = disconnected.index;
@@ -102,9 +103,10 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
   const raced = within.filter((x) => x.createIndex === firstPlan && firstPlan < (init?.index ?? ready.index));
   const placed = within.filter((x) => !raced.includes(x));
   const list = (xs: AllocView[]) => xs.map((x) => `${x.role} (${short(x.id)}) at index ${x.createIndex}`).join(', ');
-  const racedNote = raced.length
-    ? `; ${list(raced)} placed in the first plan result after the disconnect (index ${from}), the plan applier's race (plan_apply.go evaluateNodePlan), not counted`
+  const planRace = raced.length
+    ? `${list(raced)} placed in the first plan result after the disconnect (index ${from}), the plan applier's race (plan_apply.go evaluateNodePlan), not counted`
     : '';
+  const racedNote = planRace ? `; ${planRace}` : '';
   out.push({
     check: name('gets no allocation between disconnected and ready'),
     kind: 'nomad',
@@ -114,6 +116,7 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
         ? `nothing placed on ${node.host} between index ${from} and ${ready.index}${racedNote}`
         : `placed on ${node.host} while it reconnected (between index ${from} and ${ready.index}): ${list(placed)}${racedNote}`,
     source: e.source,
+    ...(planRace ? { notes: [`${node.host}: ${planRace}`] } : {}),
   });
   return out;
 }
@@ -145,8 +148,8 @@ export function timerRace(observations: NodeObservation[], init: NodeObservation
   if (!down || between.some((o) => o.status !== 'down')) return undefined;
   if (down.event !== 'Node heartbeat missed' || down.t - init.t > TIMER_RACE_MS || ready.event !== 'Node reregistered by heartbeat') return undefined;
   return (
-    `; ready came through down (index ${down.index}, line ${down.line}, ${down.t - init.t} ms after initializing, "Node heartbeat missed"), ` +
-    `Nomad's heartbeat-timer race (the disconnected node's timer fired as it reconnected; down -> ready skips the strict steps, nomad/heartbeat.go disconnectState, nomad/node_endpoint.go UpdateStatus): not counted`
+    `ready came through down (index ${down.index}, line ${down.line}, ${down.t - init.t} ms after initializing, "Node heartbeat missed"), ` +
+    `Nomad's heartbeat-timer race (the disconnected node's timer fired as it reconnected, and down -> ready skips the strict steps; nomad/heartbeat.go disconnectState, nomad/node_endpoint.go UpdateStatus), not counted`
   );
 }
 

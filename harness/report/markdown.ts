@@ -43,6 +43,12 @@ export function markdownSummary(title: string, rows: SummaryRow[]): string {
       for (const x of r.reasons) lines.push(`- **${cell(r.scenario)}** (Nomad ${cell(r.nomad?.version ?? '?')}), ${x.check}: ${cell(x.detail)}`);
     }
   }
+  // What Nomad did that a check named and did not count (its own races): rare, and worth a look.
+  const noted = rows.flatMap(({ result: r }) => r.checks.flatMap((c) => (c.notes ?? []).map((note) => ({ r, c, note }))));
+  if (noted.length > 0) {
+    lines.push('', "### Notes (Nomad's races, named and not counted)", '');
+    for (const { r, c, note } of noted) lines.push(`- **${cell(r.scenario)}** (Nomad ${cell(r.nomad?.version ?? '?')}), ${c.check}: ${cell(note)}`);
+  }
   const captured = rows.filter((x) => (x.screens ?? []).length > 0);
   if (captured.length > 0) {
     lines.push('', '### Terminal captures');

@@ -24,6 +24,7 @@ export function formatSummary(r: RunResult, runDir: string): string {
       lines.push(`       ${c.detail}`);
       lines.push(`       source: ${c.source}`);
     }
+    for (const note of c.notes ?? []) lines.push(`       note: ${note}`);
   }
   if ((r.notApplied ?? []).length > 0) {
     lines.push(`not applied on Nomad ${r.nomad?.version ?? '?'} (keyed to other releases; not judged):`);

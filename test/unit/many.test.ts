@@ -373,6 +373,10 @@ describe('expectations over many allocations', () => {
       raced.every((c) => c.verdict === 'pass'),
       JSON.stringify(raced),
     ).toBe(true);
+    const folded = check(withPlacement(false), strict).checks.find((c) => c.check.startsWith('strict reconnect'))!;
+    expect(folded.notes).toEqual([
+      expect.stringMatching(/^\[cache\[0\]#1\] client1: cache\[3\]#\d \(d2000000\) at index [\d.]+ placed in the first plan result .*plan applier's race/),
+    ]);
     const later = strictOf(check(withPlacement(true), strict));
     expect(later.some((c) => c.verdict === 'fail' && c.detail.includes('placed on client1 while it reconnected'))).toBe(true);
   });
@@ -388,6 +392,9 @@ describe('expectations over many allocations', () => {
     expect(raced.detail).toMatch(
       /ready came through down \(index \d+, line \d+, 30 ms after initializing, "Node heartbeat missed"\), Nomad's heartbeat-timer race/,
     );
+    // The race is carried as a note of the folded check, naming the member, for the reports to show.
+    expect(raced.notes).toEqual([expect.stringMatching(/^\[cache\[0\]#1\] client1: ready came through down .*, not counted$/)]);
+    expect(strictOf({}).notes).toBeUndefined();
     // A down long after initializing is a timer that expired for real (the client stopped heartbeating).
     const late = strictOf({ timerRace: { downAfterMs: 3000, readyEvent: 'Node reregistered by heartbeat' } });
     expect(late.verdict).toBe('fail');

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { timelineSvg } from '../../harness/report/chart.ts';
 import { renderRunReport } from '../../harness/report/html.ts';
 import { markdownSummary } from '../../harness/report/markdown.ts';
+import { formatSummary } from '../../harness/report/terminal.ts';
 import type { RunResult } from '../../harness/report/result.ts';
 import { buildTimeline } from '../../harness/report/timeline.ts';
 import { writeRunReports } from '../../harness/report/write.ts';
@@ -164,6 +165,21 @@ describe('the Markdown summary', () => {
     expect(md).toContain('### Reasons');
     expect(md).toContain('expected unknown after running, observed lost');
     expect(markdownSummary('all good', [{ result: pass }])).not.toContain('### Reasons');
+  });
+
+  it("a check's notes (Nomad's races, not counted) are listed under the table and under the check in the terminal, also when it passes", () => {
+    const pass = load('spread-pass').result;
+    const note = 'client11: ready came through down (index 686), not counted';
+    const noted = { ...pass, checks: pass.checks.map((c, i) => (i === 0 ? { ...c, notes: [note] } : c)) };
+    const md = markdownSummary('one run', [{ result: noted }]);
+    expect(md).toContain("### Notes (Nomad's races, named and not counted)");
+    expect(md).toContain(`- **spread** (Nomad 1.6.0), ${pass.checks[0]!.check}: ${note}`);
+    expect(markdownSummary('one run', [{ result: pass }])).not.toContain('### Notes');
+    const lines = formatSummary(noted, '/r').split('\n');
+    const at = lines.findIndex((l) => l.includes(pass.checks[0]!.check));
+    expect(lines[at]).toMatch(/^ {2}ok +/);
+    expect(lines[at + 1]).toBe(`       note: ${note}`);
+    expect(formatSummary(pass, '/r')).not.toContain('note:');
   });
 });
 
