@@ -395,6 +395,53 @@ const readyBeforeRunning: Mutation = {
   },
 };
 
+/**
+ * The reconnecting node's timer expires for real while it is initializing (a TTL + grace later, not
+ * the milliseconds of Nomad's timer race, check/reconnect.ts timerRace): it goes down and its next
+ * heartbeat re-registers it ready before the servers recorded the original running again. The strict
+ * check must fail it; only the race's exact shape is excused.
+ */
+const readyThroughDown: Mutation = {
+  name: 'ready-through-down',
+  what: 'the reconnecting node down by its heartbeat timer a TTL + grace after initializing, then re-registered ready before the original runs again, at the last reconnect',
+  killedAs: 'fail',
+  apply(trace, roles) {
+    const { n, original, lastHeal: heal } = subjects(trace, roles);
+    const node = original ? n.nodes.get(original.node) : undefined;
+    if (!original || !heal || !node) return 'needs the original, its node and a heal';
+    const ready = node.observations.find((o) => o.status === 'ready' && o.t >= heal.t);
+    const init = ready ? [...node.observations].reverse().find((o) => o.status === 'initializing' && o.index < ready.index) : undefined;
+    const unknown = original.observations.find((o) => o.client === 'unknown');
+    const running = unknown ? original.observations.find((o) => o.index > unknown.index && o.client === 'running') : undefined;
+    if (!ready || !init || !running) return 'needs the node initializing then ready after the heal, and the original running again';
+    const readyEvent = trace.find((e): e is NomadEvent => e.line === ready.line && e.kind === 'nomad');
+    if (!readyEvent) return 'the node ready comes from a read, not the stream';
+    const timers = n.run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
+    const nodeWith = (status: string, message: string, t: number, index: number): NomadEvent => {
+      const c = clone(readyEvent);
+      const payload = c.payload['Node'] as { Status: string; Events?: Array<{ Message: string }> | null };
+      payload.Status = status;
+      payload.Events = [...(payload.Events ?? []), { Message: message }];
+      return { ...c, t, index };
+    };
+    const downAt = init.t + (timers.minHeartbeatTtl + timers.heartbeatGrace) * 1000;
+    const down = nodeWith('down', 'Node heartbeat missed', downAt, ready.index);
+    const reregistered = nodeWith('ready', 'Node reregistered by heartbeat', downAt + 100, ready.index + 0.5);
+    // The original's return to running (and what follows it up to the old ready) goes after the new ready.
+    const moving = trace.filter((e): e is NomadEvent => isAllocEvent(e, original.id) && e.index >= running.index && e.index <= ready.index);
+    const out = trace.filter((e) => e !== readyEvent && !moving.includes(e as NomadEvent));
+    const moved = moving.map((e, k) => ({ ...clone(e), index: ready.index + 0.6 + k / 100, t: downAt + 200 + k }));
+    out.splice(
+      out.findIndex((e) => e.line > readyEvent.line),
+      0,
+      down,
+      reregistered,
+      ...moved,
+    );
+    return renumber(out);
+  },
+};
+
 /** The reconnecting node goes straight from disconnected to ready. */
 const noInitializing: Mutation = {
   name: 'no-initializing',
@@ -699,6 +746,7 @@ export const MUTATIONS: readonly Mutation[] = [
   originalStoppedOnReconnect,
   replacementNeverStopped,
   readyBeforeRunning,
+  readyThroughDown,
   noInitializing,
   earlyDetection,
   lostInsteadOfUnknown,
