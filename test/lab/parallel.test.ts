@@ -1,6 +1,6 @@
 // Lab (root, real agents): `scenario <names...> --parallel 2` through the real CLI runs the scenarios on
 // two netns labs at once, each its own name and subnet, prints results in catalog order and leaves
-// nothing behind; Ctrl-C while both labs are up tears both down and exits 130.
+// nothing behind; SIGINT (Ctrl-C) or SIGTERM while both labs are up tears both down and exits 128+n.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,13 @@ import { isRoot, labCli, nomadLabCli, ownsLab, startLabCli } from './support.ts'
 
 const reports = mkdtempSync(join(tmpdir(), 'nomad-lab-parallel-'));
 const base = 'p1-par';
-const sigBase = 'p1-psig';
 const labs = [`${base}-1`, `${base}-2`];
-const sigLabs = [`${sigBase}-1`, `${sigBase}-2`];
+// One lab pair per signal, so a leftover of one test cannot pass for the other's.
+const SIGNALS = [
+  { signal: 'SIGINT', code: 130, base: 'p1-psig' },
+  { signal: 'SIGTERM', code: 143, base: 'p1-pterm' },
+] as const;
+const pairOf = (b: string) => [`${b}-1`, `${b}-2`];
 
 /** The lab a run used, as its trace's run header recorded it. */
 function runHeaderLab(runDir: string): { name: string; subnet: string } {
@@ -34,7 +38,7 @@ async function expectClean(names: string[]): Promise<void> {
 }
 
 describe.skipIf(!isRoot)('scenario --parallel 2 on real agents', () => {
-  for (const name of [...labs, ...sigLabs]) ownsLab(name);
+  for (const name of [...labs, ...SIGNALS.flatMap((x) => pairOf(x.base))]) ownsLab(name);
 
   afterAll(() => {
     rmSync(reports, { recursive: true, force: true });
@@ -68,20 +72,23 @@ describe.skipIf(!isRoot)('scenario --parallel 2 on real agents', () => {
     await expectClean(labs);
   }, 660_000);
 
-  it('SIGINT while both labs are up: both torn down, exit 130, nothing left', async () => {
-    const running = startLabCli(['spread', 'control', '--parallel', '2', '--lab', sigBase, '--reports', reports], 'scenario');
-    // Both runs have their lab up (the state file says so once every agent is ready).
-    const bothUp = () => sigLabs.every((name) => readState(name)?.phase === 'up');
-    const deadline = Date.now() + 240_000;
-    while (!bothUp()) {
-      if (Date.now() > deadline) throw new Error(`both labs were not up within 240 s:\n${running.stderr()}`);
-      if (running.child.exitCode !== null) throw new Error(`CLI exited (${running.child.exitCode}) before both labs were up:\n${running.stderr()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    running.child.kill('SIGINT');
-    const { code } = await running.exited;
-    expect(code, running.stderr()).toBe(130);
-    expect(running.stderr()).toContain('interrupted by SIGINT');
-    await expectClean(sigLabs);
-  }, 400_000);
+  for (const { signal, code: expected, base: sigBase } of SIGNALS) {
+    it(`${signal} while both labs are up: both torn down, exit ${expected}, nothing left`, async () => {
+      const sigLabs = pairOf(sigBase);
+      const running = startLabCli(['spread', 'control', '--parallel', '2', '--lab', sigBase, '--reports', reports], 'scenario');
+      // Both runs have their lab up (the state file says so once every agent is ready).
+      const bothUp = () => sigLabs.every((name) => readState(name)?.phase === 'up');
+      const deadline = Date.now() + 240_000;
+      while (!bothUp()) {
+        if (Date.now() > deadline) throw new Error(`both labs were not up within 240 s:\n${running.stderr()}`);
+        if (running.child.exitCode !== null) throw new Error(`CLI exited (${running.child.exitCode}) before both labs were up:\n${running.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      running.child.kill(signal);
+      const { code } = await running.exited;
+      expect(code, running.stderr()).toBe(expected);
+      expect(running.stderr()).toContain(`interrupted by ${signal}`);
+      await expectClean(sigLabs);
+    }, 400_000);
+  }
 });
