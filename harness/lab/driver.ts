@@ -33,6 +33,46 @@ export const KILL_GRACE_MS = 5_000;
 export const CLEANUP_LEADER_WAIT_MS = 30_000;
 
 /** A lab host as a scenario sees it. */
+/**
+ * After a cleanup restarted servers: waits (at most `timeoutMs`) until they all name one leader, so
+ * that a lab left up for the next run of a batch is not handed over mid-election. Best effort, for
+ * every provider: a lab still without a leader is said, not thrown (the next run's own waits judge it).
+ * Returns whether they agreed.
+ */
+export async function awaitCleanupLeader(
+  hosts: readonly LabHost[],
+  restarted: readonly LabHost[],
+  api: (host: LabHost) => Pick<NomadApi, 'leader'>,
+  log: (line: string) => void,
+  timeoutMs = CLEANUP_LEADER_WAIT_MS,
+): Promise<boolean> {
+  const servers = hosts.filter((h) => h.role === 'server');
+  let last: ReturnType<typeof agreedLeader> = { why: 'not asked yet' };
+  const started = Date.now();
+  const known = await pollUntil(
+    async () => {
+      const answers = await Promise.all(
+        restarted.map(async (h): Promise<LeaderAnswer> => {
+          try {
+            const answer = await api(h).leader();
+            return { server: h.name, leader: leaderHostOf(answer, servers), detail: `answered ${JSON.stringify(answer)}` };
+          } catch (error) {
+            return { server: h.name, leader: undefined, detail: error instanceof Error ? error.message : String(error) };
+          }
+        }),
+      );
+      last = agreedLeader(answers);
+      return 'leader' in last;
+    },
+    { timeoutMs, intervalsMs: [250, 500, 1000] },
+  ).catch(() => false);
+  const names = restarted.map((h) => h.name).join(', ');
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (known && 'leader' in last) log(`cleanup: restarted ${names}; leader ${last.leader} after ${seconds}s`);
+  else log(`cleanup: restarted ${names}, but no leader within ${seconds}s (${'why' in last ? last.why : 'no answer'}); the lab may still be electing one`);
+  return known && 'leader' in last;
+}
+
 export interface LabHost {
   name: string;
   role: Role;
@@ -193,39 +233,7 @@ export class NetnsDriver implements LabDriver {
       }
     }
     this.killed.clear();
-    if (restarted.length > 0) await this.awaitLeader(restarted, log);
-  }
-
-  /**
-   * After the cleanup restarted servers: waits (at most CLEANUP_LEADER_WAIT_MS) until they all name
-   * one leader, so that a lab left up for the next run of a batch is not handed over mid-election.
-   * Best effort: a lab still without a leader is said, not thrown (the next run's own waits judge it).
-   */
-  private async awaitLeader(restarted: readonly LabHost[], log: (line: string) => void): Promise<void> {
-    const servers = this.plan.hosts.filter((h) => h.role === 'server');
-    let last: ReturnType<typeof agreedLeader> = { why: 'not asked yet' };
-    const started = Date.now();
-    const known = await pollUntil(
-      async () => {
-        const answers = await Promise.all(
-          restarted.map(async (h): Promise<LeaderAnswer> => {
-            try {
-              const answer = await this.api(h).leader();
-              return { server: h.name, leader: leaderHostOf(answer, servers), detail: `answered ${JSON.stringify(answer)}` };
-            } catch (error) {
-              return { server: h.name, leader: undefined, detail: error instanceof Error ? error.message : String(error) };
-            }
-          }),
-        );
-        last = agreedLeader(answers);
-        return 'leader' in last;
-      },
-      { timeoutMs: CLEANUP_LEADER_WAIT_MS, intervalsMs: [250, 500, 1000] },
-    ).catch(() => false);
-    const names = restarted.map((h) => h.name).join(', ');
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (known && 'leader' in last) log(`cleanup: restarted ${names}; leader ${last.leader} after ${seconds}s`);
-    else log(`cleanup: restarted ${names}, but no leader within ${seconds}s (${'why' in last ? last.why : 'no answer'}); the lab may still be electing one`);
+    if (restarted.length > 0) await awaitCleanupLeader(this.plan.hosts, restarted, (h) => this.api(h), log);
   }
 
   async close(): Promise<void> {}

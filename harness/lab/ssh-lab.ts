@@ -15,7 +15,7 @@ import type { NomadBinary } from '../nomad/binary.ts';
 import { HarnessError, showCommand, UsageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { TokenKind } from './acl.ts';
-import { KILL_GRACE_MS, type AgentAction, type AgentOutcome, type ExecOptions, type LabDriver, type LabHost } from './driver.ts';
+import { awaitCleanupLeader, KILL_GRACE_MS, type AgentAction, type AgentOutcome, type ExecOptions, type LabDriver, type LabHost } from './driver.ts';
 import { pollUntil } from '../util/poll.ts';
 import { cidrContains } from './topology.ts';
 import { defaultIdentity, planFromInventory, readInventory, type RemoteHost, type RemotePlan } from './inventory.ts';
@@ -152,18 +152,25 @@ export class SshDriver implements LabDriver {
     }
   }
 
-  /** Continues paused agents and starts the ones this run killed (a user's cluster is left as found). */
-  async resumePaused(): Promise<void> {
+  /**
+   * Continues paused agents and starts the ones this run killed (a user's cluster is left as found);
+   * after starting servers, waits for them to agree on a leader, as the netns driver does.
+   */
+  async resumePaused(log: (line: string) => void = () => undefined): Promise<void> {
     for (const name of this.paused) {
       const h = this.plan.hosts.find((x) => x.name === name)!;
       for (const a of serviceArgv(h, 'resume')) await this.exec(h, a, { check: false });
     }
     this.paused.clear();
+    const restarted: LabHost[] = [];
     for (const name of this.killed) {
       const h = this.plan.hosts.find((x) => x.name === name)!;
-      if (!(await this.running(h))) for (const a of serviceArgv(h, 'start')) await this.exec(h, a, { check: false });
+      if (await this.running(h)) continue;
+      for (const a of serviceArgv(h, 'start')) await this.exec(h, a, { check: false });
+      if (h.role === 'server') restarted.push(h);
     }
     this.killed.clear();
+    if (restarted.length > 0) await awaitCleanupLeader(this.plan.hosts, restarted, (h) => this.api(h), log);
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@ import {
 } from '../../harness/faults/servers.ts';
 import { agreedLeader, LeaderApi, leaderHostOf, mayRetry, type LeaderAnswer, type LeaderChange } from '../../harness/nomad/leader.ts';
 import { NomadApi } from '../../harness/nomad/api.ts';
+import { awaitCleanupLeader, type LabHost } from '../../harness/lab/driver.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { normalise } from '../../harness/trace/normalise.ts';
@@ -483,5 +484,54 @@ describe('LeaderApi retries only what is safe to send twice', () => {
       a.server.close();
       b.server.close();
     }
+  });
+});
+
+describe('the cleanup waits for restarted servers to agree on a leader (every provider: netns and SSH drivers)', () => {
+  const host = (name: string, index: number): LabHost => ({ name, role: 'server', index, datacenter: 'dc1', ip: `198.19.1.${10 + index}` });
+  const servers = [host('server1', 1), host('server2', 2), host('server3', 3)];
+  /** Each server's answers in turn (the last repeats); an Error is a request that failed. */
+  const api = (answers: Record<string, Array<string | Error>>) => {
+    const asked = new Map<string, number>();
+    return (h: LabHost) => ({
+      leader: async () => {
+        const k = asked.get(h.name) ?? 0;
+        asked.set(h.name, k + 1);
+        const list = answers[h.name]!;
+        const a = list[Math.min(k, list.length - 1)]!;
+        if (a instanceof Error) throw a;
+        return a;
+      },
+    });
+  };
+
+  it('logs the leader once every restarted server names the same one, after an election', async () => {
+    const lines: string[] = [];
+    const agreed = await awaitCleanupLeader(
+      servers,
+      [servers[0]!, servers[2]!],
+      api({ server1: [new Error('connection refused'), '', '198.19.1.12:4647'], server3: ['198.19.1.12:4647'] }),
+      (l) => lines.push(l),
+      5_000,
+    );
+    expect(agreed).toBe(true);
+    expect(lines).toEqual([expect.stringMatching(/^cleanup: restarted server1, server3; leader server2 after [\d.]+s$/)]);
+  });
+
+  it('says, and does not throw, when they never agree (a restarted server leading a cluster of its own)', async () => {
+    const lines: string[] = [];
+    const agreed = await awaitCleanupLeader(
+      servers,
+      [servers[0]!, servers[2]!],
+      api({ server1: ['198.19.1.11:4647'], server3: ['198.19.1.12:4647'] }),
+      (l) => lines.push(l),
+      600,
+    );
+    expect(agreed).toBe(false);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^cleanup: restarted server1, server3, but no leader within [\d.]+s \(the servers name different leaders .*\); the lab may still be electing one$/,
+      ),
+    ]);
   });
 });
