@@ -39,6 +39,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .over { color: var(--fail); font-weight: 600; }
 .reason { background: #fff; border-left: 4px solid var(--fail); padding: 8px 12px; margin: 6px 0; }
 .reason.unknown { border-color: var(--unknown); }
+.reason.note { border-color: var(--muted); }
 .source, .muted { color: var(--muted); font-size: 12px; }
 code, pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, monospace; }
 pre { background: #fff; border: 1px solid #e1e4e8; padding: 8px; overflow-x: auto; }

@@ -77,6 +77,13 @@ export function renderRunReport({ result: r, timeline: tl, svg, files, screens =
       );
   }
 
+  // Nomad's races a check named and did not count: shown even on a PASS, rare and worth a look.
+  const notes = r.checks.flatMap((c) => (c.notes ?? []).map((note) => ({ c, note })));
+  if (notes.length > 0) {
+    parts.push("<h2>Notes: Nomad's races, named and not counted</h2>");
+    for (const { c, note } of notes) parts.push(`<div class="reason note"><b>${esc(c.check)}</b><br>${esc(note)}</div>`);
+  }
+
   parts.push('<h2>Timeline</h2>');
   parts.push(
     `<p class="muted">One lane per allocation role, per client node and per deployment of the job; segments coloured by status, fault windows shaded. ${tl.t0 > 0 ? `Time 0 is the first event of the trace (${esc(new Date(tl.t0).toISOString())}).` : 'The trace holds no event.'}</p>`,

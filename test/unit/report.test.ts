@@ -180,6 +180,13 @@ describe('the Markdown summary', () => {
     expect(lines[at]).toMatch(/^ {2}ok +/);
     expect(lines[at + 1]).toBe(`       note: ${note}`);
     expect(formatSummary(pass, '/r')).not.toContain('note:');
+    const html = (result: typeof pass) => {
+      const timeline = buildTimeline([], result);
+      return renderRunReport({ result, timeline, svg: timelineSvg(timeline), files: [] });
+    };
+    expect(html(noted)).toContain("<h2>Notes: Nomad's races, named and not counted</h2>");
+    expect(html(noted)).toContain('client11: ready came through down (index 686), not counted');
+    expect(html(pass)).not.toContain('<h2>Notes');
   });
 });
 
