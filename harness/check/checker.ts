@@ -18,7 +18,7 @@ import {
 import { expandMany, foldOutcomes, isManySubject, reconnectPicks } from './many.ts';
 import { CUTS, faultAt, faultsTookEffect, firstFault, noEarlyDetection } from './faults.ts';
 import { verdictOf, type CheckOutcome, type CheckKind, type Verdict } from './outcome.ts';
-import { noRestart, strictReconnect } from './reconnect.ts';
+import { noRestart, strictReconnect, TIMER_RACE } from './reconnect.ts';
 import { parseDuration } from '../util/duration.ts';
 import { matchSequence } from './sequence.ts';
 import { expectationsFor, type NotApplied } from './versioned.ts';
@@ -499,6 +499,16 @@ function checkUnsafe(trace: Positioned[], all: Expectations, context: CheckConte
     const members = expansion.members.map((member) => ({ member, outcomes: strictReconnect(n, { ...e, alloc: 'alloc' in member ? member.alloc : '' }) }));
     checks.push(foldOutcomes(`strict reconnect: nodes of ${subjectName(subject)}`, expansion, e.count, members, e.source));
   }
+  // Nomad's timer race is rare (once in some 500 reconnects seen): a run where it excuses two nodes or
+  // more is Nomad going down on reconnect as a habit, which the strict steps forbid (check/reconnect.ts).
+  const races = checks.flatMap((c) => (c.notes ?? []).filter((note) => note.includes(TIMER_RACE)));
+  if (races.length > 1)
+    add(
+      "strict reconnect: Nomad's heartbeat-timer race at most once a run",
+      'fail',
+      `${races.length} reconnects went down and then ready before their allocation's update: ${races.join(' | ')}`,
+      'check/reconnect.ts timerRace: excused once a run, as the rare race it is (docs/findings.md, 2026-11-30)',
+    );
   for (const e of x.noRestart ?? []) checks.push(noRestart(n, e));
   if (x.reconnectByScore) checks.push(...reconnectPicks(n, x.reconnectByScore.source));
 
@@ -562,7 +572,8 @@ function restsOnAbsence(c: CheckOutcome): boolean {
   if (c.check.startsWith('invariant: ') || c.check.startsWith('absent: ') || c.check.startsWith('no restart: ')) return passed;
   if (c.check.startsWith('delay: ')) return failed && c.detail.includes('observed never');
   if (c.check.startsWith('lower bound: ')) return c.check.includes(' takes at least ') ? failed && c.detail.includes(': expected ') : passed;
-  if (c.check.startsWith('strict reconnect: ')) return c.check.includes('gets no allocation') ? passed : failed;
+  // A race excused (a note) rests on nothing but `down` having come between: a gap could hide the rest.
+  if (c.check.startsWith('strict reconnect: ')) return c.check.includes('gets no allocation') || (c.notes ?? []).length > 0 ? passed : failed;
   // Who won a reconnect rests on having seen the original running again and its rivals' statuses then.
   if (c.check.startsWith('reconnect: ')) return failed;
   // A task event is placed by when the stream first showed it: a gap can move that past a fault.

@@ -102,6 +102,9 @@ export function foldOutcomes(
 ): Outcome {
   const k = judged.length;
   const countOk = countHolds(count, k);
+  // Notes (Nomad's races excused in a member) go with the folded check whatever its verdict.
+  const notes = judged.flatMap((j) => j.outcomes.flatMap((o) => (o.notes ?? []).map((x) => `[${memberName(j.member)}] ${x}`)));
+  const withNotes = notes.length ? { notes } : {};
   const failed = judged.filter((j) => j.outcomes.some((o) => o.verdict === 'fail'));
   const unknown = judged.filter((j) => !failed.includes(j) && j.outcomes.some((o) => o.verdict === 'unknown'));
   const matched = `${k} ${expansion.what} (expected ${describeCount(count)})`;
@@ -113,10 +116,17 @@ export function foldOutcomes(
       failed.length > 0 ? `${failed.length} of ${k} failed: ${reasons(failed, 'fail')}` : '',
       failed.length > 0 && failed.length < k ? `the other ${k - failed.length} held` : '',
     ];
-    return { check, kind: 'nomad', verdict: 'fail', detail: parts.filter(Boolean).join('; '), source };
+    return { check, kind: 'nomad', verdict: 'fail', detail: parts.filter(Boolean).join('; '), source, ...withNotes };
   }
   if (unknown.length > 0)
-    return { check, kind: 'nomad', verdict: 'unknown', detail: `${matched}; ${unknown.length} not judged: ${reasons(unknown, 'unknown')}`, source };
+    return {
+      check,
+      kind: 'nomad',
+      verdict: 'unknown',
+      detail: `${matched}; ${unknown.length} not judged: ${reasons(unknown, 'unknown')}`,
+      source,
+      ...withNotes,
+    };
   // Group the members by what was seen (each detail less its own member's label, up to the first ": ").
   const groups = new Map<string, string[]>();
   for (const j of judged) {
@@ -128,8 +138,7 @@ export function foldOutcomes(
     }
   }
   const seen = [...groups].map(([what, who]) => `${what}: ${who.join(', ')}`).join(' | ');
-  const notes = judged.flatMap((j) => j.outcomes.flatMap((o) => (o.notes ?? []).map((x) => `[${memberName(j.member)}] ${x}`)));
-  return { check, kind: 'nomad', verdict: 'pass', detail: `${matched}, each held; ${seen}`, source, ...(notes.length ? { notes } : {}) };
+  return { check, kind: 'nomad', verdict: 'pass', detail: `${matched}, each held; ${seen}`, source, ...withNotes };
 }
 
 /** An allocation's best placement score (Nomad's Metrics.MaxNormScore()), from its final read. */

@@ -411,7 +411,8 @@ const readyThroughDown: Mutation = {
     if (!original || !heal || !node) return 'needs the original, its node and a heal';
     const ready = node.observations.find((o) => o.status === 'ready' && o.t >= heal.t);
     const init = ready ? [...node.observations].reverse().find((o) => o.status === 'initializing' && o.index < ready.index) : undefined;
-    const unknown = original.observations.find((o) => o.client === 'unknown');
+    // This reconnect's unknown (a flapping run has one per cut) and the original's first running after it.
+    const unknown = ready ? original.observations.filter((o) => o.client === 'unknown' && o.index < ready.index).at(-1) : undefined;
     const running = unknown ? original.observations.find((o) => o.index > unknown.index && o.client === 'running') : undefined;
     if (!ready || !init || !running) return 'needs the node initializing then ready after the heal, and the original running again';
     const readyEvent = trace.find((e): e is NomadEvent => e.line === ready.line && e.kind === 'nomad');
@@ -431,13 +432,8 @@ const readyThroughDown: Mutation = {
     const moving = trace.filter((e): e is NomadEvent => isAllocEvent(e, original.id) && e.index >= running.index && e.index <= ready.index);
     const out = trace.filter((e) => e !== readyEvent && !moving.includes(e as NomadEvent));
     const moved = moving.map((e, k) => ({ ...clone(e), index: ready.index + 0.6 + k / 100, t: downAt + 200 + k }));
-    out.splice(
-      out.findIndex((e) => e.line > readyEvent.line),
-      0,
-      down,
-      reregistered,
-      ...moved,
-    );
+    const at = out.findIndex((e) => e.line > readyEvent.line);
+    out.splice(at < 0 ? out.length : at, 0, down, reregistered, ...moved);
     return renumber(out);
   },
 };

@@ -81,7 +81,7 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
   // Where the allocation comes back (not where it failed or was stopped while cut off), the node is
   // ready only once the servers hold the client's update of it.
   if (runningAgain) {
-    const raced = runningAgain.index < ready.index ? undefined : timerRace(node.observations, init, ready);
+    const raced = runningAgain.index < ready.index ? undefined : timerRace(node.observations, init, ready, n.run?.timers);
     out.push({
       check: name(`turns ready only after ${e.alloc} is running again`),
       kind: 'nomad',
@@ -124,9 +124,13 @@ export function strictReconnect(n: Normalised, e: StrictReconnectExpectation & {
 /**
  * How soon after `initializing` a `down` counts as the timer race below. A timer that expires for real
  * was reset by the client's status update and fires a TTL + grace later (at least 4 s in the labs:
- * min_heartbeat_ttl 2 s, heartbeat_grace 2 s); the race's `down` came 28 ms after.
+ * min_heartbeat_ttl 2 s, heartbeat_grace 2 s); the race's `down` came 28 ms after. At most half of
+ * TTL + grace, so a real expiry can never fall inside it.
  */
 export const TIMER_RACE_MS = 1000;
+
+/** The words every timer-race note holds (the checker counts them: more than one a run is no race). */
+export const TIMER_RACE = "Nomad's heartbeat-timer race";
 
 /**
  * Nomad's heartbeat-timer race on a reconnect, which skips the strict steps: the server's timer of the
@@ -136,20 +140,33 @@ export const TIMER_RACE_MS = 1000;
  * 2.0.5), and the client's next heartbeat takes it from `down` straight to `ready` ("Node reregistered by
  * heartbeat"): UpdateStatus holds back only initializing and disconnected nodes (nomad/node_endpoint.go
  * v1.6.0 l.593-629). Seen once in some 20 mass-disconnect runs (25 reconnects each; run
- * 20261130-001057-6243, 4 labs side by side: client11 initializing, down 28 ms later, ready 160 ms after that, its
- * allocation's update 843 ms later). Returns the note for the check's detail when the node's history
- * between `initializing` and `ready` is exactly that: a `down` by "Node heartbeat missed" within
- * TIMER_RACE_MS of initializing, then `ready` by "Node reregistered by heartbeat"; else undefined.
+ * 20261130-001057-6243, 4 labs side by side: client11 initializing, down 28 ms later, ready 160 ms after
+ * that, its allocation's update 843 ms later). Returns the note when the node's history between
+ * `initializing` and `ready` is exactly that: `initializing` only before the `down`, `down` only after
+ * it; the `down` adding "Node heartbeat missed" within the window of `initializing`, by the recorder's
+ * clock and, where the trace has them, by the servers' (the event's Timestamp against StatusUpdatedAt,
+ * whole seconds, so one second of slack); the `ready` adding "Node reregistered by heartbeat". Else
+ * undefined.
  */
-export function timerRace(observations: NodeObservation[], init: NodeObservation | undefined, ready: NodeObservation): string | undefined {
+export function timerRace(
+  observations: NodeObservation[],
+  init: NodeObservation | undefined,
+  ready: NodeObservation,
+  timers?: { minHeartbeatTtl: number; heartbeatGrace: number },
+): string | undefined {
   if (!init) return undefined;
-  const between = observations.filter((o) => o.index > init.index && o.index < ready.index && o.status !== 'initializing');
-  const down = between[0];
-  if (!down || between.some((o) => o.status !== 'down')) return undefined;
-  if (down.event !== 'Node heartbeat missed' || down.t - init.t > TIMER_RACE_MS || ready.event !== 'Node reregistered by heartbeat') return undefined;
+  const window = Math.min(TIMER_RACE_MS, timers ? ((timers.minHeartbeatTtl + timers.heartbeatGrace) * 1000) / 2 : TIMER_RACE_MS);
+  const between = observations.filter((o) => o.index > init.index && o.index < ready.index);
+  const at = between.findIndex((o) => o.status === 'down');
+  const down = between[at];
+  if (!down || between.slice(0, at).some((o) => o.status !== 'initializing') || between.slice(at).some((o) => o.status !== 'down')) return undefined;
+  if (down.event !== 'Node heartbeat missed' || ready.event !== 'Node reregistered by heartbeat') return undefined;
+  if (down.t - init.t > window) return undefined;
+  const serverGap = down.eventAt !== undefined && init.statusUpdatedAt !== undefined ? down.eventAt - init.statusUpdatedAt : undefined;
+  if (serverGap !== undefined && (serverGap < 0 || serverGap > window + 1000)) return undefined;
   return (
     `ready came through down (index ${down.index}, line ${down.line}, ${down.t - init.t} ms after initializing, "Node heartbeat missed"), ` +
-    `Nomad's heartbeat-timer race (the disconnected node's timer fired as it reconnected, and down -> ready skips the strict steps; nomad/heartbeat.go disconnectState, nomad/node_endpoint.go UpdateStatus), not counted`
+    `${TIMER_RACE} (the disconnected node's timer fired as it reconnected, and down -> ready skips the strict steps; nomad/heartbeat.go disconnectState, nomad/node_endpoint.go UpdateStatus), not counted`
   );
 }
 

@@ -32,7 +32,6 @@ export const KILL_GRACE_MS = 5_000;
 /** How long the cleanup waits for servers it restarted to name a leader before it leaves the lab as it is. */
 export const CLEANUP_LEADER_WAIT_MS = 30_000;
 
-/** A lab host as a scenario sees it. */
 /**
  * After a cleanup restarted servers: waits (at most `timeoutMs`) until they all name one leader, so
  * that a lab left up for the next run of a batch is not handed over mid-election. Best effort, for
@@ -73,6 +72,7 @@ export async function awaitCleanupLeader(
   return known && 'leader' in last;
 }
 
+/** A lab host as a scenario sees it. */
 export interface LabHost {
   name: string;
   role: Role;

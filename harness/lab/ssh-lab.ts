@@ -166,7 +166,11 @@ export class SshDriver implements LabDriver {
     for (const name of this.killed) {
       const h = this.plan.hosts.find((x) => x.name === name)!;
       if (await this.running(h)) continue;
-      for (const a of serviceArgv(h, 'start')) await this.exec(h, a, { check: false });
+      // A start that fails is said here, with its host and command, not 30 s later as "no leader".
+      for (const a of serviceArgv(h, 'start')) {
+        const r = await this.exec(h, a, { check: false }).catch((e: unknown) => ({ exitCode: -1, stdout: '', stderr: String(e) }));
+        if (r.exitCode !== 0) log(`cleanup: ${h.name}: ${showCommand(a)} exited ${r.exitCode}: ${r.stderr.trim() || '(no stderr)'}`);
+      }
       if (h.role === 'server') restarted.push(h);
     }
     this.killed.clear();

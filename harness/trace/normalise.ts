@@ -43,8 +43,16 @@ export interface NodeObservation {
   t: number;
   index: number;
   status: string;
-  /** The message of the node's latest event in this update, from the stream (e.g. "Node heartbeat missed"). */
+  /**
+   * The message of the event this update added (e.g. "Node heartbeat missed"): the node's latest event
+   * when its CreateIndex is this update's index; absent when the update added none (a node's events
+   * stay with it, so the latest one may be an old one's).
+   */
   event?: string;
+  /** When Nomad made that event (its Timestamp), epoch ms: the servers' clock, not the recorder's. */
+  eventAt?: number;
+  /** The node's StatusUpdatedAt (whole seconds on the servers' clock), as epoch ms. */
+  statusUpdatedAt?: number;
 }
 
 export interface NodeView {
@@ -145,11 +153,29 @@ export function normalise(trace: Positioned[]): Normalised {
       });
       raw.set(a.ID, entry);
     } else if (e.topic === 'Node') {
-      const n = e.payload['Node'] as { ID?: string; Name?: string; Status?: string; Events?: Array<{ Message?: string }> | null } | undefined;
+      const n = e.payload['Node'] as
+        | {
+            ID?: string;
+            Name?: string;
+            Status?: string;
+            StatusUpdatedAt?: number;
+            Events?: Array<{ Message?: string; CreateIndex?: number; Timestamp?: string }> | null;
+          }
+        | undefined;
       if (!n?.ID || !n.Name || !n.Status) continue;
       const view = nodes.get(n.Name) ?? { id: n.ID, host: n.Name, observations: [] };
-      const event = n.Events?.at(-1)?.Message;
-      view.observations.push({ line: e.line, t: e.t, index: e.index, status: n.Status, ...(event ? { event } : {}) });
+      const latest = n.Events?.at(-1);
+      const added = latest?.Message && latest.CreateIndex === e.index ? latest : undefined;
+      const eventAt = added?.Timestamp ? Date.parse(added.Timestamp) : NaN;
+      view.observations.push({
+        line: e.line,
+        t: e.t,
+        index: e.index,
+        status: n.Status,
+        ...(added?.Message ? { event: added.Message } : {}),
+        ...(Number.isFinite(eventAt) ? { eventAt } : {}),
+        ...(typeof n.StatusUpdatedAt === 'number' && n.StatusUpdatedAt > 0 ? { statusUpdatedAt: n.StatusUpdatedAt * 1000 } : {}),
+      });
       nodes.set(n.Name, view);
     }
   }

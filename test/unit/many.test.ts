@@ -38,12 +38,25 @@ function massTrace(
     /** Slot 0's replacement without its PreviousAllocation link (made after its original went unknown). */
     unlinked?: boolean;
     /** client1's reconnect passes through `down`, this long after `initializing`, then `ready` with this event. */
-    timerRace?: { downAfterMs: number; readyEvent: string };
+    timerRace?: {
+      downAfterMs: number;
+      readyEvent: string;
+      /** The down adds no event of its own (it carries an old "Node heartbeat missed"). */
+      staleDown?: boolean;
+      /** initializing again between the down and the ready (the gate's own step, skipped). */
+      initAfterDown?: boolean;
+      /** By the servers' clock, the down's event this long after the initializing's StatusUpdatedAt. */
+      serverGapMs?: number;
+      /** On both cut clients, not only client1. */
+      both?: boolean;
+      /** The recorder noted a gap in the stream over client1's initializing..ready. */
+      gap?: boolean;
+    };
     /**
      * Slot 0 replaced a second time, linked to the original again: after the heal, once the original came
      * back and went unknown again (`afterReconnect`), or at the cut, beside the first one stopped (`duplicate`).
      */
-    replacedAgain?: 'afterReconnect' | 'duplicate';
+    replacedAgain?: 'afterReconnect' | 'duplicate' | 'firstNeverStopped' | 'whileRunning';
   } = {},
 ): Positioned[] {
   const ev: TraceEvent[] = [];
@@ -71,16 +84,36 @@ function massTrace(
     },
   });
   ev.push({ kind: 'job-read', t: tick(), job: { ID: 'mass', TaskGroups: [{ Name: 'cache', Count: 4 }] } });
-  const node = (host: string, status: string, event?: string, ms = 100) =>
+  /**
+   * A node update; `event` is the event it adds (CreateIndex this update's, Timestamp `eventAt` or
+   * the recorder's time), `stale` an older one it carries without adding any.
+   */
+  const node = (host: string, status: string, event?: string, ms = 100, extra: { stale?: string; statusUpdatedAt?: number; eventAt?: number } = {}) => {
+    const at = tick(ms);
+    const i = ++index;
+    const events = [
+      { Message: 'Node registered', CreateIndex: 1 },
+      ...(extra.stale ? [{ Message: extra.stale, CreateIndex: i - 1 }] : []),
+      ...(event ? [{ Message: event, CreateIndex: i, Timestamp: new Date(extra.eventAt ?? at).toISOString() }] : []),
+    ];
     ev.push({
       kind: 'nomad',
-      t: tick(ms),
-      index: ++index,
+      t: at,
+      index: i,
       topic: 'Node',
       type: 'NodeStreamEvent',
       key: host,
-      payload: { Node: { ID: `id-${host}`, Name: host, Status: status, ...(event ? { Events: [{ Message: 'Node registered' }, { Message: event }] } : {}) } },
+      payload: {
+        Node: {
+          ID: `id-${host}`,
+          Name: host,
+          Status: status,
+          Events: events,
+          ...(extra.statusUpdatedAt !== undefined ? { StatusUpdatedAt: extra.statusUpdatedAt } : {}),
+        },
+      },
     });
+  };
   const finals = new Map<string, Record<string, unknown>>();
   const alloc = (id: string, slot: number, host: string, s: Status, createIndex: number, previous = '') => {
     const a = {
@@ -149,20 +182,34 @@ function massTrace(
   for (const h of CUT) ev.push({ kind: 'reach', t: tick(10), host: h, target: `${SERVER}:4647`, after: 'heal', reached: true, detail: 'connected in 0.0s' });
   tick(1000);
   CUT.forEach((h, i) => {
-    node(h, 'initializing');
-    const race = i === 0 ? options.timerRace : undefined;
+    const race = i === 0 || options.timerRace?.both ? options.timerRace : undefined;
+    const gapFrom = index + 1;
+    node(h, 'initializing', undefined, 100, race?.serverGapMs === undefined ? {} : { statusUpdatedAt: Math.floor((t + 100) / 1000) });
     if (race) {
-      node(h, 'down', 'Node heartbeat missed', race.downAfterMs);
-      node(h, 'ready', race.readyEvent);
+      const initAt = t;
+      const clock = race.serverGapMs === undefined ? {} : { eventAt: Math.floor(initAt / 1000) * 1000 + race.serverGapMs };
+      const updated = race.serverGapMs === undefined ? {} : { statusUpdatedAt: Math.floor(initAt / 1000) };
+      if (race.staleDown) node(h, 'down', undefined, race.downAfterMs, { stale: 'Node heartbeat missed', ...updated });
+      else node(h, 'down', 'Node heartbeat missed', race.downAfterMs, { ...clock, ...updated });
+      if (race.initAfterDown) node(h, 'initializing', 'Node reregistered by heartbeat');
+      node(h, 'ready', race.initAfterDown ? undefined : race.readyEvent, 100, race.initAfterDown ? { stale: race.readyEvent } : {});
+      if (race.gap && i === 0) ev.push({ kind: 'gap', t: tick(), fromIndex: gapFrom, toIndex: index, detail: 'test: a resume past the index asked' });
     }
     const role = origRole(i);
     if (options.lostRole !== role)
       alloc(ids[i]!, i, h, { client: 'running', desired: 'run', events: options.noReconnectRole === role ? [] : ['Reconnected'] }, 50 + i);
-    alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'stop' }, 0, prevOf(i));
-    alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'complete', desired: 'stop' }, 0, prevOf(i));
+    if (!(i === 0 && options.replacedAgain === 'firstNeverStopped')) {
+      alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'running', desired: 'stop' }, 0, prevOf(i));
+      alloc(repl[i]!, i, HOSTS[2 + i]!, { client: 'complete', desired: 'stop' }, 0, prevOf(i));
+    }
     if (!race) node(h, 'ready');
   });
-  if (options.replacedAgain === 'afterReconnect') {
+  if (options.replacedAgain === 'whileRunning') {
+    // A replacement of the original while it runs on a ready node: no absence to replace.
+    tick(5000);
+    alloc(again, 0, HOSTS[2]!, { client: 'running', desired: 'run' }, index + 1, ids[0]);
+  }
+  if (options.replacedAgain === 'afterReconnect' || options.replacedAgain === 'firstNeverStopped') {
     // client1 drops off once more: the original unknown again and replaced again, linked to it again.
     tick(5000);
     node('client1', 'disconnected');
@@ -402,6 +449,26 @@ describe('expectations over many allocations', () => {
     // Ready by any other event than the re-registration from down is not the race.
     expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: 'Node heartbeat received' } }).verdict).toBe('fail');
     expect(strictOf({}).verdict).toBe('pass');
+    const reregistered = 'Node reregistered by heartbeat';
+    // A down that added no event of its own (an old "heartbeat missed" still on the node) is not the race.
+    expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: reregistered, staleDown: true } }).verdict).toBe('fail');
+    // initializing again after the down, then ready before the update: the gate itself let it through.
+    expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: reregistered, initAfterDown: true } }).verdict).toBe('fail');
+    // By the servers' own clock the down came 4 s after initializing (the recorder got both at once): a real expiry.
+    expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: reregistered, serverGapMs: 4500 } }).verdict).toBe('fail');
+    expect(strictOf({ timerRace: { downAfterMs: 30, readyEvent: reregistered, serverGapMs: 600 } }).verdict).toBe('pass');
+    // Twice in one run is no rare race but a habit: the folded check keeps both notes, the run fails.
+    const twice = check(massTrace({ timerRace: { downAfterMs: 30, readyEvent: reregistered, both: true } }), strict);
+    expect(twice.checks.find((c) => c.check.startsWith('strict reconnect: nodes'))!.notes).toHaveLength(2);
+    const habit = twice.reasons.find((c) => c.check === "strict reconnect: Nomad's heartbeat-timer race at most once a run")!;
+    expect(habit.verdict).toBe('fail');
+    expect(habit.detail).toMatch(
+      /^2 reconnects went down and then ready before their allocation's update: \[cache\[0\]#1\] client1: .* \| \[cache\[1\]#1\] client2: /,
+    );
+    // An excuse rests on nothing else having come between: a gap in the stream there leaves it unjudged.
+    const gapped = check(massTrace({ timerRace: { downAfterMs: 30, readyEvent: reregistered, gap: true } }), strict);
+    expect(gapped.verdict).toBe('unknown');
+    expect(gapped.checks.find((c) => c.check.startsWith('strict reconnect: nodes'))!.verdict).toBe('unknown');
   });
 
   it('a second replacement linked to the same original is expected after a reconnect, unexpected beside the first', () => {
@@ -415,6 +482,12 @@ describe('expectations over many allocations', () => {
     };
     const accounting = (options: Parameters<typeof massTrace>[0]) => check(massTrace(options), more).checks.filter((c) => c.check.startsWith('accounting'));
     expect(accounting({ replacedAgain: 'afterReconnect' }).map((c) => c.verdict)).toEqual(['pass']);
+    // The first replacement still wanted (never stopped) when the next one came: three for one slot.
+    expect(accounting({ replacedAgain: 'firstNeverStopped' }).map((c) => [c.check, c.verdict])).toEqual([
+      ['accounting: unexpected allocation cache[0]#3', 'fail'],
+    ]);
+    // Linked to the original while it runs on a ready node: nothing was absent.
+    expect(accounting({ replacedAgain: 'whileRunning' }).map((c) => [c.check, c.verdict])).toEqual([['accounting: unexpected allocation cache[0]#3', 'fail']]);
     const dup = accounting({ replacedAgain: 'duplicate' });
     expect(dup.map((c) => [c.check, c.verdict])).toEqual([['accounting: unexpected allocation cache[0]#3', 'fail']]);
     expect(dup[0]!.detail).toMatch(/PreviousAllocation cache\[0\]#1/);

@@ -487,7 +487,7 @@ describe('LeaderApi retries only what is safe to send twice', () => {
   });
 });
 
-describe('the cleanup waits for restarted servers to agree on a leader (every provider: netns and SSH drivers)', () => {
+describe('awaitCleanupLeader: the wait both drivers (netns, SSH) run after their cleanup restarted servers', () => {
   const host = (name: string, index: number): LabHost => ({ name, role: 'server', index, datacenter: 'dc1', ip: `198.19.1.${10 + index}` });
   const servers = [host('server1', 1), host('server2', 2), host('server3', 3)];
   /** Each server's answers in turn (the last repeats); an Error is a request that failed. */
