@@ -420,9 +420,11 @@ const readyThroughDown: Mutation = {
     const timers = n.run?.timers ?? { minHeartbeatTtl: 2, heartbeatGrace: 2 };
     const nodeWith = (status: string, message: string, t: number, index: number): NomadEvent => {
       const c = clone(readyEvent);
-      const payload = c.payload['Node'] as { Status: string; Events?: Array<{ Message: string }> | null };
+      // The event as this update's own (CreateIndex, Timestamp), as Nomad writes it: the mutant then
+      // differs from the timer race only by its timing, which is what it holds the excuse to.
+      const payload = c.payload['Node'] as { Status: string; Events?: Array<{ Message: string; CreateIndex?: number; Timestamp?: string }> | null };
       payload.Status = status;
-      payload.Events = [...(payload.Events ?? []), { Message: message }];
+      payload.Events = [...(payload.Events ?? []), { Message: message, CreateIndex: index, Timestamp: new Date(t).toISOString() }];
       return { ...c, t, index };
     };
     const downAt = init.t + (timers.minHeartbeatTtl + timers.heartbeatGrace) * 1000;
